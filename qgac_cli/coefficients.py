@@ -1,0 +1,162 @@
+"""JPEG coefficients as tensors, and the pure maths between them and pixels.
+
+A `Planes` holds dequantized coefficients as block channels (see `qgac_cli.dct`): Y on a grid
+padded to whole MCUs, chroma (Cb, Cr stacked) at its stored resolution, the tables as
+(B, 1, 8, 8) and how to get back to the visible image (chroma factor, size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from qgac_cli import dct
+from qgac_cli.jpeg import JpegData
+
+
+@dataclass(frozen=True)
+class Planes:
+    y: torch.Tensor  # (B, 64, hy, wy) dequantized luma coefficients, MCU-padded grid
+    y_table: torch.Tensor  # (B, 1, 8, 8)
+    chroma: torch.Tensor | None  # (B, 2, 64, hc, wc) dequantized Cb, Cr; None for grayscale
+    c_table: torch.Tensor | None  # (B, 1, 8, 8)
+    factor: tuple[int, int]  # Y resolution / chroma resolution (vertical, horizontal)
+    height: int
+    width: int
+
+    @property
+    def is_color(self) -> bool:
+        return self.chroma is not None
+
+    def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> Planes:
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device=device, dtype=dtype)
+
+        return replace(
+            self, y=move(self.y), y_table=move(self.y_table), chroma=move(self.chroma),
+            c_table=move(self.c_table),
+        )
+
+
+def _blocks_to_channels(coefficients: np.ndarray) -> torch.Tensor:
+    """(by, bx, 8, 8) ints -> (1, 64, by, bx) float."""
+    t = torch.from_numpy(np.ascontiguousarray(coefficients, dtype=np.float32))
+    return t.permute(2, 3, 0, 1).reshape(1, 64, *coefficients.shape[:2])  # (1, 64, by, bx)
+
+
+def channels_to_blocks(channels: torch.Tensor) -> np.ndarray:
+    """(64, by, bx) -> (by, bx, 8, 8) numpy array, the layout jpeglib uses."""
+    return channels.reshape(8, 8, *channels.shape[1:]).permute(2, 3, 0, 1).cpu().numpy()
+
+
+def _table(table: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(table, dtype=np.float32)).reshape(1, 1, 8, 8)
+
+
+def pad_blocks(blocks: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Pad block channels (B, 64, h, w) to (B, 64, height, width) by repeating the edge blocks."""
+    pad = (0, width - blocks.shape[-1], 0, height - blocks.shape[-2])
+    if pad == (0, 0, 0, 0):
+        return blocks
+    return F.pad(blocks, pad, mode="replicate")
+
+
+def from_jpeg(jpeg: JpegData) -> Planes:
+    """Dequantized tensors of a JPEG's coefficients (batch of one)."""
+    y_table = _table(jpeg.table_for(0))
+    y = _blocks_to_channels(jpeg.components[0].coefficients) * dct.table_channels(y_table)
+    if len(jpeg.components) == 1:
+        return Planes(y, y_table, None, None, (1, 1), jpeg.height, jpeg.width)
+    c_table = _table(jpeg.table_for(1))
+    cb, cr = (
+        _blocks_to_channels(c.coefficients) * dct.table_channels(_table(jpeg.tables[c.table_index]))
+        for c in jpeg.components[1:]
+    )
+    fy, fx = jpeg.chroma_factor
+    y = pad_blocks(y, cb.shape[-2] * fy, cb.shape[-1] * fx)
+    return Planes(y, y_table, torch.stack([cb, cr], dim=1), c_table, (fy, fx), jpeg.height, jpeg.width)
+
+
+def quantize(coefficients: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Dequantized block channels (B, 64, h, w) -> the nearest quantized integers (as floats)."""
+    return torch.round(coefficients / dct.table_channels(table))
+
+
+def samples(blocks: torch.Tensor) -> torch.Tensor:
+    """Dequantized block channels (B, 64, h, w) -> samples (B, 1, 8h, 8w), range-limited to
+    0..255 as libjpeg does after its IDCT."""
+    return (dct.from_blocks(dct.block_idct(blocks)) + 128.0).clamp(0.0, 255.0)
+
+
+def chroma_samples(planes: Planes, chroma: torch.Tensor) -> torch.Tensor:
+    """Chroma block channels (B, 2, 64, hc, wc) -> upsampled samples (B, 2, Hy, Wy)."""
+    b = chroma.shape[0]
+    flat = samples(chroma.flatten(0, 1))  # (2B, 1, 8hc, 8wc)
+    up = dct.upsample(flat, planes.factor)  # (2B, 1, Hy, Wy)
+    return up.reshape(b, 2, *up.shape[-2:])
+
+
+def to_pixels(planes: Planes, y: torch.Tensor | None = None, color: torch.Tensor | None = None) -> torch.Tensor:
+    """Pixels (B, C, H, W) in [0, 1] from the planes' coefficients.
+
+    `y` replaces the luma coefficients, `color` gives full-resolution chroma samples
+    (B, 2, Hy, Wy) in place of upsampling the stored chroma.
+    """
+    luma = samples(planes.y if y is None else y)  # (B, 1, Hy, Wy)
+    if not planes.is_color:
+        return (luma / 255.0)[..., : planes.height, : planes.width].clamp(0, 1)
+    if color is None:
+        color = chroma_samples(planes, planes.chroma)
+    rgb = dct.ycbcr_to_rgb(torch.cat([luma, color], dim=1))
+    return rgb[..., : planes.height, : planes.width].clamp(0, 1)
+
+
+def project_luma(restored: torch.Tensor, original: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Clamp restored coefficients (B, 64, h, w) into the quantization interval of the original.
+
+    Every true coefficient lies within half a step of its dequantized value, so the clamp can
+    only move the restoration closer to the truth.
+    """
+    half = dct.table_channels(table) / 2.0
+    return torch.maximum(torch.minimum(restored, original + half), original - half)
+
+
+def project_chroma(restored: torch.Tensor, planes: Planes) -> torch.Tensor:
+    """Project full-resolution chroma samples (B, 2, Hy, Wy) onto the set whose downsampled
+    DCT lies in the stored chroma's quantization intervals.
+
+    The encoder box-averages by the chroma factor; nearest-neighbour replication is the
+    pseudo-inverse of that average, so adding the replicated correction is the exact
+    orthogonal projection.
+    """
+    assert planes.chroma is not None and planes.c_table is not None
+    b = restored.shape[0]
+    low = dct.downsample(restored, planes.factor).flatten(0, 1).unsqueeze(1) - 128.0  # (2B, 1, h, w)
+    coefficients = dct.block_dct(dct.to_blocks(low))  # (2B, 64, hc, wc)
+    table = planes.c_table.repeat_interleave(2, dim=0)
+    clamped = project_luma(coefficients, planes.chroma.flatten(0, 1), table)
+    delta = dct.from_blocks(dct.block_idct(clamped - coefficients))  # (2B, 1, h, w)
+    return restored + dct.replicate(delta.reshape(b, 2, *delta.shape[-2:]), planes.factor)
+
+
+def chroma_at_luma_grid(planes: Planes) -> torch.Tensor:
+    """Stored chroma brought to the luma grid in pixel space, as coefficients (B, 2, 64, hy, wy).
+
+    Upsampling happens on raw samples (libjpeg's triangle filter), never on normalized
+    coefficients, so at the network's zero-residual start the decode equals libjpeg's.
+    """
+    assert planes.chroma is not None
+    up = chroma_samples(planes, planes.chroma) - 128.0  # (B, 2, Hy, Wy)
+    b = up.shape[0]
+    blocks = dct.block_dct(dct.to_blocks(up.flatten(0, 1).unsqueeze(1)))  # (2B, 64, hy, wy)
+    return blocks.view(b, 2, *blocks.shape[1:])
+
+
+def color_samples(chroma: torch.Tensor) -> torch.Tensor:
+    """Chroma coefficients at the luma grid (B, 2, 64, hy, wy) -> samples (B, 2, Hy, Wy)."""
+    b = chroma.shape[0]
+    flat = samples(chroma.flatten(0, 1))  # (2B, 1, Hy, Wy)
+    return flat.view(b, 2, *flat.shape[-2:])

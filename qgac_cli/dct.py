@@ -1,0 +1,186 @@
+"""Pure JPEG maths on tensors: no I/O, no state, new tensors out.
+
+Tensor notation used throughout the package:
+- pixels: (B, C, H, W) float, RGB in [0, 1];
+- sample planes: (B, 1, H, W) float in [0, 255] (Y, Cb or Cr), H and W multiples of 8 where
+  they meet the DCT;
+- coefficient planes: (B, 1, H, W), an "image of 8x8 blocks" (block (i, j) occupies rows
+  8i..8i+7 and columns 8j..8j+7, frequency (u, v) at offset (u, v), natural order);
+- block channels: (B, 64, H/8, W/8), channel u*8+v holds frequency (u, v) of every block;
+- quantization tables: (B, 1, 8, 8), natural (row-major) order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+BLOCK = 8
+
+
+def dct_matrix(dtype: torch.dtype = torch.float32, device: torch.device | None = None) -> torch.Tensor:
+    """The orthonormal 8-point DCT-II matrix D, so that a block's coefficients are D X Dᵀ."""
+    return _dct_n(BLOCK, dtype, device)
+
+
+def _dct_2d_matrix(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(64, 64) matrix taking a block's 64 pixels (row-major) to its 64 coefficients."""
+    d = dct_matrix(torch.float64, device)
+    return torch.kron(d, d).to(dtype)
+
+
+def to_blocks(plane: torch.Tensor) -> torch.Tensor:
+    """Plane (B, 1, H, W) -> block channels (B, 64, H/8, W/8). The only place that rearranges."""
+    return F.pixel_unshuffle(plane, BLOCK)  # (B, 64, H/8, W/8)
+
+
+def from_blocks(blocks: torch.Tensor) -> torch.Tensor:
+    """Block channels (B, 64, h, w) -> plane (B, 1, 8h, 8w)."""
+    return F.pixel_shuffle(blocks, BLOCK)  # (B, 1, 8h, 8w)
+
+
+def block_dct(blocks: torch.Tensor) -> torch.Tensor:
+    """Pixels as block channels (B, 64, h, w) -> coefficients as block channels."""
+    m = _dct_2d_matrix(blocks.dtype, blocks.device)
+    return torch.einsum("kc,bchw->bkhw", m, blocks)
+
+
+def block_idct(blocks: torch.Tensor) -> torch.Tensor:
+    """Coefficients as block channels (B, 64, h, w) -> pixels as block channels."""
+    m = _dct_2d_matrix(blocks.dtype, blocks.device)
+    return torch.einsum("kc,bkhw->bchw", m, blocks)
+
+
+def dct_plane(plane: torch.Tensor) -> torch.Tensor:
+    """Level-shifted samples (B, 1, H, W) -> coefficient plane of the same shape."""
+    return from_blocks(block_dct(to_blocks(plane)))
+
+
+def idct_plane(plane: torch.Tensor) -> torch.Tensor:
+    """Coefficient plane (B, 1, H, W) -> level-shifted samples of the same shape."""
+    return from_blocks(block_idct(to_blocks(plane)))
+
+
+def tile_table(table: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Quantization table (B, 1, 8, 8) repeated over a (B, 1, H, W) coefficient plane."""
+    return table.repeat(1, 1, height // BLOCK, width // BLOCK)
+
+
+def table_channels(table: torch.Tensor) -> torch.Tensor:
+    """Quantization table (B, 1, 8, 8) -> (B, 64, 1, 1), broadcastable over block channels."""
+    return table.reshape(table.shape[0], 64, 1, 1)  # (B, 64, 1, 1)
+
+
+# Zig-zag order: ZIGZAG[i] is the natural (row-major) index of the i-th coefficient in scan order.
+ZIGZAG = tuple(
+    r * BLOCK + c
+    for s in range(2 * BLOCK - 1)
+    for r, c in (
+        [(i, s - i) for i in range(BLOCK) if 0 <= s - i < BLOCK][:: (-1 if s % 2 == 0 else 1)]
+    )
+)
+
+
+def zigzag_to_natural(values: torch.Tensor) -> torch.Tensor:
+    """(..., 64) in zig-zag scan order -> (..., 64) in natural order."""
+    out = torch.empty_like(values)
+    out[..., list(ZIGZAG)] = values
+    return out
+
+
+def natural_to_zigzag(values: torch.Tensor) -> torch.Tensor:
+    """(..., 64) in natural order -> (..., 64) in zig-zag scan order."""
+    return values[..., list(ZIGZAG)]
+
+
+# JFIF full-range YCbCr (ITU-R BT.601 coefficients, chroma offset 128), on 0..255 samples.
+_RGB_TO_YCBCR = (
+    (0.299, 0.587, 0.114),
+    (-0.168735892, -0.331264108, 0.5),
+    (0.5, -0.418687589, -0.081312411),
+)
+_YCBCR_TO_RGB = ((1.0, 0.0, 1.402), (1.0, -0.344136286, -0.714136286), (1.0, 1.772, 0.0))
+
+
+def rgb_to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB (B, 3, H, W) in [0, 1] -> YCbCr (B, 3, H, W) in [0, 255] (JFIF)."""
+    m = torch.tensor(_RGB_TO_YCBCR, dtype=rgb.dtype, device=rgb.device)
+    offset = torch.tensor([0.0, 128.0, 128.0], dtype=rgb.dtype, device=rgb.device)
+    return torch.einsum("kc,bchw->bkhw", m, rgb * 255.0) + offset.view(1, 3, 1, 1)
+
+
+def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
+    """YCbCr (B, 3, H, W) in [0, 255] -> RGB (B, 3, H, W) in [0, 1], not clamped."""
+    m = torch.tensor(_YCBCR_TO_RGB, dtype=ycbcr.dtype, device=ycbcr.device)
+    offset = torch.tensor([0.0, 128.0, 128.0], dtype=ycbcr.dtype, device=ycbcr.device)
+    return torch.einsum("kc,bchw->bkhw", m, ycbcr - offset.view(1, 3, 1, 1)) / 255.0
+
+
+def downsample(plane: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
+    """Box-average a sample plane (B, C, H, W) by (fy, fx), as libjpeg's encoder does."""
+    if factor == (1, 1):
+        return plane
+    return F.avg_pool2d(plane, kernel_size=factor, stride=factor)
+
+
+def upsample(plane: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
+    """Upsample a sample plane (B, C, h, w) by (fy, fx) with libjpeg's triangle ("fancy") filter.
+
+    For 2x this is bilinear interpolation with half-pixel centres and replicated edges, the
+    filter libjpeg applies when it decodes 4:2:0 and 4:2:2 chroma.
+    """
+    if factor == (1, 1):
+        return plane
+    size = (plane.shape[-2] * factor[0], plane.shape[-1] * factor[1])
+    return F.interpolate(plane, size=size, mode="bilinear", align_corners=False)
+
+
+def replicate(plane: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
+    """Nearest-neighbour upsampling: the pseudo-inverse of `downsample` (B, C, h, w)."""
+    if factor == (1, 1):
+        return plane
+    return plane.repeat_interleave(factor[0], dim=-2).repeat_interleave(factor[1], dim=-1)
+
+
+def dct_upsample_2x(blocks: torch.Tensor) -> torch.Tensor:
+    """Double a plane's resolution in the DCT domain (B, 64, h, w) -> (B, 64, 2h, 2w).
+
+    Each 8x8 block's spectrum is treated as the low-pass part of a 16x16 block (zero-padded
+    higher frequencies, scaled by 2 for the orthonormal transform), then split into four 8x8
+    blocks. Works on raw (not normalized) coefficients.
+    """
+    b, _, h, w = blocks.shape
+    coef = blocks.permute(0, 2, 3, 1).reshape(b, h, w, BLOCK, BLOCK)  # (B, h, w, 8, 8)
+    d16 = _dct_n(2 * BLOCK, blocks.dtype, blocks.device)
+    big = torch.zeros(b, h, w, 2 * BLOCK, 2 * BLOCK, dtype=blocks.dtype, device=blocks.device)
+    big[..., :BLOCK, :BLOCK] = coef * 2.0
+    pix16 = d16.T @ big @ d16  # (B, h, w, 16, 16)
+    pix = pix16.permute(0, 1, 3, 2, 4).reshape(b, 1, 2 * h * BLOCK, 2 * w * BLOCK)
+    return to_blocks(dct_plane(pix))
+
+
+def dct_downsample_2x(blocks: torch.Tensor) -> torch.Tensor:
+    """Halve a plane's resolution in the DCT domain (B, 64, 2h, 2w) -> (B, 64, h, w).
+
+    Each 2x2 group of 8x8 blocks becomes one 16x16 block whose 8x8 low-pass spectrum (scaled by
+    1/2) is kept: the exact inverse of `dct_upsample_2x`.
+    """
+    b, _, h2, w2 = blocks.shape
+    pix = idct_plane(from_blocks(blocks))  # (B, 1, 8*h2, 8*w2)
+    h, w = h2 // 2, w2 // 2
+    tiles = pix.reshape(b, h, 2 * BLOCK, w, 2 * BLOCK).permute(0, 1, 3, 2, 4)  # (B, h, w, 16, 16)
+    d16 = _dct_n(2 * BLOCK, blocks.dtype, blocks.device)
+    spec = d16 @ tiles @ d16.T
+    low = spec[..., :BLOCK, :BLOCK] / 2.0  # (B, h, w, 8, 8)
+    return low.reshape(b, h, w, 64).permute(0, 3, 1, 2).contiguous()
+
+
+def _dct_n(n: int, dtype: torch.dtype, device: torch.device | None) -> torch.Tensor:
+    """The orthonormal n-point DCT-II matrix (n, n)."""
+    k = torch.arange(n, dtype=torch.float64).unsqueeze(1)
+    i = torch.arange(n, dtype=torch.float64).unsqueeze(0)
+    d = torch.cos((2 * i + 1) * k * math.pi / (2 * n)) * math.sqrt(2 / n)
+    d[0] = d[0] / math.sqrt(2)
+    return d.to(dtype=dtype, device=device)

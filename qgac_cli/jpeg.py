@@ -1,0 +1,371 @@
+"""The only module that talks to a JPEG codec: read coefficients, write them back, encode.
+
+Coefficients are read exactly (no decode to pixels) with jpeglib on libjpeg-turbo 2.1, which
+reads every flavour of 8-bit DCT JPEG: baseline, extended, progressive, arithmetic-coded,
+with restart markers, any sampling factors, grayscale or YCbCr. libjpeg only *warns* (on the
+C-level stderr) about truncated or corrupt scans, so reading captures that stream and turns
+its warnings into errors.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from qgac_cli.errors import ImageTooLargeError, JpegError, UnsupportedJpegError
+from qgac_cli.quality import QualityEstimate, estimate_quality
+
+LIBJPEG_VERSION = "turbo210"
+DEFAULT_MAX_PIXELS = 200_000_000
+
+_SOF_KINDS = {  # marker -> (coding, progressive, arithmetic, supported)
+    0xC0: ("baseline", False, False, True),
+    0xC1: ("extended", False, False, True),
+    0xC2: ("progressive", True, False, True),
+    0xC3: ("lossless", False, False, False),
+    0xC5: ("hierarchical", False, False, False),
+    0xC6: ("hierarchical progressive", True, False, False),
+    0xC7: ("hierarchical lossless", False, False, False),
+    0xC9: ("arithmetic", False, True, True),
+    0xCA: ("arithmetic progressive", True, True, True),
+    0xCB: ("arithmetic lossless", False, True, False),
+    0xCD: ("hierarchical arithmetic", False, True, False),
+    0xCE: ("hierarchical arithmetic progressive", True, True, False),
+    0xCF: ("hierarchical arithmetic lossless", False, True, False),
+}
+
+_SUBSAMPLING_NAMES = {
+    (1, 1): "4:4:4",
+    (1, 2): "4:2:2",
+    (2, 2): "4:2:0",
+    (2, 1): "4:4:0",
+    (1, 4): "4:1:1",
+    (2, 4): "4:1:0",
+}
+
+
+@dataclass(frozen=True)
+class JpegHeader:
+    """What the markers before the first scan say, parsed without decoding anything."""
+
+    width: int
+    height: int
+    precision: int
+    coding: str
+    progressive: bool
+    arithmetic: bool
+    supported_coding: bool
+    components: int
+    sampling: tuple[tuple[int, int], ...]  # (vertical, horizontal) per component
+    adobe_transform: int | None
+    restart_interval: int
+
+
+@dataclass(frozen=True)
+class Component:
+    """One colour component: quantized coefficients at its stored resolution."""
+
+    coefficients: np.ndarray  # (blocks_y, blocks_x, 8, 8) int16, natural order per block
+    table_index: int
+    sampling: tuple[int, int]  # (vertical, horizontal) sampling factors
+
+
+@dataclass(frozen=True)
+class JpegData:
+    """A JPEG file as the network sees it, plus what an output must carry over."""
+
+    width: int
+    height: int
+    components: tuple[Component, ...]
+    tables: tuple[np.ndarray, ...]  # 8x8 int, natural order, indexed by Component.table_index
+    color_space: str  # "YCbCr" or "Grayscale"
+    coding: str
+    progressive: bool
+    arithmetic: bool
+    restart_interval: int
+    icc_profile: bytes | None
+    exif: bytes | None
+    orientation: int
+
+    @property
+    def chroma_factor(self) -> tuple[int, int]:
+        """How many times Y's resolution exceeds the chroma's, (vertical, horizontal)."""
+        if len(self.components) == 1:
+            return (1, 1)
+        (yv, yh), (cv, ch) = self.components[0].sampling, self.components[1].sampling
+        return (yv // cv, yh // ch)
+
+    @property
+    def subsampling(self) -> str:
+        if len(self.components) == 1:
+            return "gray"
+        return _SUBSAMPLING_NAMES.get(self.chroma_factor, "%dx%d" % self.chroma_factor)
+
+    def table_for(self, component: int) -> np.ndarray:
+        return self.tables[self.components[component].table_index]
+
+    def quality(self) -> QualityEstimate:
+        used = sorted({c.table_index for c in self.components})
+        return estimate_quality([self.tables[i] for i in used])
+
+
+# --------------------------------------------------------------------------- header parsing
+
+
+def _segments(data: bytes, source: str) -> Iterator[tuple[int, bytes]]:
+    """Yield (marker, payload) for every marker segment up to and including the first SOS."""
+    if len(data) < 4 or data[:2] != b"\xff\xd8":
+        raise JpegError(_not_jpeg_reason(data), source)
+    pos = 2
+    while True:
+        while pos < len(data) and data[pos] != 0xFF:
+            pos += 1  # tolerate garbage between segments, as libjpeg does
+        while pos < len(data) and data[pos] == 0xFF:
+            pos += 1
+        if pos + 2 >= len(data):
+            raise JpegError("truncated before the first scan", source)
+        marker = data[pos]
+        pos += 1
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            continue
+        if marker == 0xD9:
+            raise JpegError("no image data (end of image before any scan)", source)
+        (length,) = struct.unpack(">H", data[pos : pos + 2])
+        if length < 2 or pos + length > len(data):
+            raise JpegError("truncated marker segment", source)
+        yield marker, data[pos + 2 : pos + length]
+        pos += length
+        if marker == 0xDA:
+            return
+
+
+def _not_jpeg_reason(data: bytes) -> str:
+    if not data:
+        return "empty file, not a JPEG"
+    for magic, name in ((b"\x89PNG", "PNG"), (b"GIF8", "GIF"), (b"RIFF", "WebP/RIFF"), (b"BM", "BMP")):
+        if data.startswith(magic):
+            return f"not a JPEG (looks like a {name} file)"
+    return "not a JPEG (no start-of-image marker)"
+
+
+def read_header(data: bytes, source: str = "<bytes>") -> JpegHeader:
+    """Parse the frame header without decoding; raises JpegError for non-JPEG data."""
+    sof: tuple[int, bytes] | None = None
+    adobe: int | None = None
+    restart = 0
+    for marker, payload in _segments(data, source):
+        if marker in _SOF_KINDS and sof is None:
+            sof = (marker, payload)
+        elif marker == 0xEE and payload.startswith(b"Adobe") and len(payload) >= 12:
+            adobe = payload[11]
+        elif marker == 0xDD and len(payload) >= 2:
+            (restart,) = struct.unpack(">H", payload[:2])
+    if sof is None:
+        raise JpegError("no frame header (SOF) before the first scan", source)
+    marker, payload = sof
+    if len(payload) < 6:
+        raise JpegError("truncated frame header", source)
+    precision, height, width, count = struct.unpack(">BHHB", payload[:6])
+    if len(payload) < 6 + 3 * count:
+        raise JpegError("truncated frame header", source)
+    sampling = tuple(
+        (payload[6 + 3 * i + 1] & 0x0F, payload[6 + 3 * i + 1] >> 4) for i in range(count)
+    )
+    coding, progressive, arithmetic, supported = _SOF_KINDS[marker]
+    return JpegHeader(
+        width, height, precision, coding, progressive, arithmetic, supported, count, sampling,
+        adobe, restart,
+    )
+
+
+def check_supported(header: JpegHeader, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Raise a clear error for every JPEG this tool does not restore."""
+    if not header.supported_coding:
+        raise UnsupportedJpegError(f"{header.coding} JPEG is not supported", source)
+    if header.precision != 8:
+        raise UnsupportedJpegError(f"{header.precision}-bit JPEG is not supported (8-bit only)", source)
+    if header.components == 4:
+        raise UnsupportedJpegError("CMYK/YCCK JPEG is not supported", source)
+    if header.components not in (1, 3):
+        raise UnsupportedJpegError(f"{header.components}-component JPEG is not supported", source)
+    if header.components == 3 and header.adobe_transform == 0:
+        raise UnsupportedJpegError("RGB-coded JPEG (no YCbCr transform) is not supported", source)
+    if header.width == 0 or header.height == 0:
+        raise JpegError("image size of zero in the frame header", source)
+    if header.width * header.height > max_pixels:
+        raise ImageTooLargeError(
+            f"{header.width}x{header.height} is larger than the limit of {max_pixels:,} pixels"
+            " (raise it with --max-pixels)",
+            source,
+        )
+    if header.components == 3:
+        (yv, yh), cb, cr = header.sampling
+        if cb != cr or yv % cb[0] or yh % cb[1] or (yv // cb[0], yh // cb[1]) not in _SUBSAMPLING_NAMES:
+            raise UnsupportedJpegError(f"unusual sampling factors {header.sampling}", source)
+
+
+# --------------------------------------------------------------------------- reading
+
+_stderr_lock = threading.Lock()
+
+
+@contextmanager
+def _captured_c_stderr() -> Iterator[list[str]]:
+    """Redirect file descriptor 2 (libjpeg's warnings) into a list of lines."""
+    lines: list[str] = []
+    with _stderr_lock, tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines.extend(sink.read().decode("utf-8", "replace").splitlines())
+
+
+@contextmanager
+def _as_file(data: bytes) -> Iterator[str]:
+    """jpeglib reads paths only: give it a private temporary copy of the bytes."""
+    handle, name = tempfile.mkstemp(suffix=".jpg")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        yield name
+    finally:
+        os.unlink(name)
+
+
+def _jpeglib():
+    import jpeglib
+
+    jpeglib.version.set(LIBJPEG_VERSION)
+    return jpeglib
+
+
+def _metadata(data: bytes) -> tuple[bytes | None, bytes | None, int]:
+    """(ICC profile, EXIF block, EXIF orientation) as Pillow reads them."""
+    with Image.open(io.BytesIO(data)) as im:
+        icc = im.info.get("icc_profile") or None
+        exif = im.info.get("exif") or None
+        try:
+            orientation = int(im.getexif().get(0x0112, 1))
+        except (ValueError, TypeError, SyntaxError, struct.error):
+            orientation = 1
+    return icc, exif, orientation if 1 <= orientation <= 8 else 1
+
+
+def _check_tables(tables: tuple[np.ndarray, ...], source: str) -> None:
+    for i, table in enumerate(tables):
+        if np.any(table <= 0):
+            raise JpegError(f"quantization table {i} has a zero entry", source)
+
+
+def read_jpeg(
+    data: bytes | str | os.PathLike, source: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> JpegData:
+    """Read a JPEG's quantized coefficients, tables and metadata from bytes or a path."""
+    if not isinstance(data, bytes):
+        source = source or str(data)
+        try:
+            data = Path(data).read_bytes()
+        except OSError as e:
+            raise JpegError(f"cannot read: {e.strerror or e}", source) from e
+    source = source or "<bytes>"
+    header = read_header(data, source)
+    check_supported(header, source, max_pixels)
+    jpeglib = _jpeglib()
+    with _as_file(data) as name, _captured_c_stderr() as warnings:
+        try:
+            raw = jpeglib.read_dct(name)
+            raw.load()
+            planes = [raw.Y] + ([raw.Cb, raw.Cr] if header.components == 3 else [])
+            planes = [np.array(p, dtype=np.int16) for p in planes]
+            qt = np.array(raw.qt, dtype=np.int64)
+            table_numbers = [int(n) for n in np.asarray(raw.quant_tbl_no).ravel()[: header.components]]
+        except (OSError, RuntimeError, ValueError, IndexError) as e:
+            raise JpegError(f"corrupt JPEG: {e}", source) from e
+    problems = [w for w in warnings if w.strip()]
+    if problems:
+        raise JpegError(f"corrupt or truncated JPEG: {problems[0].strip()}", source)
+    tables = tuple(qt[i] for i in range(qt.shape[0]))
+    _check_tables(tables, source)
+    components = tuple(
+        Component(plane, table_numbers[i], header.sampling[i]) for i, plane in enumerate(planes)
+    )
+    icc, exif, orientation = _metadata(data)
+    return JpegData(
+        width=header.width,
+        height=header.height,
+        components=components,
+        tables=tables,
+        color_space="YCbCr" if header.components == 3 else "Grayscale",
+        coding=header.coding,
+        progressive=header.progressive,
+        arithmetic=header.arithmetic,
+        restart_interval=header.restart_interval,
+        icc_profile=icc,
+        exif=exif,
+        orientation=orientation,
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_coefficients(template: bytes, jpeg: JpegData, path: str | os.PathLike) -> None:
+    """Write `jpeg`'s coefficients into a copy of `template` (same tables, markers, sampling)."""
+    jpeglib = _jpeglib()
+    with _as_file(template) as name:
+        raw = jpeglib.read_dct(name)
+        raw.load()
+        raw.Y = jpeg.components[0].coefficients
+        if len(jpeg.components) == 3:
+            raw.Cb = jpeg.components[1].coefficients
+            raw.Cr = jpeg.components[2].coefficients
+        raw.write_dct(str(path))
+
+
+def with_coefficients(jpeg: JpegData, planes: list[np.ndarray]) -> JpegData:
+    """A copy of `jpeg` whose components hold new quantized coefficient arrays."""
+    components = tuple(
+        replace(c, coefficients=np.asarray(p, dtype=np.int16)) for c, p in zip(jpeg.components, planes)
+    )
+    return replace(jpeg, components=components)
+
+
+SUBSAMPLING_CODES = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+
+
+def encode(pixels: np.ndarray, quality: int, subsampling: str = "4:2:0") -> bytes:
+    """Encode (H, W, 3) or (H, W) uint8 pixels with libjpeg's standard tables, as Pillow does.
+
+    Baseline, Huffman-coded, integer DCT: the files the field's benchmarks are made of.
+    """
+    image = Image.fromarray(pixels)
+    buffer = io.BytesIO()
+    options = {"quality": quality}
+    if image.mode != "L":
+        if subsampling not in SUBSAMPLING_CODES:
+            raise ValueError(f"subsampling must be one of {sorted(SUBSAMPLING_CODES)}")
+        options["subsampling"] = SUBSAMPLING_CODES[subsampling]
+    image.save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
+
+
+def decode_with_pillow(data: bytes) -> np.ndarray:
+    """Decode with libjpeg through Pillow: (H, W, 3) or (H, W) uint8."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft(None, None)
+        return np.asarray(im.convert("L" if im.mode == "L" else "RGB"))

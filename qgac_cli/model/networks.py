@@ -1,0 +1,234 @@
+"""The Y network, the colour network and the full model, for the paper and efficient presets.
+
+All networks take and return *normalized* coefficients as block channels (B, 64, h, w) plus
+the quantization tables (B, 1, 8, 8) in 0..255; `QGAC` does the normalization with the
+statistics stored in its buffers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from qgac_cli.model.layers import (
+    RRDB,
+    QuantConv,
+    ResidualBlock,
+    TableCode,
+    frequency_major,
+    plane_major,
+    zero_init,
+)
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """One network's shape. kind "paper" is the published structure, "efficient" ours."""
+
+    kind: str
+    channels: int
+    blocks: int = 0  # residual blocks per stage (efficient nets)
+    generator: str = "basis"  # QuantConv weight generator: full | basis | none
+    basis: int = 8
+    freq_channels: int = 2  # channels per frequency in the frequency stage (efficient Y net)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    y: NetConfig
+    color: NetConfig
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        return cls(y=NetConfig(**data["y"]), color=NetConfig(**data["color"]))
+
+
+# --------------------------------------------------------------------------- paper networks
+
+
+class PaperYNet(nn.Module):
+    """BlockNet -> FrequencyNet -> BlockNet -> fusion, as published (≈256.8 M parameters)."""
+
+    def __init__(self, cfg: NetConfig) -> None:
+        super().__init__()
+        c, g = cfg.channels, cfg.generator
+        self.code = TableCode()
+        self.enc_in, self.enc_body, self.enc_out = QuantConv(64, c, g), RRDB(c), QuantConv(c, 64 * 64, g)
+        self.freq_in = nn.Conv2d(64 * 64, 64 * 4, 3, padding=1, groups=64)
+        self.freq_body = RRDB(64 * 4, groups=64)
+        self.freq_out = nn.Conv2d(64 * 4, 64 * 64, 3, padding=1, groups=64)
+        self.dec_in, self.dec_body, self.dec_out = QuantConv(64 * 64, c, g), RRDB(c), QuantConv(c, 64 * 64, g)
+        self.fuse = nn.Sequential(
+            nn.Conv2d(64 * 192, 64 * 4, 3, padding=1, groups=64), nn.PReLU(),
+            nn.Conv2d(64 * 4, 64, 3, padding=1, groups=64),
+        )
+        self.act = nn.ModuleList(nn.PReLU() for _ in range(5))
+
+    def forward(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        code = self.code(table)
+        e = self.act[0](self.enc_in(x, code))
+        e = self.act[1](self.enc_out(self.enc_body(e), code))  # (B, 64 planes * 64, h, w)
+        f = frequency_major(e, 64)
+        f = plane_major(self.freq_out(self.freq_body(self.freq_in(f))), 64)
+        d = self.act[2](self.dec_in(f, code))
+        d = self.act[3](self.dec_out(self.dec_body(d), code))
+        fused = frequency_major(torch.cat([e, f, d], dim=1), 192)  # (B, 64 * 192, h, w)
+        return x + self.fuse(fused)
+
+
+class PaperColorNet(nn.Module):
+    """Chroma CFM + RRDB, luma CFM on the restored Y, concat, RRDB, transposed CFM (≈2.6 M)."""
+
+    def __init__(self, cfg: NetConfig) -> None:
+        super().__init__()
+        c, g = cfg.channels, cfg.generator
+        self.c_code, self.y_code = TableCode(), TableCode()
+        self.c_in, self.c_body = QuantConv(64, c, g), RRDB(c)
+        self.c_refine = nn.Conv2d(c, c, 3, padding=1)  # the published 2x transposed conv; chroma
+        # arrives here already at the luma grid, whatever its subsampling
+        self.y_in = QuantConv(64, c, g)
+        self.body = RRDB(2 * c)
+        self.out = QuantConv(2 * c, 64, g)
+        self.act = nn.ModuleList(nn.PReLU() for _ in range(3))
+
+    def forward(self, chroma: torch.Tensor, y: torch.Tensor, c_table: torch.Tensor, y_table: torch.Tensor) -> torch.Tensor:
+        c_code, y_code = self.c_code(c_table), self.y_code(y_table)
+        c = self.act[1](self.c_refine(self.c_body(self.act[0](self.c_in(chroma, c_code)))))
+        g = self.act[2](self.y_in(y, y_code))
+        return chroma + self.out(self.body(torch.cat([c, g], dim=1)), c_code)
+
+
+# --------------------------------------------------------------------------- efficient networks
+
+
+class FrequencyStage(nn.Module):
+    """Per-frequency 3x3 convolutions (groups = 64) between 1x1 projections, residual."""
+
+    def __init__(self, channels: int, per_frequency: int) -> None:
+        super().__init__()
+        f = 64 * per_frequency
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, f, 1), nn.PReLU(f),
+            nn.Conv2d(f, f, 3, padding=1, groups=64), nn.PReLU(f),
+            nn.Conv2d(f, f, 3, padding=1, groups=64), nn.PReLU(f),
+            nn.Conv2d(f, channels, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class EfficientYNet(nn.Module):
+    """The paper's Y structure at a CPU budget: table-conditioned block encoder, residual
+    blocks on the block grid, per-frequency stage, residual blocks, table-conditioned fusion."""
+
+    def __init__(self, cfg: NetConfig) -> None:
+        super().__init__()
+        c = cfg.channels
+        self.code = TableCode()
+        self.head = QuantConv(64, c, cfg.generator, cfg.basis)
+        self.act = nn.PReLU(c)
+        self.encode = nn.Sequential(*(ResidualBlock(c) for _ in range(cfg.blocks)))
+        self.frequency = FrequencyStage(c, cfg.freq_channels)
+        self.decode = nn.Sequential(*(ResidualBlock(c) for _ in range(cfg.blocks)))
+        self.fuse = zero_init(QuantConv(3 * c, 64, cfg.generator, cfg.basis))
+
+    def forward(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        code = self.code(table)
+        e = self.encode(self.act(self.head(x, code)))
+        f = self.frequency(e)
+        d = self.decode(f)
+        return x + self.fuse(torch.cat([e, f, d], dim=1), code)
+
+
+class EfficientColorNet(nn.Module):
+    """Chroma (at the luma grid) guided by the restored Y; one set of weights for Cb and Cr."""
+
+    def __init__(self, cfg: NetConfig) -> None:
+        super().__init__()
+        c = cfg.channels
+        self.c_code, self.y_code = TableCode(), TableCode()
+        self.c_in = QuantConv(64, c, cfg.generator, cfg.basis)
+        self.y_in = QuantConv(64, c, cfg.generator, cfg.basis)
+        self.mix = nn.Sequential(nn.PReLU(2 * c), nn.Conv2d(2 * c, c, 1), nn.PReLU(c))
+        self.body = nn.Sequential(*(ResidualBlock(c) for _ in range(cfg.blocks)))
+        self.out = zero_init(QuantConv(c, 64, cfg.generator, cfg.basis))
+
+    def forward(self, chroma: torch.Tensor, y: torch.Tensor, c_table: torch.Tensor, y_table: torch.Tensor) -> torch.Tensor:
+        c_code = self.c_code(c_table)
+        h = torch.cat([self.c_in(chroma, c_code), self.y_in(y, self.y_code(y_table))], dim=1)
+        return chroma + self.out(self.body(self.mix(h)), c_code)
+
+
+NETWORKS = {
+    ("y", "paper"): PaperYNet,
+    ("y", "efficient"): EfficientYNet,
+    ("color", "paper"): PaperColorNet,
+    ("color", "efficient"): EfficientColorNet,
+}
+
+
+def build_net(role: str, cfg: NetConfig) -> nn.Module:
+    try:
+        return NETWORKS[(role, cfg.kind)](cfg)
+    except KeyError:
+        kinds = sorted({k for _, k in NETWORKS})
+        raise ValueError(f"unknown network kind {cfg.kind!r}; choose one of {kinds}") from None
+
+
+# --------------------------------------------------------------------------- full model
+
+
+class QGAC(nn.Module):
+    """Restores dequantized coefficients: Y first, then Cb and Cr guided by the restored Y.
+
+    Buffers `mean` and `std` (2, 64) hold the per-frequency statistics of luma (row 0) and
+    chroma (row 1) coefficients; inputs are normalized with them and outputs mapped back.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.y_net = build_net("y", config.y)
+        self.color_net = build_net("color", config.color)
+        self.register_buffer("mean", torch.zeros(2, 64))
+        self.register_buffer("std", torch.ones(2, 64))
+
+    def _norm(self, x: torch.Tensor, row: int) -> torch.Tensor:
+        return (x - self.mean[row].view(1, 64, 1, 1)) / self.std[row].view(1, 64, 1, 1)
+
+    def _denorm(self, x: torch.Tensor, row: int) -> torch.Tensor:
+        return x * self.std[row].view(1, 64, 1, 1) + self.mean[row].view(1, 64, 1, 1)
+
+    def restore_y(self, y: torch.Tensor, y_table: torch.Tensor) -> torch.Tensor:
+        """Raw luma coefficients (B, 64, h, w) -> restored raw coefficients."""
+        return self._denorm(self.y_net(self._norm(y, 0), y_table), 0)
+
+    def restore_color(
+        self, chroma: torch.Tensor, y: torch.Tensor, c_table: torch.Tensor, y_table: torch.Tensor
+    ) -> torch.Tensor:
+        """Raw chroma coefficients at the luma grid (B, 2, 64, h, w) and the restored raw Y
+        (B, 64, h, w) -> restored raw chroma coefficients (B, 2, 64, h, w)."""
+        b = chroma.shape[0]
+        c = self._norm(chroma.flatten(0, 1), 1)  # (2B, 64, h, w): Cb and Cr share weights
+        g = self._norm(y, 0).repeat_interleave(2, dim=0)
+        out = self.color_net(c, g, c_table.repeat_interleave(2, dim=0), y_table.repeat_interleave(2, dim=0))
+        return self._denorm(out, 1).view(b, 2, *out.shape[1:])
+
+    def forward(
+        self, y: torch.Tensor, y_table: torch.Tensor, chroma: torch.Tensor | None = None,
+        c_table: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        restored_y = self.restore_y(y, y_table)
+        if chroma is None or c_table is None:
+            return restored_y, None
+        return restored_y, self.restore_color(chroma, restored_y, c_table, y_table)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

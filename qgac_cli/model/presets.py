@@ -1,0 +1,36 @@
+"""Named model configurations: one table, name -> config."""
+
+from __future__ import annotations
+
+from qgac_cli.model.networks import ModelConfig, NetConfig
+
+PRESETS: dict[str, ModelConfig] = {
+    # The published sizes (≈259.4 M parameters); for reference and comparison, not for CPUs.
+    "paper": ModelConfig(
+        y=NetConfig(kind="paper", channels=256, generator="full"),
+        color=NetConfig(kind="paper", channels=32, generator="full"),
+    ),
+    # Ours, shipped: ≈1.5 M parameters, trained and run on the 8x8 block grid.
+    "base": ModelConfig(
+        y=NetConfig(kind="efficient", channels=96, blocks=4),
+        color=NetConfig(kind="efficient", channels=48, blocks=3),
+    ),
+    # A smaller sibling for quick experiments and ablations.
+    "small": ModelConfig(
+        y=NetConfig(kind="efficient", channels=48, blocks=2),
+        color=NetConfig(kind="efficient", channels=32, blocks=1),
+    ),
+}
+
+PRESET_NOTES = {
+    "paper": "the published architecture (Ehrlich et al. 2020)",
+    "base": "efficient CPU architecture, the shipped default",
+    "small": "small efficient architecture for experiments",
+}
+
+
+def preset(name: str) -> ModelConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None

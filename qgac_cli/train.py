@@ -1,0 +1,424 @@
+"""Staged training (paper §3.4): Y network, then colour with Y frozen, then a GAN fine-tune.
+
+Runs on one CPU, one GPU, or data-parallel under torchrun (NCCL on GPUs, gloo on CPUs).
+Writes into its output folder: last.pt (everything needed to resume exactly), best.pt and
+final.pt (shippable checkpoints holding the EMA weights), log.jsonl and curve.png.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from qgac_cli import dct, weights
+from qgac_cli.coefficients import Planes, chroma_at_luma_grid, color_samples, samples, to_pixels
+from qgac_cli.data import PatchBank, PatchConfig, compress, list_images, load_rgb, tables_for
+from qgac_cli.errors import UsageError
+from qgac_cli.metrics import psnr, ssim
+from qgac_cli.model import QGAC, preset
+from qgac_cli.model.discriminator import Discriminator, gram
+from qgac_cli.restoration import restore_planes
+
+log = logging.getLogger(__name__)
+
+STAGES = ("y", "color", "gan")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    stage: str
+    data: tuple[str, ...]
+    out: str
+    preset: str = "base"
+    init: str | None = None  # weights to start from (required for color and gan)
+    resume: str | None = None
+    validation: tuple[str, ...] = ()
+    holdout_every: int = 25  # without --validation: every N-th training image is held out
+    steps: int = 10_000
+    batch: int = 32
+    patch: int = 128
+    lr: float = 1e-3
+    lr_min: float = 1e-6
+    warmup: int = 200
+    ema: float = 0.999
+    clip: float = 1.0
+    ssim_weight: float = 0.05
+    adv_weight: float = 5e-3
+    texture_weight: float = 1.0
+    val_every: int = 500
+    checkpoint_every: int = 500
+    log_every: int = 50
+    max_minutes: float | None = None
+    device: str = "auto"
+    threads: int | None = None
+    amp: bool = True
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine from lr to lr_min."""
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return (cfg.lr_min + (cfg.lr - cfg.lr_min) * 0.5 * (1 + math.cos(math.pi * progress))) / cfg.lr
+
+
+def split_images(cfg: TrainConfig) -> tuple[list[Path], list[Path]]:
+    images = list_images(list(cfg.data))
+    if not images:
+        raise UsageError(f"no images found in {', '.join(cfg.data)}")
+    if cfg.validation:
+        return images, list_images(list(cfg.validation))
+    held = images[:: cfg.holdout_every]
+    return [p for p in images if p not in set(held)], held
+
+
+def coefficient_statistics(bank: PatchBank, count: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frequency mean and std (2, 64) of luma and chroma DCT coefficients of patches."""
+    rgb = bank.patches(count).float() / 255.0
+    ycbcr = dct.rgb_to_ycbcr(rgb) - 128.0
+    rows = []
+    for planes in (ycbcr[:, :1], ycbcr[:, 1:].flatten(0, 1).unsqueeze(1)):
+        blocks = dct.block_dct(dct.to_blocks(planes))  # (N, 64, h, w)
+        rows.append(blocks.transpose(0, 1).reshape(64, -1))
+    mean = torch.stack([r.mean(1) for r in rows])
+    std = torch.stack([r.std(1) for r in rows]).clamp_min(1.0)
+    return mean, std
+
+
+def validation_set(paths: list[Path], qualities=(10, 50), size: int = 256) -> list[tuple[int, Planes, torch.Tensor]]:
+    """Centre crops of held-out images, 4:2:0-compressed in torch: (quality, planes, target).
+
+    Compressed with the training pipeline's own encoder so training needs no codec library;
+    `qgac eval` scores real libjpeg files.
+    """
+    items = []
+    for path in paths:
+        rgb = load_rgb(path)
+        h, w = rgb.shape[:2]
+        s = min(size, h // 16 * 16, w // 16 * 16)
+        top, left = (h - s) // 2, (w - s) // 2
+        crop = np.ascontiguousarray(rgb[top : top + s, left : left + s])
+        target = torch.from_numpy(crop).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+        for q in qualities:
+            y_table, c_table = tables_for([q], "cpu")
+            items.append((q, compress(target, y_table, c_table, (2, 2)), target))
+    return items
+
+
+@torch.no_grad()
+def validate(model: QGAC, items, device: torch.device) -> dict[str, float]:
+    """Mean PSNR gain over the JPEG decode per quality on the validation crops."""
+    gains: dict[int, list[float]] = {}
+    model.eval()
+    for q, planes, target in items:
+        planes = planes.to(device)
+        target = target.to(device)
+        restored = restore_planes(model, planes, project=True).pixels
+        jpeg = to_pixels(planes)
+        gains.setdefault(q, []).append(float(psnr(restored, target) - psnr(jpeg, target)))
+    return {f"gain_q{q}": float(np.mean(v)) for q, v in gains.items()}
+
+
+class EMA:
+    """Exponential moving average of a model's floating-point state."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                self.state[k].lerp_(v.detach(), 1 - decay)
+            else:
+                self.state[k].copy_(v)
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def pixel_loss(restored: torch.Tensor, target: torch.Tensor, ssim_weight: float) -> torch.Tensor:
+    return F.l1_loss(restored, target) - ssim_weight * ssim(restored, target).mean()
+
+
+class StageLoss(nn.Module):
+    """The generator side of one stage: patches in, (loss, restored pixels) out."""
+
+    def __init__(self, model: QGAC, stage: str, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.model, self.stage, self.cfg = model, stage, cfg
+
+    def forward(self, planes: Planes, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        model = self.model
+        if self.stage == "y":
+            y = model.restore_y(planes.y, planes.y_table)
+            restored = (samples(y) / 255.0)[..., : planes.height, : planes.width]
+            target_y = dct.rgb_to_ycbcr(target)[:, :1] / 255.0
+            return pixel_loss(restored, target_y, self.cfg.ssim_weight), restored
+        if self.stage == "color":
+            with torch.no_grad():
+                y = model.restore_y(planes.y, planes.y_table)
+        else:
+            y = model.restore_y(planes.y, planes.y_table)
+        chroma = model.restore_color(chroma_at_luma_grid(planes), y, planes.c_table, planes.y_table)
+        restored = to_pixels(planes, y=y, color=color_samples(chroma))
+        return pixel_loss(restored, target, self.cfg.ssim_weight), restored
+
+
+def relativistic_losses(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Relativistic average GAN: (discriminator loss, generator loss) from logits."""
+    bce = F.binary_cross_entropy_with_logits
+    d_real, d_fake = real - fake.mean(), fake - real.mean()
+    d_loss = (bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))) / 2
+    g_loss = (bce(d_real, torch.zeros_like(d_real)) + bce(d_fake, torch.ones_like(d_fake))) / 2
+    return d_loss, g_loss
+
+
+def texture_loss(fake_features: list[torch.Tensor], real_features: list[torch.Tensor]) -> torch.Tensor:
+    """Gram-matrix (style) distance on the discriminator's features: our stand-in for the
+    paper's MINC texture loss, which needs a pretrained network we cannot ship."""
+    return sum(F.l1_loss(gram(f), gram(r.detach())) for f, r in zip(fake_features, real_features))
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    return rank, world
+
+
+def _prepare_model(cfg: TrainConfig, bank: PatchBank) -> tuple[QGAC, dict]:
+    if cfg.stage in ("color", "gan") and not cfg.init:
+        raise UsageError(f"stage {cfg.stage} starts from trained weights: give --init")
+    if cfg.init:
+        ckpt = weights.read(weights.resolve(cfg.init))
+        model = weights.build(ckpt, cfg.init).train()
+        return model, dict(ckpt.metadata)
+    model = QGAC(preset(cfg.preset))
+    mean, std = coefficient_statistics(bank)
+    model.mean.copy_(mean)
+    model.std.copy_(std)
+    return model, {}
+
+
+def _trainable(model: QGAC, stage: str) -> list[nn.Parameter]:
+    nets = {"y": [model.y_net], "color": [model.color_net], "gan": [model.y_net, model.color_net]}[stage]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = [p for net in nets for p in net.parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    return params
+
+
+def _rng_state(bank: PatchBank) -> dict:
+    return {
+        "torch": torch.get_rng_state(),
+        "bank": list(bank.rng.getstate()),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _set_rng_state(state: dict, bank: PatchBank) -> None:
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["bank"]
+    bank.rng.setstate((version, tuple(internal), gauss))
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def plot_curve(log_path: Path, png_path: Path) -> None:
+    """Training loss and validation gains against steps, as a PNG (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    train = [r for r in records if "loss" in r]
+    val = [r for r in records if any(k.startswith("gain_") for k in r)]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.plot([r["step"] for r in train], [r["loss"] for r in train])
+    a.set_xlabel("step"), a.set_ylabel("training loss"), a.set_title("loss")
+    for key in sorted({k for r in val for k in r if k.startswith("gain_")}):
+        b.plot([r["step"] for r in val], [r[key] for r in val], marker="o", label=key)
+    b.set_xlabel("step"), b.set_ylabel("PSNR gain over JPEG (dB)"), b.set_title("validation")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=90)
+    plt.close(fig)
+
+
+def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = None) -> Path:
+    """Run one stage; returns the path of the best checkpoint."""
+    if cfg.stage not in STAGES:
+        raise UsageError(f"unknown stage {cfg.stage!r}; choose one of {', '.join(STAGES)}")
+    rank, world = _distributed()
+    device = pick_device(cfg.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed + rank)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    train_paths, val_paths = split_images(cfg)
+    bank = PatchBank([load_rgb(p) for p in train_paths], PatchConfig(size=cfg.patch), seed=cfg.seed + rank)
+    model, metadata = _prepare_model(cfg, bank)
+    if world > 1:  # every rank must start from identical weights and statistics
+        for t in model.state_dict().values():
+            dist.broadcast(t, 0)
+    model.to(device)
+    params = _trainable(model, cfg.stage)
+    gen = StageLoss(model, cfg.stage, cfg)
+    gen_ddp = nn.parallel.DistributedDataParallel(gen) if world > 1 else gen
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.99))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
+    disc = d_opt = None
+    if cfg.stage == "gan":
+        disc = Discriminator().to(device)
+        d_opt = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+        if world > 1:
+            disc = nn.parallel.DistributedDataParallel(disc)
+    ema = EMA(model, cfg.ema)
+    step, best = 0, -float("inf")
+    if cfg.resume:
+        state = torch.load(cfg.resume, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        ema.state = {k: v.to(device) for k, v in state["ema"].items()}
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if disc is not None and "disc" in state:
+            (disc.module if world > 1 else disc).load_state_dict(state["disc"])
+            d_opt.load_state_dict(state["d_opt"])
+        step, best = state["step"], state["best"]
+        _set_rng_state(state["rng"], bank)
+    val_items = validation_set(val_paths[:12]) if rank == 0 else []
+    log_path = out / "log.jsonl"
+    use_amp = cfg.amp and device.type == "cuda"
+    meta = {
+        **metadata, "stage": cfg.stage, "preset": cfg.preset if not cfg.init else metadata.get("preset", cfg.preset),
+        "data": [Path(d).name for d in cfg.data], "train_images": len(train_paths),
+        "patch": cfg.patch, "batch": cfg.batch * world,
+    }
+    steps_before = int(metadata.get("total_steps", 0))
+    started, start_step = time.time(), step
+    seconds_before = float(metadata.get("total_seconds", 0.0))
+
+    def checkpoint_meta(current: int) -> dict:
+        elapsed = time.time() - started
+        return {**meta, "steps": current, "total_steps": steps_before + current,
+                "total_seconds": seconds_before + elapsed, "device": str(device)}
+
+    def save_resume(current: int) -> None:
+        state = {
+            "model": model.state_dict(), "ema": ema.state, "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "step": current, "best": best, "rng": _rng_state(bank),
+            "config": asdict(cfg),
+        }
+        if disc is not None:
+            state["disc"] = (disc.module if world > 1 else disc).state_dict()
+            state["d_opt"] = d_opt.state_dict()
+        tmp = out / "last.pt.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, out / "last.pt")
+
+    deadline = started + cfg.max_minutes * 60 if cfg.max_minutes else None
+    running: list[float] = []
+    model.train()
+    while step < cfg.steps:
+        rgb = bank.patches(cfg.batch).to(device, non_blocking=True).float() / 255.0
+        y_table, c_table = tables_for(bank.qualities(cfg.batch), device)
+        planes = compress(rgb, y_table, c_table, bank.factor())
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            loss, restored = gen_ddp(planes, rgb)
+        loss = loss.float()
+        if disc is not None:
+            target = rgb
+            d_module = disc
+            real_logits, real_features = d_module(target)
+            fake_logits, fake_features = d_module(restored.float())
+            _, g_adv = relativistic_losses(real_logits, fake_logits)
+            loss = loss + cfg.adv_weight * g_adv + cfg.texture_weight * texture_loss(fake_features, real_features)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.clip)
+        optimizer.step()
+        scheduler.step()
+        if disc is not None:
+            real_logits, _ = disc(rgb)
+            fake_logits, _ = disc(restored.detach().float())
+            d_loss, _ = relativistic_losses(real_logits, fake_logits)
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_opt.step()
+        ema.update(model, step)
+        step += 1
+        running.append(float(loss.detach()))
+        if rank == 0 and step % cfg.log_every == 0:
+            rate = (step - start_step) * cfg.batch * world / (time.time() - started)
+            record = {"step": step, "loss": float(np.mean(running)), "lr": scheduler.get_last_lr()[0],
+                      "patches_per_s": rate, "elapsed_s": time.time() - started}
+            running.clear()
+            with log_path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+            if progress:
+                progress(step, cfg.steps, record)
+        finishing = step >= cfg.steps or (deadline is not None and time.time() > deadline)
+        if rank == 0 and (step % cfg.val_every == 0 or finishing):
+            ema_model = copy.deepcopy(model)
+            ema_model.load_state_dict(ema.state)
+            scores = validate(ema_model, val_items, device)
+            model.train()
+            record = {"step": step, **scores}
+            with log_path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+            score = float(np.mean(list(scores.values()))) if scores else -float("inf")
+            if score > best or not (out / "best.pt").exists():
+                best = score
+                weights.save(model, out / "best.pt", {**checkpoint_meta(step), "validation": scores}, ema.state)
+            plot_curve(log_path, out / "curve.png")
+        if rank == 0 and (step % cfg.checkpoint_every == 0 or finishing):
+            save_resume(step)
+            weights.save(model, out / "final.pt", checkpoint_meta(step), ema.state)
+        if finishing:
+            break
+    if world > 1:
+        dist.barrier()
+    return out / "best.pt"
