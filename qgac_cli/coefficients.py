@@ -85,10 +85,12 @@ def quantize(coefficients: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     return torch.round(coefficients / dct.table_channels(table))
 
 
-def samples(blocks: torch.Tensor) -> torch.Tensor:
+def samples(blocks: torch.Tensor, clamp: bool = True) -> torch.Tensor:
     """Dequantized block channels (B, 64, h, w) -> samples (B, 1, 8h, 8w), range-limited to
-    0..255 as libjpeg does after its IDCT."""
-    return (dct.from_blocks(dct.block_idct(blocks)) + 128.0).clamp(0.0, 255.0)
+    0..255 as libjpeg does after its IDCT (clamp=False for training losses, where a clamp
+    would stop the gradient of every saturated sample)."""
+    out = dct.from_blocks(dct.block_idct(blocks)) + 128.0
+    return out.clamp(0.0, 255.0) if clamp else out
 
 
 def chroma_samples(planes: Planes, chroma: torch.Tensor) -> torch.Tensor:
@@ -99,19 +101,23 @@ def chroma_samples(planes: Planes, chroma: torch.Tensor) -> torch.Tensor:
     return up.reshape(b, 2, *up.shape[-2:])
 
 
-def to_pixels(planes: Planes, y: torch.Tensor | None = None, color: torch.Tensor | None = None) -> torch.Tensor:
+def to_pixels(
+    planes: Planes, y: torch.Tensor | None = None, color: torch.Tensor | None = None, clamp: bool = True
+) -> torch.Tensor:
     """Pixels (B, C, H, W) in [0, 1] from the planes' coefficients.
 
     `y` replaces the luma coefficients, `color` gives full-resolution chroma samples
     (B, 2, Hy, Wy) in place of upsampling the stored chroma.
     """
-    luma = samples(planes.y if y is None else y)  # (B, 1, Hy, Wy)
-    if not planes.is_color:
-        return (luma / 255.0)[..., : planes.height, : planes.width].clamp(0, 1)
-    if color is None:
-        color = chroma_samples(planes, planes.chroma)
-    rgb = dct.ycbcr_to_rgb(torch.cat([luma, color], dim=1))
-    return rgb[..., : planes.height, : planes.width].clamp(0, 1)
+    luma = samples(planes.y if y is None else y, clamp)  # (B, 1, Hy, Wy)
+    if planes.is_color:
+        if color is None:
+            color = chroma_samples(planes, planes.chroma)
+        pixels = dct.ycbcr_to_rgb(torch.cat([luma, color], dim=1))
+    else:
+        pixels = luma / 255.0
+    pixels = pixels[..., : planes.height, : planes.width]
+    return pixels.clamp(0, 1) if clamp else pixels
 
 
 def project_luma(restored: torch.Tensor, original: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
@@ -155,8 +161,8 @@ def chroma_at_luma_grid(planes: Planes) -> torch.Tensor:
     return blocks.view(b, 2, *blocks.shape[1:])
 
 
-def color_samples(chroma: torch.Tensor) -> torch.Tensor:
+def color_samples(chroma: torch.Tensor, clamp: bool = True) -> torch.Tensor:
     """Chroma coefficients at the luma grid (B, 2, 64, hy, wy) -> samples (B, 2, Hy, Wy)."""
     b = chroma.shape[0]
-    flat = samples(chroma.flatten(0, 1))  # (2B, 1, Hy, Wy)
+    flat = samples(chroma.flatten(0, 1), clamp)  # (2B, 1, Hy, Wy)
     return flat.view(b, 2, *flat.shape[-2:])

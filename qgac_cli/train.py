@@ -1,4 +1,5 @@
-"""Staged training (paper §3.4): Y network, then colour with Y frozen, then a GAN fine-tune.
+"""Staged training (paper §3.4): Y network, then colour with Y frozen, then a GAN fine-tune
+(stage "joint" fine-tunes both networks together with the regression loss).
 
 Runs on one CPU, one GPU, or data-parallel under torchrun (NCCL on GPUs, gloo on CPUs).
 Writes into its output folder: last.pt (everything needed to resume exactly), best.pt and
@@ -35,7 +36,7 @@ from qgac_cli.restoration import restore_planes
 
 log = logging.getLogger(__name__)
 
-STAGES = ("y", "color", "gan")
+STAGES = ("y", "color", "joint", "gan")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class TrainConfig:
     max_minutes: float | None = None
     device: str = "auto"
     threads: int | None = None
-    amp: bool = True
+    amp: bool = False  # bf16 autocast on CUDA; off by default (fp32/TF32 is stable)
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -179,7 +180,7 @@ class StageLoss(nn.Module):
         model = self.model
         if self.stage == "y":
             y = model.restore_y(planes.y, planes.y_table)
-            restored = (samples(y) / 255.0)[..., : planes.height, : planes.width]
+            restored = (samples(y, clamp=False) / 255.0)[..., : planes.height, : planes.width]
             target_y = dct.rgb_to_ycbcr(target)[:, :1] / 255.0
             return pixel_loss(restored, target_y, self.cfg.ssim_weight), restored
         if self.stage == "color":
@@ -188,7 +189,7 @@ class StageLoss(nn.Module):
         else:
             y = model.restore_y(planes.y, planes.y_table)
         chroma = model.restore_color(chroma_at_luma_grid(planes), y, planes.c_table, planes.y_table)
-        restored = to_pixels(planes, y=y, color=color_samples(chroma))
+        restored = to_pixels(planes, y=y, color=color_samples(chroma, clamp=False), clamp=False)
         return pixel_loss(restored, target, self.cfg.ssim_weight), restored
 
 
@@ -220,7 +221,7 @@ def _distributed() -> tuple[int, int]:
 
 
 def _prepare_model(cfg: TrainConfig, bank: PatchBank) -> tuple[QGAC, dict]:
-    if cfg.stage in ("color", "gan") and not cfg.init:
+    if cfg.stage != "y" and not cfg.init:
         raise UsageError(f"stage {cfg.stage} starts from trained weights: give --init")
     if cfg.init:
         ckpt = weights.read(weights.resolve(cfg.init))
@@ -234,7 +235,8 @@ def _prepare_model(cfg: TrainConfig, bank: PatchBank) -> tuple[QGAC, dict]:
 
 
 def _trainable(model: QGAC, stage: str) -> list[nn.Parameter]:
-    nets = {"y": [model.y_net], "color": [model.color_net], "gan": [model.y_net, model.color_net]}[stage]
+    both = [model.y_net, model.color_net]
+    nets = {"y": [model.y_net], "color": [model.color_net], "joint": both, "gan": both}[stage]
     for p in model.parameters():
         p.requires_grad_(False)
     params = [p for net in nets for p in net.parameters()]

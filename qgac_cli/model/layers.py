@@ -76,9 +76,9 @@ def zero_init(module: QuantConv) -> QuantConv:
 
 
 class ResidualBlock(nn.Module):
-    """conv 3x3 -> PReLU -> conv 3x3, added to the input (EDSR style, no normalization)."""
+    """conv 3x3 -> PReLU -> conv 3x3, scaled and added to the input (EDSR style, no normalization)."""
 
-    def __init__(self, channels: int, scale: float = 1.0) -> None:
+    def __init__(self, channels: int, scale: float = 0.1) -> None:
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(channels, channels, 3, padding=1), nn.PReLU(channels),

@@ -1,0 +1,404 @@
+"""The library behind `qgac restore`: files, bytes, arrays in; restored images out.
+
+Usable without the CLI:
+
+    from qgac_cli.api import RestoreOptions, load_model, restore
+    model = load_model()
+    image = restore("photo.jpg", model)          # RestoredImage, pixels as a numpy array
+    save_image(image, "photo.png")
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import tempfile
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from qgac_cli import weights as weights_mod
+from qgac_cli.errors import OutputExistsError, QgacError, UsageError, WeightsError
+from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, JpegData, encode, read_jpeg
+
+DEFAULT_TILE = 1024
+
+
+@dataclass(frozen=True)
+class RestoreOptions:
+    device: str = "auto"
+    tile: int | None = DEFAULT_TILE  # pixels per tile side; 0 or None restores in one piece
+    project: bool = True  # keep every coefficient inside its quantization interval
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    half: bool = False  # bfloat16 on CUDA
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    format: str | None = None  # png | tiff | webp | jpeg; None: from the extension
+    bit_depth: int = 8
+    jpeg_quality: int = 95
+    keep_orientation: bool = False
+
+
+@dataclass(frozen=True)
+class RestoredImage:
+    pixels: np.ndarray  # (H, W, 3) or (H, W) float32 in [0, 1], in stored orientation
+    icc_profile: bytes | None
+    exif: bytes | None
+    orientation: int
+
+
+# --------------------------------------------------------------------------- model
+
+
+def pick_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise UsageError(f"unknown device {name!r} (auto, cpu, cuda, cuda:N)") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("CUDA was asked for but is not available on this machine")
+    return device
+
+
+def gan_sibling(name_or_path: str | None) -> str:
+    """The GAN weights that pair with a shipped regression name ("base" -> "base-gan")."""
+    name = name_or_path or weights_mod.DEFAULT_WEIGHTS
+    sibling = f"{name}-gan"
+    if sibling not in weights_mod.SHIPPED:
+        raise WeightsError(f"no GAN weights pair with {name!r}; give --gan-weights")
+    return sibling
+
+
+def load_model(
+    weights: str | None = None, texture: float | None = None, gan_weights: str | None = None,
+    device: str = "auto",
+):
+    """Load weights (name or path); with `texture`, blend regression and GAN weights."""
+    if texture is None:
+        model = weights_mod.load(weights)
+    else:
+        regression = weights_mod.read(weights_mod.resolve(weights))
+        gan = weights_mod.read(weights_mod.resolve(gan_weights or gan_sibling(weights)))
+        model = weights_mod.build(weights_mod.interpolate(regression, gan, texture))
+    return model.to(pick_device(device))
+
+
+# --------------------------------------------------------------------------- restoring
+
+
+def restore_jpeg(jpeg: JpegData, model, options: RestoreOptions = RestoreOptions()) -> np.ndarray:
+    """Restore a read JPEG: pixels (H, W, 3) or (H, W) float32 in [0, 1]."""
+    import torch
+
+    from qgac_cli.coefficients import from_jpeg
+    from qgac_cli.tiling import restore_tiles
+
+    device = next(model.parameters()).device
+    dtype = torch.bfloat16 if options.half and device.type == "cuda" else torch.float32
+    planes = from_jpeg(jpeg).to(device)
+    channels = 3 if planes.is_color else 1
+    out = np.empty((channels, jpeg.height, jpeg.width), dtype=np.float32)
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+        for tile in restore_tiles(model, planes, options.tile, options.project):
+            h, w = tile.pixels.shape[-2:]
+            out[:, tile.top : tile.top + h, tile.left : tile.left + w] = tile.pixels[0].float().cpu().numpy()
+    return out[0] if channels == 1 else out.transpose(1, 2, 0)
+
+
+def restore(source: bytes | str | os.PathLike | JpegData, model, options: RestoreOptions = RestoreOptions()) -> RestoredImage:
+    """Restore a JPEG given as bytes, a path or a read `JpegData`."""
+    jpeg = source if isinstance(source, JpegData) else read_jpeg(source, max_pixels=options.max_pixels)
+    return RestoredImage(restore_jpeg(jpeg, model, options), jpeg.icc_profile, jpeg.exif, jpeg.orientation)
+
+
+# --------------------------------------------------------------------------- output encoding
+
+EXTENSIONS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg"}
+FORMAT_SUFFIX = {"png": ".png", "tiff": ".tif", "webp": ".webp", "jpeg": ".jpg"}
+
+# EXIF orientation -> (transpose?, flip vertical?, flip horizontal?) applied in that order.
+_ORIENT = {
+    1: (False, False, False), 2: (False, False, True), 3: (False, True, True), 4: (False, True, False),
+    5: (True, False, False), 6: (True, False, True), 7: (True, True, True), 8: (True, True, False),
+}
+
+
+def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels (H, W[, C]) into display orientation per the EXIF tag."""
+    transpose, flip_v, flip_h = _ORIENT.get(orientation, _ORIENT[1])
+    if transpose:
+        pixels = pixels.swapaxes(0, 1)
+    if flip_v:
+        pixels = pixels[::-1]
+    if flip_h:
+        pixels = pixels[:, ::-1]
+    return np.ascontiguousarray(pixels)
+
+
+def format_for(path: str | os.PathLike | None, explicit: str | None) -> str:
+    if explicit:
+        if explicit not in FORMAT_SUFFIX:
+            raise UsageError(f"unknown output format {explicit!r}; choose one of {', '.join(FORMAT_SUFFIX)}")
+        return explicit
+    suffix = Path(str(path)).suffix.lower() if path else ""
+    if suffix not in EXTENSIONS:
+        raise UsageError(
+            f"cannot tell the output format from {str(path)!r}; use an extension "
+            f"({', '.join(sorted(EXTENSIONS))}) or --format"
+        )
+    return EXTENSIONS[suffix]
+
+
+def _quantize(pixels: np.ndarray, bits: int) -> np.ndarray:
+    top = (1 << bits) - 1
+    return np.round(np.clip(pixels, 0, 1) * top).astype(np.uint8 if bits == 8 else np.uint16)
+
+
+def _png16(pixels: np.ndarray, icc: bytes | None) -> bytes:
+    """A 16-bit PNG (gray or RGB) with an optional iCCP chunk: Pillow cannot write 16-bit RGB."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    h, w = pixels.shape[:2]
+    color_type = 2 if pixels.ndim == 3 else 0
+    rows = pixels.astype(">u2").reshape(h, -1).tobytes()
+    stride = len(rows) // h
+    raw = b"".join(b"\x00" + rows[i * stride : (i + 1) * stride] for i in range(h))
+    parts = [b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0))]
+    if icc:
+        parts.append(chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc)))
+    parts += [chunk(b"IDAT", zlib.compress(raw, 6)), chunk(b"IEND", b"")]
+    return b"".join(parts)
+
+
+def _exif_without_orientation(exif: bytes | None) -> bytes | None:
+    if not exif:
+        return None
+    data = Image.Exif()
+    try:
+        data.load(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    except (SyntaxError, ValueError, struct.error, TypeError):
+        return None
+    data[0x0112] = 1
+    return data.tobytes()
+
+
+def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = OutputOptions()) -> bytes:
+    """The bytes of the output file: orientation applied (unless kept), ICC carried over."""
+    if options.bit_depth not in (8, 16):
+        raise UsageError(f"bit depth must be 8 or 16, got {options.bit_depth}")
+    if options.bit_depth == 16 and fmt != "png":
+        raise UsageError("16-bit output is available for PNG only")
+    pixels = image.pixels if options.keep_orientation else apply_orientation(image.pixels, image.orientation)
+    if fmt == "png" and options.bit_depth == 16:
+        return _png16(_quantize(pixels, 16), image.icc_profile)
+    pil = Image.fromarray(_quantize(pixels, 8))
+    buffer = io.BytesIO()
+    extra: dict = {"icc_profile": image.icc_profile} if image.icc_profile else {}
+    if fmt == "png":
+        pil.save(buffer, format="PNG", compress_level=6, **extra)
+    elif fmt == "tiff":
+        pil.save(buffer, format="TIFF", compression="tiff_deflate", **extra)
+    elif fmt == "webp":
+        pil.save(buffer, format="WEBP", lossless=True, **extra)
+    elif fmt == "jpeg":
+        exif = image.exif if options.keep_orientation else _exif_without_orientation(image.exif)
+        if exif:
+            extra["exif"] = exif
+        pil.save(buffer, format="JPEG", quality=options.jpeg_quality, subsampling=0, **extra)
+    else:
+        raise UsageError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMAT_SUFFIX)}")
+    return buffer.getvalue()
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write to a temporary name in the same folder, then rename: never a truncated file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- batches
+
+JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
+
+
+@dataclass(frozen=True)
+class Job:
+    source: str  # a path, or "-" for standard input
+    target: str  # a path, or "-" for standard output
+
+
+def _inputs_of(folder: Path, glob: str | None) -> list[Path]:
+    pattern = glob or "*"
+    return sorted(
+        p for p in folder.rglob(pattern)
+        if p.is_file() and (glob is not None or p.suffix.lower() in JPEG_SUFFIXES)
+    )
+
+
+def plan_jobs(inputs: list[str], output: str | None, fmt: str | None = None, glob: str | None = None) -> list[Job]:
+    """Turn command-line inputs into (source, target) jobs.
+
+    One input and an output path -> one job; otherwise `output` is a folder: files go into
+    it by name, folders are mirrored below it.
+    """
+    if not inputs:
+        raise UsageError("no input given")
+    if output is None:
+        raise UsageError("give an output: qgac restore IN OUT, or -o OUTDIR for several inputs")
+    single = len(inputs) == 1 and (inputs[0] == "-" or Path(inputs[0]).is_file())
+    if single and (output == "-" or not Path(output).is_dir()):
+        if output != "-" and not Path(output).suffix and fmt is None:
+            raise UsageError(f"{output!r} is not a folder and has no image extension")
+        return [Job(inputs[0], output)]
+    if output == "-":
+        raise UsageError("several inputs cannot all go to standard output")
+    if "-" in inputs:
+        raise UsageError("standard input can only be restored on its own")
+    suffix = FORMAT_SUFFIX[fmt or "png"]
+    out_dir = Path(output)
+    jobs: list[Job] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for src in _inputs_of(path, glob):
+                target = (out_dir / src.relative_to(path)).with_suffix(suffix)
+                jobs.append(Job(str(src), str(target)))
+        else:
+            jobs.append(Job(item, str((out_dir / path.name).with_suffix(suffix))))
+    return jobs
+
+
+def shard(jobs: list[Job], index: int, count: int) -> list[Job]:
+    """This process's share of the jobs (index in 0..count-1)."""
+    if not 0 <= index < count:
+        raise UsageError(f"shard {index}/{count} is out of range")
+    return jobs[index::count]
+
+
+@dataclass
+class Report:
+    """Outcome of a batch: decides the exit code."""
+
+    restored: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    megapixels: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def _check_target(job: Job, overwrite: bool) -> bool:
+    """True when the job should run; raises when it would destroy an input."""
+    if job.target == "-":
+        return True
+    if job.source != "-" and Path(job.source).resolve() == Path(job.target).resolve():
+        raise OutputExistsError("output is the input itself; refusing to overwrite an input", job.source)
+    return overwrite or not Path(job.target).exists()
+
+
+def _read(job: Job, read_stdin: Callable[[], bytes], max_pixels: int) -> JpegData:
+    if job.source == "-":
+        return read_jpeg(read_stdin(), source="<stdin>", max_pixels=max_pixels)
+    return read_jpeg(job.source, max_pixels=max_pixels)
+
+
+def run_batch(
+    jobs: list[Job], model, options: RestoreOptions, output: OutputOptions, overwrite: bool = False,
+    on_done: Callable[[Job, str, float], None] | None = None,
+    read_stdin: Callable[[], bytes] = lambda: b"", write_stdout: Callable[[bytes], None] = lambda b: None,
+) -> Report:
+    """Restore every job; a failure is recorded and the batch goes on. Reading of the next
+    file and writing of the previous one overlap with inference."""
+    report = Report()
+    todo: list[Job] = []
+    for job in jobs:
+        try:
+            if _check_target(job, overwrite):
+                todo.append(job)
+            else:
+                report.skipped.append(job.source)
+                if on_done:
+                    on_done(job, "skipped", 0.0)
+        except QgacError as e:
+            report.failed.append((job.source, str(e)))
+            if on_done:
+                on_done(job, "failed", 0.0)
+
+    def prefetch(pool: ThreadPoolExecutor) -> Iterator[tuple[Job, Future]]:
+        futures = [(job, pool.submit(_read, job, read_stdin, options.max_pixels)) for job in todo[:2]]
+        for i, _ in enumerate(todo):
+            job, future = futures[i]
+            if i + 2 < len(todo):
+                futures.append((todo[i + 2], pool.submit(_read, todo[i + 2], read_stdin, options.max_pixels)))
+            yield job, future
+
+    def finish(job: Job, data: bytes) -> None:
+        if job.target == "-":
+            write_stdout(data)
+        else:
+            write_atomic(job.target, data)
+
+    with ThreadPoolExecutor(max_workers=2) as readers, ThreadPoolExecutor(max_workers=1) as writers:
+        pending: list[tuple[Job, Future, float]] = []
+        for job, future in prefetch(readers):
+            try:
+                jpeg = future.result()
+                fmt = format_for(job.target if job.target != "-" else None, output.format)
+                image = RestoredImage(restore_jpeg(jpeg, model, options), jpeg.icc_profile, jpeg.exif, jpeg.orientation)
+                data = encode_image(image, fmt, output)
+                pending.append((job, writers.submit(finish, job, data), jpeg.width * jpeg.height / 1e6))
+            except QgacError as e:
+                report.failed.append((job.source, str(e)))
+                if on_done:
+                    on_done(job, "failed", 0.0)
+            pending = _drain(pending, report, on_done, wait=False)
+        _drain(pending, report, on_done, wait=True)
+    return report
+
+
+def _drain(pending, report: Report, on_done, wait: bool):
+    left = []
+    for job, future, mp in pending:
+        if not wait and not future.done():
+            left.append((job, future, mp))
+            continue
+        try:
+            future.result()
+            report.restored.append(job.source)
+            report.megapixels += mp
+            if on_done:
+                on_done(job, "restored", mp)
+        except OSError as e:
+            report.failed.append((job.source, f"cannot write {job.target}: {e.strerror or e}"))
+            if on_done:
+                on_done(job, "failed", 0.0)
+    return left
+
+
+def compress_array(pixels: np.ndarray, quality: int, subsampling: str = "4:2:0") -> bytes:
+    """Convenience for scripts: uint8 pixels -> JPEG bytes with libjpeg's standard tables."""
+    return encode(pixels, quality, subsampling)

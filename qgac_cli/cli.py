@@ -1,0 +1,469 @@
+"""The `qgac` command: a thin layer over the library. Parse options, call one function,
+report, exit. Data goes to stdout, messages and progress to stderr. torch is imported only
+inside the commands that need it, so `qgac --help` and `qgac --version` are instant.
+
+Exit codes: 0 success, 1 some inputs failed, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from qgac_cli import __version__
+from qgac_cli.errors import QgacError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _fail(error: QgacError) -> None:
+    click.echo(f"qgac: error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+device_option = click.option(
+    "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
+)
+weights_option = click.option(
+    "--weights", "weights_list", multiple=True, metavar="NAME|PATH",
+    help="Shipped weights name or a checkpoint path (default: the shipped default).",
+)
+threads_option = click.option("--threads", type=int, default=None, help="CPU threads for torch.")
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="qgac")
+def main() -> None:
+    """Remove JPEG compression artifacts with a quantization-guided network.
+
+    \b
+    Examples:
+      qgac restore photo.jpg photo.png
+      qgac restore ~/Pictures -o restored/ --glob '*.jpg'
+      cat in.jpg | qgac restore - - > out.png
+      qgac info photo.jpg --json
+      qgac eval data/live1 --quality 10 --quality 50
+    """
+
+
+# --------------------------------------------------------------------------- info
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
+def info(files: tuple[str, ...], as_json: bool) -> None:
+    """Describe JPEG files: size, colour space, subsampling, coding, quality, tables.
+
+    \b
+    Example:
+      qgac info photo.jpg --json | jq .quality_estimate
+    """
+    from qgac_cli.info import describe
+
+    records, failures = [], []
+    for path in files:
+        try:
+            records.append(describe(path))
+        except QgacError as e:
+            failures.append(str(e))
+    if as_json:
+        for record in records:
+            click.echo(json.dumps(record))
+    else:
+        _print_info(records)
+    for failure in failures:
+        click.echo(f"qgac: error: {failure}", err=True)
+    sys.exit(1 if failures else 0)
+
+
+def _print_info(records: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for r in records:
+        table = Table(title=r["path"], show_header=False)
+        q = r["quality_estimate"]
+        quality = f"{q['quality']}" + ("" if q["exact"] else f" (non-standard tables; closest, mean error {q['mean_abs_error']:.2f})")
+        for key, value in (
+            ("size", f"{r['width']} x {r['height']}"), ("colour space", r["color_space"]),
+            ("components", r["components"]), ("subsampling", r["subsampling"]), ("coding", r["coding"]),
+            ("restart interval", r["restart_interval"]), ("estimated quality", quality),
+            ("table of each component", ", ".join(map(str, r["component_tables"]))),
+            ("ICC profile", "yes" if r["icc_profile"] else "no"), ("EXIF orientation", r["orientation"]),
+        ):
+            table.add_row(key, str(value))
+        for i, t in enumerate(r["quant_tables"]):
+            table.add_row(f"table {i}", "\n".join(" ".join(f"{v:3d}" for v in row) for row in t))
+        console.print(table)
+
+
+# --------------------------------------------------------------------------- restore
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "output_dir", default=None, help="Output folder for several inputs.")
+@click.option("--format", "fmt", type=click.Choice(["png", "tiff", "webp", "jpeg"]), default=None,
+              help="Output format (default: from the extension; png in folders).")
+@click.option("--bit-depth", type=click.Choice(["8", "16"]), default="8", show_default=True, help="PNG bit depth.")
+@click.option("--jpeg-quality", type=click.IntRange(1, 100), default=95, show_default=True, help="Quality of JPEG output.")
+@click.option("--glob", default=None, help="Only files matching this pattern inside folders (default: JPEG extensions).")
+@click.option("--keep-orientation", is_flag=True, help="Keep pixels as stored instead of applying EXIF orientation.")
+@weights_option
+@click.option("--gan-weights", default=None, metavar="NAME|PATH", help="GAN weights for --texture.")
+@click.option("--texture", type=click.FloatRange(0, 1), default=None,
+              help="Blend regression (0) and GAN (1) weights by model interpolation.")
+@click.option("--tile", type=int, default=1024, show_default=True, help="Tile size in pixels (0: no tiling).")
+@click.option("--max-pixels", type=int, default=None, help="Refuse images larger than this (default 200 MP).")
+@click.option("--no-projection", is_flag=True, help="Do not clamp coefficients into their quantization intervals.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never overwritten).")
+@click.option("--shard", default=None, metavar="I/N", help="Take only the I-th of N shares of the inputs.")
+@click.option("--half", is_flag=True, help="bfloat16 inference on CUDA.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+@device_option
+@threads_option
+def restore(inputs, output_dir, fmt, bit_depth, jpeg_quality, glob, keep_orientation, weights_list,
+            gan_weights, texture, tile, max_pixels, no_projection, overwrite, shard, half, quiet, device, threads):
+    """Restore JPEG files, folders (recursively, mirrored) or standard input.
+
+    \b
+    Examples:
+      qgac restore in.jpg out.png
+      qgac restore a.jpg b.jpg photos/ -o restored/
+      cat in.jpg | qgac restore - - > out.png
+      qgac restore big.jpg big.tif --tile 512 --threads 2
+    """
+    from qgac_cli import api
+    from qgac_cli.jpeg import DEFAULT_MAX_PIXELS
+
+    try:
+        if len(inputs) == 2 and output_dir is None:
+            jobs = api.plan_jobs([inputs[0]], inputs[1], fmt, glob)
+        else:
+            jobs = api.plan_jobs(list(inputs), output_dir, fmt, glob)
+        jobs = _apply_shard(jobs, shard)
+        if any(j.target == "-" for j in jobs) and sys.stdout.isatty():
+            raise _usage("refusing to write binary image data to a terminal; redirect stdout")
+        if len(weights_list) > 1:
+            raise _usage("restore takes one --weights")
+        _set_threads(threads)
+        model = api.load_model(weights_list[0] if weights_list else None, texture, gan_weights, device)
+    except QgacError as e:
+        _fail(e)
+    options = api.RestoreOptions(
+        device=device, tile=tile, project=not no_projection, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, half=half
+    )
+    output = api.OutputOptions(format=fmt, bit_depth=int(bit_depth), jpeg_quality=jpeg_quality,
+                               keep_orientation=keep_orientation)
+    report = _run_with_progress(api, jobs, model, options, output, overwrite, quiet)
+    for source, message in report.failed:
+        click.echo(f"qgac: error: {message}" if source in message else f"qgac: error: {source}: {message}", err=True)
+    if not quiet and len(jobs) > 1:
+        click.echo(
+            f"restored {len(report.restored)}, skipped {len(report.skipped)} (exist; --overwrite), "
+            f"failed {len(report.failed)}", err=True,
+        )
+    sys.exit(report.exit_code)
+
+
+def _usage(message: str) -> QgacError:
+    from qgac_cli.errors import UsageError
+
+    return UsageError(message)
+
+
+def _apply_shard(jobs, shard: str | None):
+    import os
+
+    from qgac_cli import api
+
+    if shard:
+        try:
+            index, count = (int(v) for v in shard.split("/"))
+        except ValueError:
+            raise _usage(f"--shard takes I/N, got {shard!r}") from None
+        return api.shard(jobs, index, count)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:  # under torchrun every process takes its own share
+        return api.shard(jobs, int(os.environ.get("RANK", "0")), world)
+    return jobs
+
+
+def _run_with_progress(api, jobs, model, options, output, overwrite, quiet):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    read_stdin = sys.stdin.buffer.read
+
+    def write_stdout(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    if quiet or len(jobs) < 2:
+        return api.run_batch(jobs, model, options, output, overwrite, None, read_stdin, write_stdout)
+    with Progress(
+        TextColumn("[bold]restoring"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[mp]:.1f} MP"),
+        TimeRemainingColumn(), console=_console(), transient=False,
+    ) as progress:
+        task = progress.add_task("restore", total=len(jobs), mp=0.0)
+        done_mp = [0.0]
+
+        def on_done(job, status, mp):
+            done_mp[0] += mp
+            progress.update(task, advance=1, mp=done_mp[0])
+
+        return api.run_batch(jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout)
+
+
+# --------------------------------------------------------------------------- models
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="JSON records on stdout.")
+def models(as_json: bool) -> None:
+    """List the model presets and the shipped weights.
+
+    \b
+    Example:
+      qgac models --json
+    """
+    from qgac_cli.catalog import catalog
+
+    records = catalog()
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="qgac models")
+    for column in ("name", "kind", "parameters", "file", "trained on", "headline"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(r["name"], r["kind"], f"{r['parameters'] / 1e6:.2f} M", r.get("file") or "",
+                      r.get("trained_on") or "", r.get("headline") or r.get("description", ""))
+    Console().print(table)
+
+
+# --------------------------------------------------------------------------- eval
+
+
+@main.command(name="eval", context_settings=CONTEXT)
+@click.argument("datasets", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@click.option("--quality", "qualities", type=click.IntRange(1, 100), multiple=True, help="JPEG quality (repeatable).")
+@click.option("--subsampling", type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]), default="4:2:0", show_default=True)
+@weights_option
+@click.option("--jpeg-only", is_flag=True, help="Score the plain JPEG decode only.")
+@click.option("--paired", nargs=2, type=click.Path(exists=True, file_okay=False), default=None,
+              metavar="JPEG_DIR REF_DIR", help="Score existing JPEG files against references with the same names.")
+@click.option("--no-projection", is_flag=True, help="Score without the quantization-interval projection.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write records as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write records as CSV.")
+@click.option("--per-image", is_flag=True, help="Also record every image.")
+@click.option("--limit", type=int, default=None, help="Only the first N images of each set.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@device_option
+@threads_option
+def eval_command(datasets, qualities, subsampling, weights_list, jpeg_only, paired, no_projection, json_path,
+                 csv_path, per_image, limit, quiet, device, threads):
+    """Benchmark PSNR / PSNR-B / SSIM under the paper's conventions.
+
+    Every image of each dataset is compressed at each quality with libjpeg's standard tables;
+    the plain decode and each set of weights are scored against the original.
+
+    \b
+    Examples:
+      qgac eval data/live1 --quality 10 --quality 20 --quality 50
+      qgac eval data/live1 --quality 10 --weights base --weights my.pt --json out.json
+      qgac eval --paired jpegs/ originals/
+    """
+    from qgac_cli import api
+    from qgac_cli.evaluate import EvalConfig, evaluate, write_csv, write_json
+
+    try:
+        if not datasets and not paired:
+            raise _usage("give at least one dataset folder, or --paired JPEG_DIR REF_DIR")
+        if not qualities and not paired:
+            raise _usage("give at least one --quality")
+        _set_threads(threads)
+        names = [] if jpeg_only else list(weights_list or ["base"])
+        methods = {name: api.load_model(name, device=device) for name in names}
+        cfg = EvalConfig(datasets=tuple(datasets), qualities=tuple(qualities), subsampling=subsampling,
+                         paired=tuple(paired) if paired else None, project=not no_projection,
+                         per_image=per_image, limit=limit)
+        records = _evaluate_with_progress(evaluate, cfg, methods, quiet)
+    except QgacError as e:
+        _fail(e)
+    _print_eval(records)
+    if json_path:
+        write_json(records, json_path)
+    if csv_path:
+        write_csv(records, csv_path)
+
+
+def _evaluate_with_progress(evaluate, cfg, methods, quiet):
+    if quiet:
+        return evaluate(cfg, methods)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=_console()) as progress:
+        task = progress.add_task("evaluating", total=None)
+
+        def on_progress(done: int, total: int, label: str) -> None:
+            progress.update(task, completed=done, total=total, description=label)
+
+        return evaluate(cfg, methods, on_progress)
+
+
+def _print_eval(records: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = [r for r in records if r.get("image") is None]
+    jpeg = {(r["dataset"], r["quality"]): r for r in rows if r["method"] == "jpeg"}
+    table = Table(title="qgac eval (PSNR and PSNR-B in dB; SSIM 8x8 uniform window)")
+    for column in ("dataset", "quality", "method", "PSNR", "PSNR-B", "SSIM", "gain PSNR", "images"):
+        table.add_column(column, justify="right" if column not in ("dataset", "method") else "left")
+    for r in rows:
+        base = jpeg.get((r["dataset"], r["quality"]))
+        gain = f"{r['psnr'] - base['psnr']:+.2f}" if base and r["method"] != "jpeg" else ""
+        table.add_row(r["dataset"], str(r["quality"]), r["method"], f"{r['psnr']:.2f}", f"{r['psnrb']:.2f}",
+                      f"{r['ssim']:.3f}", gain, str(r["images"]))
+    Console().print(table)
+
+
+# --------------------------------------------------------------------------- equivalent quality
+
+
+@main.command(name="equivalent-quality", context_settings=CONTEXT)
+@click.argument("datasets", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--quality", "qualities", type=click.IntRange(1, 100), multiple=True, required=True)
+@click.option("--weights", "weights_name", default=None, metavar="NAME|PATH")
+@click.option("--metric", type=click.Choice(["ssim", "psnr"]), default="ssim", show_default=True)
+@click.option("--subsampling", type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]), default="4:2:0", show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a PNG chart.")
+@click.option("--per-image", is_flag=True)
+@click.option("--limit", type=int, default=None, help="Only the first N images of each set.")
+@click.option("-q", "--quiet", is_flag=True)
+@device_option
+@threads_option
+def equivalent_quality(datasets, qualities, weights_name, metric, subsampling, json_path, csv_path, plot_path,
+                       per_image, limit, quiet, device, threads):
+    """How much storage restoration saves (paper, appendix B.3).
+
+    For each image and quality q: restore the q file, then find the smallest JPEG quality
+    whose plain decode scores as well; compare the file sizes.
+
+    \b
+    Example:
+      qgac equivalent-quality data/live1 --quality 10 --quality 20 --plot saved.png
+    """
+    from qgac_cli import api
+    from qgac_cli.equivalent import EquivalentConfig, equivalent_quality as run, plot, summarize
+    from qgac_cli.evaluate import write_csv, write_json
+
+    try:
+        _set_threads(threads)
+        model = api.load_model(weights_name, device=device)
+        cfg = EquivalentConfig(datasets=tuple(datasets), qualities=tuple(qualities), metric=metric,
+                               subsampling=subsampling, limit=limit)
+        rows = _evaluate_with_progress(lambda c, m, cb=None: run(c, m, cb), cfg, model, quiet)
+    except QgacError as e:
+        _fail(e)
+    summary = summarize(rows)
+    _print_equivalent(summary, metric)
+    records = summary + (rows if per_image else [])
+    if json_path:
+        write_json(records, json_path)
+    if csv_path:
+        write_csv(records, csv_path)
+    if plot_path:
+        plot(summary, plot_path)
+
+
+def _print_equivalent(summary: list[dict], metric: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"equivalent quality ({metric.upper()})")
+    for column in ("dataset", "quality", "equivalent", "increase", "bytes at q", "bytes equivalent", "saved", "saved %", "above 100"):
+        table.add_column(column, justify="right" if column != "dataset" else "left")
+    for r in summary:
+        table.add_row(r["dataset"], str(r["quality"]), f"{r['equivalent_quality']:.1f}", f"{r['quality_increase']:+.1f}",
+                      f"{r['bytes']:.0f}", f"{r['equivalent_bytes']:.0f}", f"{r['bytes_saved']:.0f}",
+                      f"{r['percent_saved']:.1f}", str(r["above_100"]))
+    Console().print(table)
+
+
+# --------------------------------------------------------------------------- train
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--stage", type=click.Choice(["y", "color", "joint", "gan"]), required=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for checkpoints and logs.")
+@click.option("--preset", default="base", show_default=True, help="Model preset (stage y from scratch).")
+@click.option("--init", default=None, metavar="NAME|PATH", help="Weights to start from (color, joint, gan; warm restarts).")
+@click.option("--resume", default=None, type=click.Path(dir_okay=False), help="Resume exactly from OUT/last.pt.")
+@click.option("--validation", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Held-out folder (default: every 25th training image).")
+@click.option("--steps", type=int, default=10_000, show_default=True)
+@click.option("--batch", type=int, default=32, show_default=True)
+@click.option("--patch", type=int, default=128, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--val-every", type=int, default=500, show_default=True)
+@click.option("--max-minutes", type=float, default=None, help="Stop (and save) after this long.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@device_option
+@threads_option
+def train(data, stage, out, preset, init, resume, validation, steps, batch, patch, lr, val_every, max_minutes, seed,
+          device, threads):
+    """Train one stage: y (from scratch), color (Y frozen), joint, gan.
+
+    Runs data-parallel under torchrun (NCCL on GPUs, gloo on CPUs).
+
+    \b
+    Examples:
+      qgac train data/train --stage y --out runs/y --steps 20000
+      qgac train data/train --stage color --init runs/y/best.pt --out runs/color
+      torchrun --nproc_per_node 2 -m qgac_cli train data/train --stage y --out runs/y
+    """
+    from qgac_cli.train import TrainConfig, train as run_training
+
+    cfg = TrainConfig(stage=stage, data=tuple(data), out=out, preset=preset, init=init, resume=resume,
+                      validation=tuple(validation), steps=steps, batch=batch, patch=patch, lr=lr,
+                      val_every=val_every, checkpoint_every=val_every, max_minutes=max_minutes, device=device,
+                      threads=threads, seed=seed)
+    try:
+        from tqdm import tqdm
+
+        with tqdm(total=steps, desc=f"train {stage}", file=sys.stderr, unit="step") as bar:
+            def progress(step: int, total: int, record: dict) -> None:
+                bar.n = step
+                bar.set_postfix(loss=f"{record['loss']:.4f}", pps=f"{record['patches_per_s']:.0f}")
+                bar.refresh()
+
+            best = run_training(cfg, progress)
+    except QgacError as e:
+        _fail(e)
+    click.echo(str(Path(best)))
