@@ -82,7 +82,9 @@ def gan_sibling(name_or_path: str | None) -> str:
 
 
 def load_model(
-    weights: str | None = None, texture: float | None = None, gan_weights: str | None = None,
+    weights: str | None = None,
+    texture: float | None = None,
+    gan_weights: str | None = None,
     device: str = "auto",
 ):
     """Load weights (name or path); with `texture`, blend regression and GAN weights."""
@@ -117,7 +119,9 @@ def restore_jpeg(jpeg: JpegData, model, options: RestoreOptions = RestoreOptions
     return out[0] if channels == 1 else out.transpose(1, 2, 0)
 
 
-def restore(source: bytes | str | os.PathLike | JpegData, model, options: RestoreOptions = RestoreOptions()) -> RestoredImage:
+def restore(
+    source: bytes | str | os.PathLike | JpegData, model, options: RestoreOptions = RestoreOptions()
+) -> RestoredImage:
     """Restore a JPEG given as bytes, a path or a read `JpegData`."""
     jpeg = source if isinstance(source, JpegData) else read_jpeg(source, max_pixels=options.max_pixels)
     return RestoredImage(restore_jpeg(jpeg, model, options), jpeg.icc_profile, jpeg.exif, jpeg.orientation)
@@ -130,8 +134,14 @@ FORMAT_SUFFIX = {"png": ".png", "tiff": ".tif", "webp": ".webp", "jpeg": ".jpg"}
 
 # EXIF orientation -> (transpose?, flip vertical?, flip horizontal?) applied in that order.
 _ORIENT = {
-    1: (False, False, False), 2: (False, False, True), 3: (False, True, True), 4: (False, True, False),
-    5: (True, False, False), 6: (True, False, True), 7: (True, True, True), 8: (True, True, False),
+    1: (False, False, False),
+    2: (False, False, True),
+    3: (False, True, True),
+    4: (False, True, False),
+    5: (True, False, False),
+    6: (True, False, True),
+    7: (True, True, True),
+    8: (True, True, False),
 }
 
 
@@ -148,11 +158,14 @@ def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def format_for(path: str | os.PathLike | None, explicit: str | None) -> str:
+    """The output format: explicit, else from the extension; PNG for standard output."""
     if explicit:
         if explicit not in FORMAT_SUFFIX:
             raise UsageError(f"unknown output format {explicit!r}; choose one of {', '.join(FORMAT_SUFFIX)}")
         return explicit
-    suffix = Path(str(path)).suffix.lower() if path else ""
+    if path is None:
+        return "png"
+    suffix = Path(str(path)).suffix.lower()
     if suffix not in EXTENSIONS:
         raise UsageError(
             f"cannot tell the output format from {str(path)!r}; use an extension "
@@ -252,8 +265,7 @@ class Job:
 def _inputs_of(folder: Path, glob: str | None) -> list[Path]:
     pattern = glob or "*"
     return sorted(
-        p for p in folder.rglob(pattern)
-        if p.is_file() and (glob is not None or p.suffix.lower() in JPEG_SUFFIXES)
+        p for p in folder.rglob(pattern) if p.is_file() and (glob is not None or p.suffix.lower() in JPEG_SUFFIXES)
     )
 
 
@@ -327,9 +339,14 @@ def _read(job: Job, read_stdin: Callable[[], bytes], max_pixels: int) -> JpegDat
 
 
 def run_batch(
-    jobs: list[Job], model, options: RestoreOptions, output: OutputOptions, overwrite: bool = False,
+    jobs: list[Job],
+    model,
+    options: RestoreOptions,
+    output: OutputOptions,
+    overwrite: bool = False,
     on_done: Callable[[Job, str, float], None] | None = None,
-    read_stdin: Callable[[], bytes] = lambda: b"", write_stdout: Callable[[bytes], None] = lambda b: None,
+    read_stdin: Callable[[], bytes] = lambda: b"",
+    write_stdout: Callable[[bytes], None] = lambda b: None,
 ) -> Report:
     """Restore every job; a failure is recorded and the batch goes on. Reading of the next
     file and writing of the previous one overlap with inference."""

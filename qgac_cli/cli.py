@@ -30,11 +30,12 @@ def _console():
     return Console(stderr=True)
 
 
-device_option = click.option(
-    "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
-)
+device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 weights_option = click.option(
-    "--weights", "weights_list", multiple=True, metavar="NAME|PATH",
+    "--weights",
+    "weights_list",
+    multiple=True,
+    metavar="NAME|PATH",
     help="Shipped weights name or a checkpoint path (default: the shipped default).",
 )
 threads_option = click.option("--threads", type=int, default=None, help="CPU threads for torch.")
@@ -101,13 +102,20 @@ def _print_info(records: list[dict]) -> None:
     for r in records:
         table = Table(title=r["path"], show_header=False)
         q = r["quality_estimate"]
-        quality = f"{q['quality']}" + ("" if q["exact"] else f" (non-standard tables; closest, mean error {q['mean_abs_error']:.2f})")
+        quality = f"{q['quality']}" + (
+            "" if q["exact"] else f" (non-standard tables; closest, mean error {q['mean_abs_error']:.2f})"
+        )
         for key, value in (
-            ("size", f"{r['width']} x {r['height']}"), ("colour space", r["color_space"]),
-            ("components", r["components"]), ("subsampling", r["subsampling"]), ("coding", r["coding"]),
-            ("restart interval", r["restart_interval"]), ("estimated quality", quality),
+            ("size", f"{r['width']} x {r['height']}"),
+            ("colour space", r["color_space"]),
+            ("components", r["components"]),
+            ("subsampling", r["subsampling"]),
+            ("coding", r["coding"]),
+            ("restart interval", r["restart_interval"]),
+            ("estimated quality", quality),
             ("table of each component", ", ".join(map(str, r["component_tables"]))),
-            ("ICC profile", "yes" if r["icc_profile"] else "no"), ("EXIF orientation", r["orientation"]),
+            ("ICC profile", "yes" if r["icc_profile"] else "no"),
+            ("EXIF orientation", r["orientation"]),
         ):
             table.add_row(key, str(value))
         for i, t in enumerate(r["quant_tables"]):
@@ -121,16 +129,29 @@ def _print_info(records: list[dict]) -> None:
 @main.command(context_settings=CONTEXT)
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", "output_dir", default=None, help="Output folder for several inputs.")
-@click.option("--format", "fmt", type=click.Choice(["png", "tiff", "webp", "jpeg"]), default=None,
-              help="Output format (default: from the extension; png in folders).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "tiff", "webp", "jpeg"]),
+    default=None,
+    help="Output format (default: from the extension; png in folders).",
+)
 @click.option("--bit-depth", type=click.Choice(["8", "16"]), default="8", show_default=True, help="PNG bit depth.")
-@click.option("--jpeg-quality", type=click.IntRange(1, 100), default=95, show_default=True, help="Quality of JPEG output.")
-@click.option("--glob", default=None, help="Only files matching this pattern inside folders (default: JPEG extensions).")
+@click.option(
+    "--jpeg-quality", type=click.IntRange(1, 100), default=95, show_default=True, help="Quality of JPEG output."
+)
+@click.option(
+    "--glob", default=None, help="Only files matching this pattern inside folders (default: JPEG extensions)."
+)
 @click.option("--keep-orientation", is_flag=True, help="Keep pixels as stored instead of applying EXIF orientation.")
 @weights_option
 @click.option("--gan-weights", default=None, metavar="NAME|PATH", help="GAN weights for --texture.")
-@click.option("--texture", type=click.FloatRange(0, 1), default=None,
-              help="Blend regression (0) and GAN (1) weights by model interpolation.")
+@click.option(
+    "--texture",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Blend regression (0) and GAN (1) weights by model interpolation.",
+)
 @click.option("--tile", type=int, default=1024, show_default=True, help="Tile size in pixels (0: no tiling).")
 @click.option("--max-pixels", type=int, default=None, help="Refuse images larger than this (default 200 MP).")
 @click.option("--no-projection", is_flag=True, help="Do not clamp coefficients into their quantization intervals.")
@@ -140,8 +161,27 @@ def _print_info(records: list[dict]) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @device_option
 @threads_option
-def restore(inputs, output_dir, fmt, bit_depth, jpeg_quality, glob, keep_orientation, weights_list,
-            gan_weights, texture, tile, max_pixels, no_projection, overwrite, shard, half, quiet, device, threads):
+def restore(
+    inputs,
+    output_dir,
+    fmt,
+    bit_depth,
+    jpeg_quality,
+    glob,
+    keep_orientation,
+    weights_list,
+    gan_weights,
+    texture,
+    tile,
+    max_pixels,
+    no_projection,
+    overwrite,
+    shard,
+    half,
+    quiet,
+    device,
+    threads,
+):
     """Restore JPEG files, folders (recursively, mirrored) or standard input.
 
     \b
@@ -171,15 +211,17 @@ def restore(inputs, output_dir, fmt, bit_depth, jpeg_quality, glob, keep_orienta
     options = api.RestoreOptions(
         device=device, tile=tile, project=not no_projection, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, half=half
     )
-    output = api.OutputOptions(format=fmt, bit_depth=int(bit_depth), jpeg_quality=jpeg_quality,
-                               keep_orientation=keep_orientation)
+    output = api.OutputOptions(
+        format=fmt, bit_depth=int(bit_depth), jpeg_quality=jpeg_quality, keep_orientation=keep_orientation
+    )
     report = _run_with_progress(api, jobs, model, options, output, overwrite, quiet)
     for source, message in report.failed:
         click.echo(f"qgac: error: {message}" if source in message else f"qgac: error: {source}: {message}", err=True)
     if not quiet and len(jobs) > 1:
         click.echo(
             f"restored {len(report.restored)}, skipped {len(report.skipped)} (exist; --overwrite), "
-            f"failed {len(report.failed)}", err=True,
+            f"failed {len(report.failed)}",
+            err=True,
         )
     sys.exit(report.exit_code)
 
@@ -219,8 +261,13 @@ def _run_with_progress(api, jobs, model, options, output, overwrite, quiet):
     if quiet or len(jobs) < 2:
         return api.run_batch(jobs, model, options, output, overwrite, None, read_stdin, write_stdout)
     with Progress(
-        TextColumn("[bold]restoring"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[mp]:.1f} MP"),
-        TimeRemainingColumn(), console=_console(), transient=False,
+        TextColumn("[bold]restoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[mp]:.1f} MP"),
+        TimeRemainingColumn(),
+        console=_console(),
+        transient=False,
     ) as progress:
         task = progress.add_task("restore", total=len(jobs), mp=0.0)
         done_mp = [0.0]
@@ -257,8 +304,14 @@ def models(as_json: bool) -> None:
     for column in ("name", "kind", "parameters", "file", "trained on", "headline"):
         table.add_column(column)
     for r in records:
-        table.add_row(r["name"], r["kind"], f"{r['parameters'] / 1e6:.2f} M", r.get("file") or "",
-                      r.get("trained_on") or "", r.get("headline") or r.get("description", ""))
+        table.add_row(
+            r["name"],
+            r["kind"],
+            f"{r['parameters'] / 1e6:.2f} M",
+            r.get("file") or "",
+            r.get("trained_on") or "",
+            r.get("headline") or r.get("description", ""),
+        )
     Console().print(table)
 
 
@@ -271,8 +324,14 @@ def models(as_json: bool) -> None:
 @click.option("--subsampling", type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]), default="4:2:0", show_default=True)
 @weights_option
 @click.option("--jpeg-only", is_flag=True, help="Score the plain JPEG decode only.")
-@click.option("--paired", nargs=2, type=click.Path(exists=True, file_okay=False), default=None,
-              metavar="JPEG_DIR REF_DIR", help="Score existing JPEG files against references with the same names.")
+@click.option(
+    "--paired",
+    nargs=2,
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    metavar="JPEG_DIR REF_DIR",
+    help="Score existing JPEG files against references with the same names.",
+)
 @click.option("--no-projection", is_flag=True, help="Score without the quantization-interval projection.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write records as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write records as CSV.")
@@ -281,8 +340,22 @@ def models(as_json: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @device_option
 @threads_option
-def eval_command(datasets, qualities, subsampling, weights_list, jpeg_only, paired, no_projection, json_path,
-                 csv_path, per_image, limit, quiet, device, threads):
+def eval_command(
+    datasets,
+    qualities,
+    subsampling,
+    weights_list,
+    jpeg_only,
+    paired,
+    no_projection,
+    json_path,
+    csv_path,
+    per_image,
+    limit,
+    quiet,
+    device,
+    threads,
+):
     """Benchmark PSNR / PSNR-B / SSIM under the paper's conventions.
 
     Every image of each dataset is compressed at each quality with libjpeg's standard tables;
@@ -305,9 +378,15 @@ def eval_command(datasets, qualities, subsampling, weights_list, jpeg_only, pair
         _set_threads(threads)
         names = [] if jpeg_only else list(weights_list or ["base"])
         methods = {name: api.load_model(name, device=device) for name in names}
-        cfg = EvalConfig(datasets=tuple(datasets), qualities=tuple(qualities), subsampling=subsampling,
-                         paired=tuple(paired) if paired else None, project=not no_projection,
-                         per_image=per_image, limit=limit)
+        cfg = EvalConfig(
+            datasets=tuple(datasets),
+            qualities=tuple(qualities),
+            subsampling=subsampling,
+            paired=tuple(paired) if paired else None,
+            project=not no_projection,
+            per_image=per_image,
+            limit=limit,
+        )
         records = _evaluate_with_progress(evaluate, cfg, methods, quiet)
     except QgacError as e:
         _fail(e)
@@ -323,8 +402,13 @@ def _evaluate_with_progress(evaluate, cfg, methods, quiet):
         return evaluate(cfg, methods)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=_console()) as progress:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=_console(),
+    ) as progress:
         task = progress.add_task("evaluating", total=None)
 
         def on_progress(done: int, total: int, label: str) -> None:
@@ -345,8 +429,16 @@ def _print_eval(records: list[dict]) -> None:
     for r in rows:
         base = jpeg.get((r["dataset"], r["quality"]))
         gain = f"{r['psnr'] - base['psnr']:+.2f}" if base and r["method"] != "jpeg" else ""
-        table.add_row(r["dataset"], str(r["quality"]), r["method"], f"{r['psnr']:.2f}", f"{r['psnrb']:.2f}",
-                      f"{r['ssim']:.3f}", gain, str(r["images"]))
+        table.add_row(
+            r["dataset"],
+            str(r["quality"]),
+            r["method"],
+            f"{r['psnr']:.2f}",
+            f"{r['psnrb']:.2f}",
+            f"{r['ssim']:.3f}",
+            gain,
+            str(r["images"]),
+        )
     Console().print(table)
 
 
@@ -367,8 +459,21 @@ def _print_eval(records: list[dict]) -> None:
 @click.option("-q", "--quiet", is_flag=True)
 @device_option
 @threads_option
-def equivalent_quality(datasets, qualities, weights_name, metric, subsampling, json_path, csv_path, plot_path,
-                       per_image, limit, quiet, device, threads):
+def equivalent_quality(
+    datasets,
+    qualities,
+    weights_name,
+    metric,
+    subsampling,
+    json_path,
+    csv_path,
+    plot_path,
+    per_image,
+    limit,
+    quiet,
+    device,
+    threads,
+):
     """How much storage restoration saves (paper, appendix B.3).
 
     For each image and quality q: restore the q file, then find the smallest JPEG quality
@@ -379,14 +484,16 @@ def equivalent_quality(datasets, qualities, weights_name, metric, subsampling, j
       qgac equivalent-quality data/live1 --quality 10 --quality 20 --plot saved.png
     """
     from qgac_cli import api
-    from qgac_cli.equivalent import EquivalentConfig, equivalent_quality as run, plot, summarize
+    from qgac_cli.equivalent import EquivalentConfig, plot, summarize
+    from qgac_cli.equivalent import equivalent_quality as run
     from qgac_cli.evaluate import write_csv, write_json
 
     try:
         _set_threads(threads)
         model = api.load_model(weights_name, device=device)
-        cfg = EquivalentConfig(datasets=tuple(datasets), qualities=tuple(qualities), metric=metric,
-                               subsampling=subsampling, limit=limit)
+        cfg = EquivalentConfig(
+            datasets=tuple(datasets), qualities=tuple(qualities), metric=metric, subsampling=subsampling, limit=limit
+        )
         rows = _evaluate_with_progress(lambda c, m, cb=None: run(c, m, cb), cfg, model, quiet)
     except QgacError as e:
         _fail(e)
@@ -406,12 +513,30 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
     from rich.table import Table
 
     table = Table(title=f"equivalent quality ({metric.upper()})")
-    for column in ("dataset", "quality", "equivalent", "increase", "bytes at q", "bytes equivalent", "saved", "saved %", "above 100"):
+    for column in (
+        "dataset",
+        "quality",
+        "equivalent",
+        "increase",
+        "bytes at q",
+        "bytes equivalent",
+        "saved",
+        "saved %",
+        "above 100",
+    ):
         table.add_column(column, justify="right" if column != "dataset" else "left")
     for r in summary:
-        table.add_row(r["dataset"], str(r["quality"]), f"{r['equivalent_quality']:.1f}", f"{r['quality_increase']:+.1f}",
-                      f"{r['bytes']:.0f}", f"{r['equivalent_bytes']:.0f}", f"{r['bytes_saved']:.0f}",
-                      f"{r['percent_saved']:.1f}", str(r["above_100"]))
+        table.add_row(
+            r["dataset"],
+            str(r["quality"]),
+            f"{r['equivalent_quality']:.1f}",
+            f"{r['quality_increase']:+.1f}",
+            f"{r['bytes']:.0f}",
+            f"{r['equivalent_bytes']:.0f}",
+            f"{r['bytes_saved']:.0f}",
+            f"{r['percent_saved']:.1f}",
+            str(r["above_100"]),
+        )
     Console().print(table)
 
 
@@ -423,10 +548,16 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
 @click.option("--stage", type=click.Choice(["y", "color", "joint", "gan"]), required=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for checkpoints and logs.")
 @click.option("--preset", default="base", show_default=True, help="Model preset (stage y from scratch).")
-@click.option("--init", default=None, metavar="NAME|PATH", help="Weights to start from (color, joint, gan; warm restarts).")
+@click.option(
+    "--init", default=None, metavar="NAME|PATH", help="Weights to start from (color, joint, gan; warm restarts)."
+)
 @click.option("--resume", default=None, type=click.Path(dir_okay=False), help="Resume exactly from OUT/last.pt.")
-@click.option("--validation", multiple=True, type=click.Path(exists=True, file_okay=False),
-              help="Held-out folder (default: every 25th training image).")
+@click.option(
+    "--validation",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Held-out folder (default: every 25th training image).",
+)
 @click.option("--steps", type=int, default=10_000, show_default=True)
 @click.option("--batch", type=int, default=32, show_default=True)
 @click.option("--patch", type=int, default=128, show_default=True)
@@ -436,8 +567,24 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @device_option
 @threads_option
-def train(data, stage, out, preset, init, resume, validation, steps, batch, patch, lr, val_every, max_minutes, seed,
-          device, threads):
+def train(
+    data,
+    stage,
+    out,
+    preset,
+    init,
+    resume,
+    validation,
+    steps,
+    batch,
+    patch,
+    lr,
+    val_every,
+    max_minutes,
+    seed,
+    device,
+    threads,
+):
     """Train one stage: y (from scratch), color (Y frozen), joint, gan.
 
     Runs data-parallel under torchrun (NCCL on GPUs, gloo on CPUs).
@@ -448,16 +595,33 @@ def train(data, stage, out, preset, init, resume, validation, steps, batch, patc
       qgac train data/train --stage color --init runs/y/best.pt --out runs/color
       torchrun --nproc_per_node 2 -m qgac_cli train data/train --stage y --out runs/y
     """
-    from qgac_cli.train import TrainConfig, train as run_training
+    from qgac_cli.train import TrainConfig
+    from qgac_cli.train import train as run_training
 
-    cfg = TrainConfig(stage=stage, data=tuple(data), out=out, preset=preset, init=init, resume=resume,
-                      validation=tuple(validation), steps=steps, batch=batch, patch=patch, lr=lr,
-                      val_every=val_every, checkpoint_every=val_every, max_minutes=max_minutes, device=device,
-                      threads=threads, seed=seed)
+    cfg = TrainConfig(
+        stage=stage,
+        data=tuple(data),
+        out=out,
+        preset=preset,
+        init=init,
+        resume=resume,
+        validation=tuple(validation),
+        steps=steps,
+        batch=batch,
+        patch=patch,
+        lr=lr,
+        val_every=val_every,
+        checkpoint_every=val_every,
+        max_minutes=max_minutes,
+        device=device,
+        threads=threads,
+        seed=seed,
+    )
     try:
         from tqdm import tqdm
 
         with tqdm(total=steps, desc=f"train {stage}", file=sys.stderr, unit="step") as bar:
+
             def progress(step: int, total: int, record: dict) -> None:
                 bar.n = step
                 bar.set_postfix(loss=f"{record['loss']:.4f}", pps=f"{record['patches_per_s']:.0f}")

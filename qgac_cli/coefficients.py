@@ -36,7 +36,10 @@ class Planes:
             return None if t is None else t.to(device=device, dtype=dtype)
 
         return replace(
-            self, y=move(self.y), y_table=move(self.y_table), chroma=move(self.chroma),
+            self,
+            y=move(self.y),
+            y_table=move(self.y_table),
+            chroma=move(self.chroma),
             c_table=move(self.c_table),
         )
 
@@ -94,11 +97,18 @@ def samples(blocks: torch.Tensor, clamp: bool = True) -> torch.Tensor:
 
 
 def chroma_samples(planes: Planes, chroma: torch.Tensor) -> torch.Tensor:
-    """Chroma block channels (B, 2, 64, hc, wc) -> upsampled samples (B, 2, Hy, Wy)."""
+    """Chroma block channels (B, 2, 64, hc, wc) -> upsampled samples (B, 2, Hy, Wy).
+
+    As libjpeg does, the filter sees only the chroma samples inside the image (the edge
+    replicated beyond); the result is padded out to the luma grid.
+    """
     b = chroma.shape[0]
+    fy, fx = planes.factor
     flat = samples(chroma.flatten(0, 1))  # (2B, 1, 8hc, 8wc)
-    up = dct.upsample(flat, planes.factor)  # (2B, 1, Hy, Wy)
-    return up.reshape(b, 2, *up.shape[-2:])
+    inside = flat[..., : -(-planes.height // fy), : -(-planes.width // fx)]
+    up = dct.upsample(inside, planes.factor)
+    full = F.pad(up, (0, flat.shape[-1] * fx - up.shape[-1], 0, flat.shape[-2] * fy - up.shape[-2]), mode="replicate")
+    return full.reshape(b, 2, *full.shape[-2:])  # (B, 2, Hy, Wy)
 
 
 def to_pixels(

@@ -49,7 +49,9 @@ class PatchBank:
     """Images held in memory as uint8 tensors; draws augmented random patches."""
 
     def __init__(self, images: list[np.ndarray], config: PatchConfig, seed: int = 0) -> None:
-        self.images = [torch.from_numpy(np.array(i)).permute(2, 0, 1) for i in images if min(i.shape[:2]) >= config.size]
+        self.images = [
+            torch.from_numpy(np.array(i)).permute(2, 0, 1) for i in images if min(i.shape[:2]) >= config.size
+        ]
         if not self.images:
             raise ValueError(f"no training image is at least {config.size} pixels on each side")
         self.config = config
@@ -98,9 +100,7 @@ def _quantized(samples: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     return torch.round(coefficients / step) * step
 
 
-def compress(
-    rgb: torch.Tensor, y_table: torch.Tensor, c_table: torch.Tensor, factor: tuple[int, int]
-) -> Planes:
+def compress(rgb: torch.Tensor, y_table: torch.Tensor, c_table: torch.Tensor, factor: tuple[int, int]) -> Planes:
     """JPEG-compress RGB patches (B, 3, H, W) in [0, 1] (H, W multiples of 8·factor)."""
     ycbcr = torch.round(dct.rgb_to_ycbcr(rgb)).clamp(0, 255)
     y = _quantized(ycbcr[:, :1], y_table)

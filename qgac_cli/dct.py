@@ -77,9 +77,7 @@ def table_channels(table: torch.Tensor) -> torch.Tensor:
 ZIGZAG = tuple(
     r * BLOCK + c
     for s in range(2 * BLOCK - 1)
-    for r, c in (
-        [(i, s - i) for i in range(BLOCK) if 0 <= s - i < BLOCK][:: (-1 if s % 2 == 0 else 1)]
-    )
+    for r, c in ([(i, s - i) for i in range(BLOCK) if 0 <= s - i < BLOCK][:: (-1 if s % 2 == 0 else 1)])
 )
 
 
@@ -126,15 +124,18 @@ def downsample(plane: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
 
 
 def upsample(plane: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
-    """Upsample a sample plane (B, C, h, w) by (fy, fx) with libjpeg's triangle ("fancy") filter.
+    """Upsample a sample plane (B, C, h, w) by (fy, fx) as libjpeg-turbo's decoder does.
 
-    For 2x this is bilinear interpolation with half-pixel centres and replicated edges, the
-    filter libjpeg applies when it decodes 4:2:0 and 4:2:2 chroma.
+    Factors of 2 (4:2:0, 4:2:2, 4:4:0) use its triangle ("fancy") filter, which is bilinear
+    interpolation with half-pixel centres and replicated edges; other factors (4:1:1)
+    replicate samples.
     """
     if factor == (1, 1):
         return plane
     size = (plane.shape[-2] * factor[0], plane.shape[-1] * factor[1])
-    return F.interpolate(plane, size=size, mode="bilinear", align_corners=False)
+    if set(factor) <= {1, 2}:
+        return F.interpolate(plane, size=size, mode="bilinear", align_corners=False)
+    return replicate(plane, factor)
 
 
 def replicate(plane: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:

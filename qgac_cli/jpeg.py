@@ -3,8 +3,8 @@
 Coefficients are read exactly (no decode to pixels) with jpeglib on libjpeg-turbo 2.1, which
 reads every flavour of 8-bit DCT JPEG: baseline, extended, progressive, arithmetic-coded,
 with restart markers, any sampling factors, grayscale or YCbCr. libjpeg only *warns* (on the
-C-level stderr) about truncated or corrupt scans, so reading captures that stream and turns
-its warnings into errors.
+C-level stderr) about truncated or corrupt scans, so every file is first decoded once in
+simplejpeg's strict mode, which turns those warnings into errors.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import io
 import os
 import struct
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -109,7 +108,8 @@ class JpegData:
     def subsampling(self) -> str:
         if len(self.components) == 1:
             return "gray"
-        return _SUBSAMPLING_NAMES.get(self.chroma_factor, "%dx%d" % self.chroma_factor)
+        fy, fx = self.chroma_factor
+        return _SUBSAMPLING_NAMES.get(self.chroma_factor, f"{fy}x{fx}")
 
     def table_for(self, component: int) -> np.ndarray:
         return self.tables[self.components[component].table_index]
@@ -178,13 +178,20 @@ def read_header(data: bytes, source: str = "<bytes>") -> JpegHeader:
     precision, height, width, count = struct.unpack(">BHHB", payload[:6])
     if len(payload) < 6 + 3 * count:
         raise JpegError("truncated frame header", source)
-    sampling = tuple(
-        (payload[6 + 3 * i + 1] & 0x0F, payload[6 + 3 * i + 1] >> 4) for i in range(count)
-    )
+    sampling = tuple((payload[6 + 3 * i + 1] & 0x0F, payload[6 + 3 * i + 1] >> 4) for i in range(count))
     coding, progressive, arithmetic, supported = _SOF_KINDS[marker]
     return JpegHeader(
-        width, height, precision, coding, progressive, arithmetic, supported, count, sampling,
-        adobe, restart,
+        width,
+        height,
+        precision,
+        coding,
+        progressive,
+        arithmetic,
+        supported,
+        count,
+        sampling,
+        adobe,
+        restart,
     )
 
 
@@ -216,23 +223,16 @@ def check_supported(header: JpegHeader, source: str, max_pixels: int = DEFAULT_M
 
 # --------------------------------------------------------------------------- reading
 
-_stderr_lock = threading.Lock()
 
+def check_scans(data: bytes, header: JpegHeader, source: str) -> None:
+    """Decode once with libjpeg-turbo in strict mode: libjpeg itself only *warns* about
+    truncated or corrupt entropy-coded data (and jpeglib passes that on silently)."""
+    import simplejpeg
 
-@contextmanager
-def _captured_c_stderr() -> Iterator[list[str]]:
-    """Redirect file descriptor 2 (libjpeg's warnings) into a list of lines."""
-    lines: list[str] = []
-    with _stderr_lock, tempfile.TemporaryFile() as sink:
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield lines
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            lines.extend(sink.read().decode("utf-8", "replace").splitlines())
+    try:
+        simplejpeg.decode_jpeg(data, colorspace="GRAY" if header.components == 1 else "RGB", strict=True)
+    except ValueError as e:
+        raise JpegError(f"corrupt or truncated JPEG: {e}", source) from e
 
 
 @contextmanager
@@ -285,8 +285,9 @@ def read_jpeg(
     source = source or "<bytes>"
     header = read_header(data, source)
     check_supported(header, source, max_pixels)
+    check_scans(data, header, source)
     jpeglib = _jpeglib()
-    with _as_file(data) as name, _captured_c_stderr() as warnings:
+    with _as_file(data) as name:
         try:
             raw = jpeglib.read_dct(name)
             raw.load()
@@ -296,14 +297,9 @@ def read_jpeg(
             table_numbers = [int(n) for n in np.asarray(raw.quant_tbl_no).ravel()[: header.components]]
         except (OSError, RuntimeError, ValueError, IndexError) as e:
             raise JpegError(f"corrupt JPEG: {e}", source) from e
-    problems = [w for w in warnings if w.strip()]
-    if problems:
-        raise JpegError(f"corrupt or truncated JPEG: {problems[0].strip()}", source)
     tables = tuple(qt[i] for i in range(qt.shape[0]))
     _check_tables(tables, source)
-    components = tuple(
-        Component(plane, table_numbers[i], header.sampling[i]) for i, plane in enumerate(planes)
-    )
+    components = tuple(Component(plane, table_numbers[i], header.sampling[i]) for i, plane in enumerate(planes))
     icc, exif, orientation = _metadata(data)
     return JpegData(
         width=header.width,
@@ -339,9 +335,7 @@ def write_coefficients(template: bytes, jpeg: JpegData, path: str | os.PathLike)
 
 def with_coefficients(jpeg: JpegData, planes: list[np.ndarray]) -> JpegData:
     """A copy of `jpeg` whose components hold new quantized coefficient arrays."""
-    components = tuple(
-        replace(c, coefficients=np.asarray(p, dtype=np.int16)) for c, p in zip(jpeg.components, planes)
-    )
+    components = tuple(replace(c, coefficients=np.asarray(p, dtype=np.int16)) for c, p in zip(jpeg.components, planes))
     return replace(jpeg, components=components)
 
 

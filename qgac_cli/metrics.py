@@ -36,7 +36,7 @@ def blocking_effect_factor(image: torch.Tensor) -> torch.Tensor:
     row_mask[rows] = True
     boundary = dx[..., col_mask].sum((-2, -1)) + dy[..., row_mask, :].sum((-2, -1))
     inner = dx[..., ~col_mask].sum((-2, -1)) + dy[..., ~row_mask, :].sum((-2, -1))
-    n_boundary = h * (w // BLOCK - 1) + w * (h // BLOCK - 1)
+    n_boundary = h * len(cols) + w * len(rows)  # pairs actually straddling a block border
     n_inner = h * (w - 1) + w * (h - 1) - n_boundary
     d_b = boundary / max(n_boundary, 1)
     d_bc = inner / max(n_inner, 1)
@@ -61,11 +61,14 @@ def ssim(restored: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     n, c = restored.shape[:2]
     x = restored.reshape(n * c, 1, *restored.shape[2:])
     y = reference.reshape(n * c, 1, *reference.shape[2:])
-    window = torch.full((1, 1, BLOCK, BLOCK), 1.0 / BLOCK**2, dtype=x.dtype, device=x.device)
-    mu_x, mu_y = F.conv2d(x, window), F.conv2d(y, window)
-    var_x = F.conv2d(x * x, window) - mu_x**2
-    var_y = F.conv2d(y * y, window) - mu_y**2
-    cov = F.conv2d(x * y, window) - mu_x * mu_y
+
+    def window(t: torch.Tensor) -> torch.Tensor:  # uniform 8x8 mean, valid, stride 1
+        return F.avg_pool2d(t, BLOCK, stride=1)
+
+    mu_x, mu_y = window(x), window(y)
+    var_x = window(x * x) - mu_x**2
+    var_y = window(y * y) - mu_y**2
+    cov = window(x * y) - mu_x * mu_y
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return ssim_map.flatten(1).mean(1).view(n, c).mean(1)
 

@@ -72,8 +72,7 @@ def estimate_quality(tables: list[np.ndarray]) -> QualityEstimate:
     best: QualityEstimate | None = None
     for quality in range(1, 101):
         errors = [
-            np.abs(scaled_table(base, quality) - np.asarray(table)).mean()
-            for base, table in zip(bases, tables[:2])
+            np.abs(scaled_table(base, quality) - np.asarray(table)).mean() for base, table in zip(bases, tables[:2])
         ]
         error = float(np.mean(errors))
         if best is None or error < best.mean_abs_error:

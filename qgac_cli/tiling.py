@@ -39,12 +39,15 @@ class Tile:
 
 
 def _slice(planes: Planes, rows: tuple[int, int], cols: tuple[int, int]) -> Planes:
-    """The sub-planes of MCU rows/cols [r0, r1) x [c0, c1), without cropping to the image."""
+    """The sub-planes of MCU rows/cols [r0, r1) x [c0, c1); their visible size ends where the
+    image ends, so edge handling matches the untiled restoration."""
     fy, fx = planes.factor
     (r0, r1), (c0, c1) = rows, cols
     y = planes.y[..., r0 * fy : r1 * fy, c0 * fx : c1 * fx]
     chroma = None if planes.chroma is None else planes.chroma[..., r0:r1, c0:c1]
-    return replace(planes, y=y, chroma=chroma, height=y.shape[-2] * 8, width=y.shape[-1] * 8)
+    height = min(y.shape[-2] * 8, planes.height - r0 * fy * 8)
+    width = min(y.shape[-1] * 8, planes.width - c0 * fx * 8)
+    return replace(planes, y=y, chroma=chroma, height=height, width=width)
 
 
 def _spans(count: int, size: int, margin: int) -> Iterator[tuple[int, int, int, int]]:

@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -335,9 +334,13 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
     log_path = out / "log.jsonl"
     use_amp = cfg.amp and device.type == "cuda"
     meta = {
-        **metadata, "stage": cfg.stage, "preset": cfg.preset if not cfg.init else metadata.get("preset", cfg.preset),
-        "data": [Path(d).name for d in cfg.data], "train_images": len(train_paths),
-        "patch": cfg.patch, "batch": cfg.batch * world,
+        **metadata,
+        "stage": cfg.stage,
+        "preset": cfg.preset if not cfg.init else metadata.get("preset", cfg.preset),
+        "data": [Path(d).name for d in cfg.data],
+        "train_images": len(train_paths),
+        "patch": cfg.patch,
+        "batch": cfg.batch * world,
     }
     steps_before = int(metadata.get("total_steps", 0))
     started, start_step = time.time(), step
@@ -345,13 +348,23 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
 
     def checkpoint_meta(current: int) -> dict:
         elapsed = time.time() - started
-        return {**meta, "steps": current, "total_steps": steps_before + current,
-                "total_seconds": seconds_before + elapsed, "device": str(device)}
+        return {
+            **meta,
+            "steps": current,
+            "total_steps": steps_before + current,
+            "total_seconds": seconds_before + elapsed,
+            "device": str(device),
+        }
 
     def save_resume(current: int) -> None:
         state = {
-            "model": model.state_dict(), "ema": ema.state, "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "step": current, "best": best, "rng": _rng_state(bank),
+            "model": model.state_dict(),
+            "ema": ema.state,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "step": current,
+            "best": best,
+            "rng": _rng_state(bank),
             "config": asdict(cfg),
         }
         if disc is not None:
@@ -395,8 +408,13 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
         running.append(float(loss.detach()))
         if rank == 0 and step % cfg.log_every == 0:
             rate = (step - start_step) * cfg.batch * world / (time.time() - started)
-            record = {"step": step, "loss": float(np.mean(running)), "lr": scheduler.get_last_lr()[0],
-                      "patches_per_s": rate, "elapsed_s": time.time() - started}
+            record = {
+                "step": step,
+                "loss": float(np.mean(running)),
+                "lr": scheduler.get_last_lr()[0],
+                "patches_per_s": rate,
+                "elapsed_s": time.time() - started,
+            }
             running.clear()
             with log_path.open("a") as f:
                 f.write(json.dumps(record) + "\n")

@@ -55,12 +55,21 @@ def save(model: QGAC, path: str | os.PathLike, metadata: dict | None = None, sta
     os.replace(tmp, path)
 
 
+def _shipped_folder() -> Path:
+    """Installed: the package `qgac_cli.shipped` (the repository's weights/ folder, mapped by
+    pyproject.toml). From a source checkout: weights/ beside the package."""
+    try:
+        return Path(str(resources.files("qgac_cli.shipped")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "weights"
+
+
 def shipped_path(name: str) -> Path | None:
     """The installed file of a shipped weights name, or None when it is not installed."""
     if name not in SHIPPED:
         return None
-    candidate = resources.files("qgac_cli.weights").joinpath(SHIPPED[name])
-    return Path(str(candidate)) if candidate.is_file() else None
+    candidate = _shipped_folder() / SHIPPED[name]
+    return candidate if candidate.is_file() else None
 
 
 def resolve(name_or_path: str | os.PathLike | None) -> Path:

@@ -1,0 +1,1 @@
+"""Shipped weights of qgac, installed as the package `qgac_cli.shipped`."""

@@ -14,10 +14,14 @@ class Discriminator(nn.Module):
         layers, cin = [], 3
         for i in range(depth):
             cout = channels * 2**i
-            layers.append(nn.Sequential(
-                nn.Conv2d(cin, cout, 3, padding=1), nn.LeakyReLU(0.2),
-                nn.Conv2d(cout, cout, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-            ))
+            layers.append(
+                nn.Sequential(
+                    nn.Conv2d(cin, cout, 3, padding=1),
+                    nn.LeakyReLU(0.2),
+                    nn.Conv2d(cout, cout, 4, stride=2, padding=1),
+                    nn.LeakyReLU(0.2),
+                )
+            )
             cin = cout
         self.stages = nn.ModuleList(layers)
         self.head = nn.Linear(cin, 1)

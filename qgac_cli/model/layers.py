@@ -34,7 +34,9 @@ class QuantConv(nn.Module):
     generator="full" is the paper's: a linear map from the code to every weight
     (64 * cout * cin parameters). generator="basis" learns `basis` kernels and mixes them
     with coefficients computed from the code: the same smooth manifold of filters at
-    basis * cout * cin parameters. generator="none" ignores the table (ablation).
+    basis * cout * cin parameters. Ablations: generator="concat" has fixed kernels and only
+    adds a table-dependent term (what concatenating the table to the input amounts to);
+    generator="none" ignores the table.
     """
 
     def __init__(self, cin: int, cout: int, generator: str = "basis", basis: int = 8) -> None:
@@ -46,11 +48,14 @@ class QuantConv(nn.Module):
             self.mix = nn.Linear(CODE_DIM, basis)
             self.basis = nn.Parameter(torch.randn(basis, cout * cin) / (cin**0.5 * basis**0.5))
             self.shared = nn.Parameter(torch.randn(cout, cin) / cin**0.5)
-        elif generator == "none":
+        elif generator in ("concat", "none"):
             self.shared = nn.Parameter(torch.randn(cout, cin) / cin**0.5)
         else:
-            raise ValueError(f"unknown generator {generator!r}; choose full, basis or none")
-        self.bias = nn.Linear(CODE_DIM, cout)
+            raise ValueError(f"unknown generator {generator!r}; choose full, basis, concat or none")
+        if generator == "none":
+            self.fixed_bias = nn.Parameter(torch.zeros(cout))
+        else:
+            self.bias = nn.Linear(CODE_DIM, cout)
 
     def kernels(self, code: torch.Tensor) -> torch.Tensor:
         """The generated kernels (B, cout, cin) for a batch of codes (B, 64)."""
@@ -62,10 +67,16 @@ class QuantConv(nn.Module):
             return self.shared.unsqueeze(0) + mixed
         return self.shared.unsqueeze(0).expand(b, -1, -1)
 
+    def biases(self, code: torch.Tensor) -> torch.Tensor:
+        """(B, cout) biases for a batch of codes."""
+        if self.generator == "none":
+            return self.fixed_bias.unsqueeze(0).expand(code.shape[0], -1)
+        return self.bias(code)
+
     def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
         y = torch.bmm(self.kernels(code), x.reshape(b, self.cin, h * w))  # (B, cout, h*w)
-        return y.view(b, self.cout, h, w) + self.bias(code).view(b, self.cout, 1, 1)
+        return y.view(b, self.cout, h, w) + self.biases(code).view(b, self.cout, 1, 1)
 
 
 def zero_init(module: QuantConv) -> QuantConv:
@@ -81,7 +92,8 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int, scale: float = 0.1) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1), nn.PReLU(channels),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.PReLU(channels),
             nn.Conv2d(channels, channels, 3, padding=1),
         )
         self.scale = scale

@@ -64,7 +64,8 @@ class PaperYNet(nn.Module):
         self.freq_out = nn.Conv2d(64 * 4, 64 * 64, 3, padding=1, groups=64)
         self.dec_in, self.dec_body, self.dec_out = QuantConv(64 * 64, c, g), RRDB(c), QuantConv(c, 64 * 64, g)
         self.fuse = nn.Sequential(
-            nn.Conv2d(64 * 192, 64 * 4, 3, padding=1, groups=64), nn.PReLU(),
+            nn.Conv2d(64 * 192, 64 * 4, 3, padding=1, groups=64),
+            nn.PReLU(),
             nn.Conv2d(64 * 4, 64, 3, padding=1, groups=64),
         )
         self.act = nn.ModuleList(nn.PReLU() for _ in range(5))
@@ -96,7 +97,9 @@ class PaperColorNet(nn.Module):
         self.out = QuantConv(2 * c, 64, g)
         self.act = nn.ModuleList(nn.PReLU() for _ in range(3))
 
-    def forward(self, chroma: torch.Tensor, y: torch.Tensor, c_table: torch.Tensor, y_table: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, chroma: torch.Tensor, y: torch.Tensor, c_table: torch.Tensor, y_table: torch.Tensor
+    ) -> torch.Tensor:
         c_code, y_code = self.c_code(c_table), self.y_code(y_table)
         c = self.act[1](self.c_refine(self.c_body(self.act[0](self.c_in(chroma, c_code)))))
         g = self.act[2](self.y_in(y, y_code))
@@ -113,9 +116,12 @@ class FrequencyStage(nn.Module):
         super().__init__()
         f = 64 * per_frequency
         self.body = nn.Sequential(
-            nn.Conv2d(channels, f, 1), nn.PReLU(f),
-            nn.Conv2d(f, f, 3, padding=1, groups=64), nn.PReLU(f),
-            nn.Conv2d(f, f, 3, padding=1, groups=64), nn.PReLU(f),
+            nn.Conv2d(channels, f, 1),
+            nn.PReLU(f),
+            nn.Conv2d(f, f, 3, padding=1, groups=64),
+            nn.PReLU(f),
+            nn.Conv2d(f, f, 3, padding=1, groups=64),
+            nn.PReLU(f),
             nn.Conv2d(f, channels, 1),
         )
 
@@ -159,7 +165,9 @@ class EfficientColorNet(nn.Module):
         self.body = nn.Sequential(*(ResidualBlock(c) for _ in range(cfg.blocks)))
         self.out = zero_init(QuantConv(c, 64, cfg.generator, cfg.basis))
 
-    def forward(self, chroma: torch.Tensor, y: torch.Tensor, c_table: torch.Tensor, y_table: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, chroma: torch.Tensor, y: torch.Tensor, c_table: torch.Tensor, y_table: torch.Tensor
+    ) -> torch.Tensor:
         c_code = self.c_code(c_table)
         h = torch.cat([self.c_in(chroma, c_code), self.y_in(y, self.y_code(y_table))], dim=1)
         return chroma + self.out(self.body(self.mix(h)), c_code)
@@ -221,7 +229,10 @@ class QGAC(nn.Module):
         return self._denorm(out, 1).view(b, 2, *out.shape[1:])
 
     def forward(
-        self, y: torch.Tensor, y_table: torch.Tensor, chroma: torch.Tensor | None = None,
+        self,
+        y: torch.Tensor,
+        y_table: torch.Tensor,
+        chroma: torch.Tensor | None = None,
         c_table: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         restored_y = self.restore_y(y, y_table)

@@ -1,0 +1,48 @@
+"""`qgac models`: the presets and the shipped weights as records."""
+
+from __future__ import annotations
+
+from qgac_cli import weights
+from qgac_cli.model import PRESETS, QGAC, count_parameters
+from qgac_cli.model.presets import PRESET_NOTES
+
+
+def preset_parameters(name: str) -> int:
+    """Parameter count of a preset, built on the meta device (no memory, no time)."""
+    import torch
+
+    with torch.device("meta"):
+        return count_parameters(QGAC(PRESETS[name]))
+
+
+def catalog() -> list[dict]:
+    records = [
+        {
+            "name": name,
+            "kind": "preset",
+            "parameters": preset_parameters(name),
+            "description": PRESET_NOTES.get(name, ""),
+        }
+        for name in PRESETS
+    ]
+    for name, filename in weights.SHIPPED.items():
+        path = weights.shipped_path(name)
+        if path is None:
+            continue
+        ckpt = weights.read(path)
+        meta = ckpt.metadata
+        records.append(
+            {
+                "name": name,
+                "kind": "weights",
+                "parameters": sum(v.numel() for k, v in ckpt.state_dict.items() if k not in ("mean", "std")),
+                "file": filename,
+                "preset": meta.get("preset"),
+                "stage": meta.get("stage"),
+                "trained_on": ", ".join(meta.get("data", [])),
+                "steps": meta.get("total_steps"),
+                "headline": meta.get("headline", ""),
+                "default": name == weights.DEFAULT_WEIGHTS,
+            }
+        )
+    return records

@@ -1,0 +1,157 @@
+"""`qgac eval`: PSNR / PSNR-B / SSIM of the JPEG decode and of restorations.
+
+Conventions (REFERENCE.md §2): references compressed with libjpeg's standard tables at each
+quality (4:2:0 for colour unless asked otherwise; grayscale stays grayscale); the JPEG row
+is libjpeg's own decode; restorations are scored as the 8-bit images a user receives.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from qgac_cli.api import RestoreOptions, restore_jpeg
+from qgac_cli.data import list_images
+from qgac_cli.errors import UsageError
+from qgac_cli.jpeg import decode_with_pillow, encode, read_jpeg
+from qgac_cli.metrics import psnr, psnrb, ssim
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    datasets: tuple[str, ...] = ()
+    qualities: tuple[int, ...] = ()
+    subsampling: str = "4:2:0"
+    paired: tuple[str, str] | None = None
+    project: bool = True
+    per_image: bool = False
+    limit: int | None = None
+
+
+def load_reference(path: Path) -> np.ndarray:
+    """(H, W) uint8 for grayscale images, (H, W, 3) uint8 otherwise."""
+    with Image.open(path) as im:
+        gray = im.mode in ("L", "1", "I;16", "I")
+        return np.asarray(im.convert("L" if gray else "RGB"))
+
+
+def to_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """(H, W[, C]) uint8 or float in [0, 1] -> (1, C, H, W) float64 in [0, 1]."""
+    t = torch.from_numpy(np.array(pixels))
+    t = t.double() / 255.0 if t.dtype == torch.uint8 else t.double()
+    return (t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)).unsqueeze(0)
+
+
+def as_8bit(pixels: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+
+
+def score(restored: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    r, t = to_tensor(restored), to_tensor(reference)
+    return {"psnr": float(psnr(r, t)), "psnrb": float(psnrb(r, t)), "ssim": float(ssim(r, t))}
+
+
+def _dataset_images(folder: str, limit: int | None) -> list[Path]:
+    images = list_images([folder])
+    if not images:
+        raise UsageError(f"no images in {folder}")
+    return images[:limit] if limit else images
+
+
+def _summaries(rows: list[dict]) -> list[dict]:
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["quality"], row["method"]), []).append(row)
+    return [
+        {
+            "dataset": d,
+            "quality": q,
+            "method": m,
+            "images": len(g),
+            **{k: float(np.mean([r[k] for r in g])) for k in ("psnr", "psnrb", "ssim")},
+        }
+        for (d, q, m), g in groups.items()
+    ]
+
+
+def evaluate(cfg: EvalConfig, methods: dict, progress: Progress | None = None) -> list[dict]:
+    """Records (dataset, quality, method, psnr, psnrb, ssim, images), per-image rows too if
+    asked (with an `image` field). `methods` maps a name to a loaded model."""
+    options = RestoreOptions(project=cfg.project, tile=0)
+    work = _paired_work(cfg) if cfg.paired else _compressed_work(cfg)
+    rows: list[dict] = []
+    total = len(work)
+    for i, (dataset, quality, name, make_jpeg, reference) in enumerate(work):
+        data = make_jpeg()
+        reference = reference()
+        rows.append(
+            {
+                "dataset": dataset,
+                "quality": quality,
+                "method": "jpeg",
+                "image": name,
+                **score(decode_with_pillow(data), reference),
+            }
+        )
+        jpeg = read_jpeg(data, source=name) if methods else None
+        for method, model in methods.items():
+            with torch.no_grad():
+                restored = as_8bit(restore_jpeg(jpeg, model, options))
+            rows.append(
+                {"dataset": dataset, "quality": quality, "method": method, "image": name, **score(restored, reference)}
+            )
+        if progress:
+            progress(i + 1, total, f"{dataset} q{quality}")
+    summary = _summaries(rows)
+    return summary + (rows if cfg.per_image else [])
+
+
+def _compressed_work(cfg: EvalConfig) -> list[tuple]:
+    work = []
+    for folder in cfg.datasets:
+        dataset = Path(folder).name
+        for quality in cfg.qualities:
+            for path in _dataset_images(folder, cfg.limit):
+
+                def make(path=path, quality=quality):
+                    return encode(load_reference(path), quality, cfg.subsampling)
+
+                work.append((dataset, quality, path.name, make, lambda path=path: load_reference(path)))
+    return work
+
+
+def _paired_work(cfg: EvalConfig) -> list[tuple]:
+    jpeg_dir, ref_dir = (Path(p) for p in cfg.paired)
+    references = {p.stem: p for p in list_images([ref_dir])}
+    work = []
+    for path in list_images([jpeg_dir])[: cfg.limit]:
+        if path.stem not in references:
+            raise UsageError(f"no reference image named {path.stem}.* in {ref_dir}")
+        ref = references[path.stem]
+        work.append(
+            (jpeg_dir.name, "file", path.name, lambda path=path: path.read_bytes(), lambda ref=ref: load_reference(ref))
+        )
+    return work
+
+
+def write_json(records: list[dict], path: str) -> None:
+    Path(path).write_text(json.dumps(records, indent=2) + "\n")
+
+
+def write_csv(records: list[dict], path: str) -> None:
+    fields: list[str] = []
+    for record in records:
+        fields.extend(k for k in record if k not in fields)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(records)

@@ -1,0 +1,75 @@
+"""Shared fixtures: deterministic generated images, JPEG flavours, tiny models."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from qgac_cli.model import QGAC, ModelConfig, NetConfig
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+TINY = ModelConfig(
+    y=NetConfig(kind="efficient", channels=8, blocks=1, freq_channels=1, basis=2),
+    color=NetConfig(kind="efficient", channels=8, blocks=1, basis=2),
+)
+
+
+def photo(height: int, width: int, seed: int = 0, channels: int = 3) -> np.ndarray:
+    """A deterministic photo-like image: gradients, edges, texture (uint8)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    planes = []
+    for c in range(channels):
+        base = 128 + 60 * np.sin(xx / (9 + 4 * c) + c) * np.cos(yy / (13 + c))
+        base += 40 * ((xx + 2 * yy + 7 * c) % 37 > 18)
+        base += rng.normal(0, 8, size=(height, width))
+        planes.append(base)
+    image = np.clip(np.stack(planes, -1), 0, 255).astype(np.uint8)
+    return image[..., 0] if channels == 1 else image
+
+
+def pillow_jpeg(pixels: np.ndarray, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
+
+
+def jpeglib_jpeg(pixels: np.ndarray, tmp_path: Path, quality: int = 50, flags=(), sampling=None) -> bytes:
+    import jpeglib
+
+    jpeglib.version.set("turbo210")
+    image = jpeglib.from_spatial(np.ascontiguousarray(pixels))
+    if sampling is not None:
+        image.samp_factor = np.array(sampling)
+    path = tmp_path / f"j{abs(hash((quality, tuple(flags), str(sampling))))}.jpg"
+    image.write_spatial(str(path), qt=quality, flags=list(flags))
+    return path.read_bytes()
+
+
+def tiny_model(seed: int = 0, randomize_output: bool = True) -> QGAC:
+    """A tiny model; with randomize_output its residual branches are not zero."""
+    torch.manual_seed(seed)
+    model = QGAC(TINY)
+    if randomize_output:
+        with torch.no_grad():
+            for net in (model.y_net, model.color_net):
+                last = net.fuse if hasattr(net, "fuse") else net.out
+                for p in last.parameters():
+                    p.normal_(0, 0.05)
+    return model.eval()
+
+
+@pytest.fixture
+def tiny():
+    return tiny_model()
+
+
+@pytest.fixture
+def image():
+    return photo(75, 101)

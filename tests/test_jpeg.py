@@ -1,0 +1,200 @@
+import io
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import jpeglib_jpeg, photo, pillow_jpeg
+from PIL import Image
+
+from qgac_cli import jpeg as J
+from qgac_cli.cli import main
+from qgac_cli.coefficients import from_jpeg, to_pixels
+from qgac_cli.errors import ImageTooLargeError, JpegError, UnsupportedJpegError
+
+SIZES = [(667, 1001), (666, 1000), (9, 7), (48, 64)]
+
+
+def flavours(tmp_path):
+    """(name, bytes) for every flavour the JPEG layer must read."""
+    rgb = photo(67, 101)
+    gray = photo(67, 101, channels=1)
+    return [
+        ("baseline-444", pillow_jpeg(rgb, quality=40, subsampling=0)),
+        ("baseline-422", pillow_jpeg(rgb, quality=40, subsampling=1)),
+        ("baseline-420", pillow_jpeg(rgb, quality=40, subsampling=2)),
+        ("progressive", pillow_jpeg(rgb, quality=40, progressive=True)),
+        ("optimized", pillow_jpeg(rgb, quality=40, optimize=True)),
+        ("restart", pillow_jpeg(rgb, quality=40, restart_marker_blocks=3)),
+        ("gray", pillow_jpeg(gray, quality=40)),
+        ("arithmetic", jpeglib_jpeg(rgb, tmp_path, 40, ["+ARITH_CODE"])),
+        ("arithmetic-progressive", jpeglib_jpeg(rgb, tmp_path, 40, ["+ARITH_CODE", "+PROGRESSIVE_MODE"])),
+        ("440", jpeglib_jpeg(rgb, tmp_path, 40, sampling=[[2, 1], [1, 1], [1, 1]])),
+        ("411", jpeglib_jpeg(rgb, tmp_path, 40, sampling=[[1, 4], [1, 1], [1, 1]])),
+    ]
+
+
+def decode_difference(data: bytes) -> tuple[float, float]:
+    mine = to_pixels(from_jpeg(J.read_jpeg(data)))[0].numpy()
+    mine = mine[0] if mine.shape[0] == 1 else mine.transpose(1, 2, 0)
+    ref = J.decode_with_pillow(data).astype(np.float64)
+    diff = np.abs(np.round(mine * 255) - ref)
+    return float(diff.max()), float(diff.mean())
+
+
+def test_every_flavour_reads_and_decodes_like_libjpeg(tmp_path):
+    for name, data in flavours(tmp_path):
+        jpeg = J.read_jpeg(data)
+        assert (jpeg.width, jpeg.height) == (101, 67), name
+        biggest, mean = decode_difference(data)
+        # libjpeg's integer IDCT and rounded colour conversion differ by a level or two
+        assert mean < 1.0, (name, mean)
+        assert biggest <= 4, (name, biggest)
+
+
+def test_flavour_metadata(tmp_path):
+    found = {name: J.read_jpeg(data) for name, data in flavours(tmp_path)}
+    assert found["progressive"].progressive and found["progressive"].coding == "progressive"
+    assert found["arithmetic"].arithmetic and not found["arithmetic"].progressive
+    assert found["restart"].restart_interval == 3
+    assert found["gray"].color_space == "Grayscale" and found["gray"].subsampling == "gray"
+    expected = {
+        "baseline-444": "4:4:4",
+        "baseline-422": "4:2:2",
+        "baseline-420": "4:2:0",
+        "440": "4:4:0",
+        "411": "4:1:1",
+    }
+    for name, sub in expected.items():
+        assert found[name].subsampling == sub
+
+
+@pytest.mark.parametrize("height,width", SIZES)
+@pytest.mark.parametrize("subsampling", [0, 1, 2])
+def test_odd_sizes(height, width, subsampling):
+    data = pillow_jpeg(photo(height, width, seed=height), quality=30, subsampling=subsampling)
+    jpeg = J.read_jpeg(data)
+    planes = from_jpeg(jpeg)
+    fy, fx = planes.factor
+    assert planes.y.shape[-2] == planes.chroma.shape[-2] * fy and planes.y.shape[-1] == planes.chroma.shape[-1] * fx
+    assert to_pixels(planes).shape == (1, 3, height, width)
+    biggest, mean = decode_difference(data)
+    assert biggest <= 4 and mean < 1.0
+
+
+def test_encode_matches_pillow_bit_for_bit():
+    rgb = photo(40, 56, seed=3)
+    for quality in (5, 23, 50, 95):
+        for code, name in ((0, "4:4:4"), (1, "4:2:2"), (2, "4:2:0")):
+            ours = J.read_jpeg(J.encode(rgb, quality, name))
+            theirs = J.read_jpeg(pillow_jpeg(rgb, quality=quality, subsampling=code))
+            for a, b in zip(ours.components, theirs.components):
+                assert np.array_equal(a.coefficients, b.coefficients)
+            assert all(np.array_equal(a, b) for a, b in zip(ours.tables, theirs.tables))
+
+
+def test_write_coefficients_round_trip(tmp_path):
+    data = pillow_jpeg(photo(40, 56), quality=60, subsampling=2)
+    jpeg = J.read_jpeg(data)
+    planes = [c.coefficients.copy() for c in jpeg.components]
+    planes[0][..., 4:, 4:] = 0  # drop some high frequencies
+    planes[1][0, 0, 0, 0] += 3
+    out = tmp_path / "modified.jpg"
+    J.write_coefficients(data, J.with_coefficients(jpeg, planes), out)
+    back = J.read_jpeg(out)
+    for plane, component in zip(planes, back.components):
+        assert np.array_equal(plane, component.coefficients)
+
+
+def test_icc_and_orientation_are_read():
+    icc = b"\x00\x00\x02\x0cfake-icc-profile" + bytes(500)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = pillow_jpeg(photo(24, 32), quality=80, icc_profile=icc, exif=exif.tobytes())
+    jpeg = J.read_jpeg(data)
+    assert jpeg.icc_profile == icc and jpeg.orientation == 6 and jpeg.exif
+
+
+def _patched(data: bytes, marker: bytes, offset: int, value: bytes) -> bytes:
+    pos = data.index(marker) + offset
+    return data[:pos] + value + data[pos + len(value) :]
+
+
+def test_bad_inputs_get_clear_errors(tmp_path):
+    good = pillow_jpeg(photo(64, 64), quality=50)
+    png = io.BytesIO()
+    Image.fromarray(photo(8, 8)).save(png, format="PNG")
+    cases = {
+        "png": (png.getvalue(), JpegError, "PNG"),
+        "random": (bytes(np.random.default_rng(0).integers(0, 256, 500, dtype=np.uint8)), JpegError, "not a JPEG"),
+        "empty": (b"", JpegError, "empty"),
+        "truncated": (good[: len(good) // 2], JpegError, "truncated"),
+        "header-only": (good[:200], JpegError, ""),
+        "12-bit": (_patched(good, b"\xff\xc0", 4, b"\x0c"), UnsupportedJpegError, "12-bit"),
+        "lossless": (_patched(good, b"\xff\xc0", 0, b"\xff\xc3"), UnsupportedJpegError, "lossless"),
+        "bomb": (_patched(good, b"\xff\xc0", 5, b"\xff\xff\xff\xff"), ImageTooLargeError, "larger than"),
+    }
+    for name, (data, error, words) in cases.items():
+        path = tmp_path / f"{name}.jpg"
+        path.write_bytes(data)
+        with pytest.raises(error) as info:
+            J.read_jpeg(path)
+        assert str(path) in str(info.value), name
+        assert words.lower() in str(info.value).lower(), (name, str(info.value))
+
+
+def test_corrupt_scan_is_detected():
+    good = pillow_jpeg(photo(128, 128, seed=5), quality=90)
+    start = good.index(b"\xff\xda") + 20
+    corrupt = bytearray(good)
+    corrupt[start + 100 : start + 160] = bytes([0xFF, 0xD3]) * 30  # stray restart markers
+    with pytest.raises(JpegError, match="corrupt"):
+        J.read_jpeg(bytes(corrupt), source="corrupt.jpg")
+
+
+def test_cmyk_is_unsupported():
+    buffer = io.BytesIO()
+    Image.fromarray(photo(16, 16)).convert("CMYK").save(buffer, format="JPEG")
+    with pytest.raises(UnsupportedJpegError, match="CMYK"):
+        J.read_jpeg(buffer.getvalue())
+
+
+def test_zero_quantization_entry_is_an_error():
+    good = pillow_jpeg(photo(16, 16), quality=50)
+    dqt = good.index(b"\xff\xdb")
+    bad = good[: dqt + 6] + b"\x00" + good[dqt + 7 :]  # second entry of table 0
+    with pytest.raises(JpegError, match="zero"):
+        J.read_jpeg(bad)
+
+
+def test_info_json_agrees_with_pillow(tmp_path):
+    paths = []
+    for name, data in flavours(tmp_path):
+        path = tmp_path / f"{name}.jpg"
+        path.write_bytes(data)
+        paths.append(path)
+    result = CliRunner().invoke(main, ["info", "--json", *map(str, paths)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert len(records) == len(paths)
+    for record, path in zip(records, paths):
+        with Image.open(path) as im:
+            pillow = im.quantization
+            layer = getattr(im, "layer", None)
+        assert len(record["quant_tables"]) == len(pillow)
+        for i, table in enumerate(record["quant_tables"]):
+            assert sum(table, []) == list(pillow[i])
+        if layer:
+            assert record["component_tables"] == [entry[3] for entry in layer]
+        for key in ("path", "width", "height", "components", "subsampling", "quality_estimate"):
+            assert key in record
+
+
+def test_info_reports_bad_files_and_fails(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a jpeg")
+    good = tmp_path / "good.jpg"
+    good.write_bytes(pillow_jpeg(photo(16, 16), quality=75))
+    result = CliRunner().invoke(main, ["info", str(good), str(bad)])
+    assert result.exit_code == 1
+    assert "bad.jpg" in result.output and "Traceback" not in result.output

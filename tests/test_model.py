@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+import torch
+from conftest import TINY, photo, pillow_jpeg, tiny_model
+
+from qgac_cli import weights
+from qgac_cli.coefficients import from_jpeg, to_pixels
+from qgac_cli.errors import WeightsError
+from qgac_cli.jpeg import read_jpeg
+from qgac_cli.model import QGAC, count_parameters, preset
+from qgac_cli.model.discriminator import Discriminator
+from qgac_cli.model.layers import QuantConv, TableCode
+from qgac_cli.quality import standard_tables
+from qgac_cli.restoration import restore_planes
+from qgac_cli.tiling import context_blocks
+
+
+def test_paper_preset_has_the_published_size():
+    with torch.device("meta"):
+        model = QGAC(preset("paper"))
+    assert abs(count_parameters(model) - 259.4e6) / 259.4e6 < 0.01
+    assert abs(count_parameters(model.color_net) - 2.645e6) / 2.645e6 < 0.01
+
+
+def test_shipped_preset_is_small():
+    with torch.device("meta"):
+        assert count_parameters(QGAC(preset("base"))) < 3e6
+
+
+@pytest.mark.parametrize("height,width", [(9, 7), (67, 101), (48, 64)])
+@pytest.mark.parametrize("mode", ["444", "422", "420", "gray"])
+def test_shapes_for_odd_sizes_and_every_subsampling(height, width, mode, tiny):
+    if mode == "gray":
+        data = pillow_jpeg(photo(height, width, channels=1), quality=30)
+    else:
+        data = pillow_jpeg(photo(height, width), quality=30, subsampling={"444": 0, "422": 1, "420": 2}[mode])
+    planes = from_jpeg(read_jpeg(data))
+    with torch.no_grad():
+        out = restore_planes(tiny, planes)
+    assert out.pixels.shape == (1, 1 if mode == "gray" else 3, height, width)
+    assert out.y.shape == planes.y.shape
+    assert torch.isfinite(out.pixels).all()
+
+
+def test_zero_initialized_residual_returns_the_input_decode():
+    model = tiny_model(randomize_output=False)
+    data = pillow_jpeg(photo(40, 56), quality=20, subsampling=2)
+    planes = from_jpeg(read_jpeg(data))
+    with torch.no_grad():
+        restored = restore_planes(model, planes, project=False).pixels
+    assert torch.allclose(restored, to_pixels(planes), atol=1e-5)
+
+
+def test_different_tables_generate_different_kernels():
+    torch.manual_seed(0)
+    code, conv = TableCode(), QuantConv(64, 16, "basis", 4)
+    tables = torch.tensor(np.stack([standard_tables(10)[0], standard_tables(90)[0]]), dtype=torch.float32).unsqueeze(1)
+    kernels = conv.kernels(code(tables))
+    assert kernels.shape == (2, 16, 64)
+    assert not torch.allclose(kernels[0], kernels[1])
+    full = QuantConv(64, 4, "full")
+    assert not torch.allclose(*full.kernels(code(tables)))
+    none = QuantConv(64, 4, "none")
+    assert torch.equal(*none.kernels(code(tables)))
+
+
+def test_save_load_round_trip_is_exact(tmp_path, tiny):
+    path = tmp_path / "tiny.pt"
+    weights.save(tiny, path, {"steps": 3})
+    loaded = weights.load(path)
+    assert loaded.config == TINY
+    for (k, a), (_, b) in zip(tiny.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert weights.read(path).metadata["steps"] == 3
+    data = torch.load(path, weights_only=True)
+    assert data["format"] == "qgac-checkpoint" and data["version"] == 1 and "normalization" in data
+
+
+def test_foreign_checkpoints_are_refused(tmp_path, tiny):
+    other = tmp_path / "other.pt"
+    torch.save({"state_dict": tiny.state_dict()}, other)
+    with pytest.raises(WeightsError, match="not a qgac checkpoint"):
+        weights.load(other)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"garbage")
+    with pytest.raises(WeightsError):
+        weights.load(junk)
+    mismatched = weights.to_dict(tiny)
+    mismatched["config"] = preset("small").to_dict()
+    bad = tmp_path / "mismatch.pt"
+    torch.save(mismatched, bad)
+    with pytest.raises(WeightsError, match="do not match"):
+        weights.load(bad)
+    with pytest.raises(WeightsError, match="no such weights"):
+        weights.load(tmp_path / "missing.pt")
+
+
+def test_interpolation():
+    a, b = tiny_model(0), tiny_model(1)
+    ca = weights.Checkpoint(TINY, a.state_dict(), {})
+    cb = weights.Checkpoint(TINY, b.state_dict(), {})
+    for alpha, expected in ((0.0, a), (1.0, b)):
+        mixed = weights.interpolate(ca, cb, alpha).state_dict
+        assert all(torch.allclose(mixed[k], v) for k, v in expected.state_dict().items())
+    half = weights.interpolate(ca, cb, 0.5).state_dict
+    key = next(k for k, v in a.state_dict().items() if v.is_floating_point() and not torch.equal(v, b.state_dict()[k]))
+    assert torch.allclose(half[key], (a.state_dict()[key] + b.state_dict()[key]) / 2)
+    with pytest.raises(WeightsError):
+        weights.interpolate(ca, weights.Checkpoint(preset("small"), {}, {}), 0.5)
+
+
+def test_discriminator_and_context():
+    logits, features = Discriminator(channels=4, depth=2)(torch.rand(2, 3, 32, 32))
+    assert logits.shape == (2,) and len(features) == 2
+    assert context_blocks(TINY) == (4 * 1 + 2) + 2 + 1
+
+
+def test_shipped_weights_load():
+    model = weights.load()
+    assert isinstance(model, QGAC) and not model.training
+    assert model.std.min() > 0
