@@ -95,6 +95,7 @@ class JpegData:
     icc_profile: bytes | None
     exif: bytes | None
     orientation: int
+    decoded: np.ndarray | None = None  # libjpeg's own decode, (H, W[, 3]) uint8
 
     @property
     def chroma_factor(self) -> tuple[int, int]:
@@ -224,15 +225,18 @@ def check_supported(header: JpegHeader, source: str, max_pixels: int = DEFAULT_M
 # --------------------------------------------------------------------------- reading
 
 
-def check_scans(data: bytes, header: JpegHeader, source: str) -> None:
-    """Decode once with libjpeg-turbo in strict mode: libjpeg itself only *warns* about
-    truncated or corrupt entropy-coded data (and jpeglib passes that on silently)."""
+def decode_strict(data: bytes, header: JpegHeader, source: str) -> np.ndarray:
+    """libjpeg-turbo's own decode, (H, W, 3) or (H, W) uint8, in strict mode: libjpeg itself
+    only *warns* about truncated or corrupt entropy-coded data (jpeglib passes that on
+    silently), strict mode makes those warnings errors."""
     import simplejpeg
 
+    gray = header.components == 1
     try:
-        simplejpeg.decode_jpeg(data, colorspace="GRAY" if header.components == 1 else "RGB", strict=True)
+        pixels = simplejpeg.decode_jpeg(data, colorspace="GRAY" if gray else "RGB", strict=True)
     except ValueError as e:
         raise JpegError(f"corrupt or truncated JPEG: {e}", source) from e
+    return pixels[..., 0] if gray else pixels
 
 
 @contextmanager
@@ -285,7 +289,7 @@ def read_jpeg(
     source = source or "<bytes>"
     header = read_header(data, source)
     check_supported(header, source, max_pixels)
-    check_scans(data, header, source)
+    decoded = decode_strict(data, header, source)
     jpeglib = _jpeglib()
     with _as_file(data) as name:
         try:
@@ -314,6 +318,7 @@ def read_jpeg(
         icc_profile=icc,
         exif=exif,
         orientation=orientation,
+        decoded=decoded,
     )
 
 

@@ -35,7 +35,7 @@ class Tile:
 
     top: int
     left: int
-    pixels: torch.Tensor  # (B, C, h, w) in [0, 1], already cropped to the image
+    pixels: torch.Tensor  # (B, C, h, w) restored, in [0, 1], already cropped to the image
 
 
 def _slice(planes: Planes, rows: tuple[int, int], cols: tuple[int, int]) -> Planes:

@@ -15,7 +15,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,7 @@ class TrainConfig:
     data: tuple[str, ...]
     out: str
     preset: str = "base"
+    generator: str | None = None  # override the preset's weight generator (CFM ablation)
     init: str | None = None  # weights to start from (required for color and gan)
     resume: str | None = None
     validation: tuple[str, ...] = ()
@@ -110,7 +111,9 @@ def coefficient_statistics(bank: PatchBank, count: int = 1024) -> tuple[torch.Te
     return mean, std
 
 
-def validation_set(paths: list[Path], qualities=(10, 50), size: int = 256) -> list[tuple[int, Planes, torch.Tensor]]:
+def validation_set(
+    paths: list[Path], qualities=(10, 50), size: int = 256
+) -> list[tuple[int, Planes, torch.Tensor]]:
     """Centre crops of held-out images, 4:2:0-compressed in torch: (quality, planes, target).
 
     Compressed with the training pipeline's own encoder so training needs no codec library;
@@ -226,7 +229,14 @@ def _prepare_model(cfg: TrainConfig, bank: PatchBank) -> tuple[QGAC, dict]:
         ckpt = weights.read(weights.resolve(cfg.init))
         model = weights.build(ckpt, cfg.init).train()
         return model, dict(ckpt.metadata)
-    model = QGAC(preset(cfg.preset))
+    config = preset(cfg.preset)
+    if cfg.generator:
+        config = replace(
+            config,
+            y=replace(config.y, generator=cfg.generator),
+            color=replace(config.color, generator=cfg.generator),
+        )
+    model = QGAC(config)
     mean, std = coefficient_statistics(bank)
     model.mean.copy_(mean)
     model.std.copy_(std)
@@ -333,8 +343,9 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
     val_items = validation_set(val_paths[:12]) if rank == 0 else []
     log_path = out / "log.jsonl"
     use_amp = cfg.amp and device.type == "cuda"
+    inherited = {k: v for k, v in metadata.items() if k not in ("validation", "headline", "eval")}
     meta = {
-        **metadata,
+        **inherited,
         "stage": cfg.stage,
         "preset": cfg.preset if not cfg.init else metadata.get("preset", cfg.preset),
         "data": [Path(d).name for d in cfg.data],
@@ -374,7 +385,7 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
         torch.save(state, tmp)
         os.replace(tmp, out / "last.pt")
 
-    deadline = started + cfg.max_minutes * 60 if cfg.max_minutes else None
+    deadline = started + cfg.max_minutes * 60 if cfg.max_minutes is not None else None
     running: list[float] = []
     model.train()
     while step < cfg.steps:
@@ -390,7 +401,11 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
             real_logits, real_features = d_module(target)
             fake_logits, fake_features = d_module(restored.float())
             _, g_adv = relativistic_losses(real_logits, fake_logits)
-            loss = loss + cfg.adv_weight * g_adv + cfg.texture_weight * texture_loss(fake_features, real_features)
+            loss = (
+                loss
+                + cfg.adv_weight * g_adv
+                + cfg.texture_weight * texture_loss(fake_features, real_features)
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.clip)
@@ -432,7 +447,9 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
             score = float(np.mean(list(scores.values()))) if scores else -float("inf")
             if score > best or not (out / "best.pt").exists():
                 best = score
-                weights.save(model, out / "best.pt", {**checkpoint_meta(step), "validation": scores}, ema.state)
+                weights.save(
+                    model, out / "best.pt", {**checkpoint_meta(step), "validation": scores}, ema.state
+                )
             plot_curve(log_path, out / "curve.png")
         if rank == 0 and (step % cfg.checkpoint_every == 0 or finishing):
             save_resume(step)

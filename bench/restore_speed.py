@@ -1,0 +1,127 @@
+"""End-to-end restoration speed, memory and quality on this CPU, in one run.
+
+    python bench/restore_speed.py [--threads 2] [--big-mp 24]
+
+Rows: the shipped weights tiled and untiled on a 1-megapixel photo-like image, tiled on a
+large image (default 24 MP), the paper preset (random weights, speed only) on a small image,
+and the model-free peer `jpegqs -q 6` when it is installed. PSNR is against the original.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import print_table, run_child
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+RESTORE = """
+import time, numpy as np
+from qgac_cli import api
+from qgac_cli.evaluate import score
+from qgac_cli.model import QGAC, preset
+data = open({path!r}, 'rb').read()
+original = np.load({original!r})
+if {paper}:
+    model = QGAC(preset('paper')).eval()
+else:
+    model = api.load_model('base')
+options = api.RestoreOptions(tile={tile})
+start = time.perf_counter()
+image = api.restore(data, model, options)
+seconds = time.perf_counter() - start
+pixels = np.round(image.pixels * 255).astype(np.uint8)
+result = dict(seconds=seconds, megapixels=pixels.shape[0] * pixels.shape[1] / 1e6,
+              psnr=score(pixels, original)['psnr'] if {score} else float('nan'))
+"""
+
+
+def make_case(folder: Path, name: str, height: int, width: int, quality: int = 20) -> tuple[str, str, str]:
+    import numpy as np
+    from conftest import photo
+
+    from qgac_cli.jpeg import encode
+
+    pixels = photo(height, width, seed=height)
+    jpeg = folder / f"{name}.jpg"
+    jpeg.write_bytes(encode(pixels, quality))
+    original = folder / f"{name}.npy"
+    np.save(original, pixels)
+    return str(jpeg), str(original), name
+
+
+def jpegqs_row(jpeg: str, original: str) -> list | None:
+    tool = shutil.which("jpegqs")
+    if tool is None:
+        return None
+    import numpy as np
+    from PIL import Image
+
+    from qgac_cli.evaluate import score
+
+    out = Path(jpeg).with_suffix(".qs.jpg")
+    start = time.perf_counter()
+    subprocess.run([tool, "-q", "6", jpeg, str(out)], check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    pixels = np.asarray(Image.open(out).convert("RGB"))
+    mp = pixels.shape[0] * pixels.shape[1] / 1e6
+    return ["jpegqs -q 6", "1 MP", f"{seconds / mp:.2f}", "-", f"{score(pixels, np.load(original))['psnr']:.2f}"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--big-mp", type=float, default=24.0)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        one = make_case(folder, "1mp", 1000, 1000)
+        side = int((args.big_mp * 1e6 / 1.5) ** 0.5)
+        big = make_case(folder, "big", side, int(side * 1.5))
+        small = make_case(folder, "small", 128, 128)
+        import numpy as np
+        from PIL import Image
+
+        from qgac_cli.evaluate import score
+
+        plain = np.asarray(Image.open(one[0]).convert("RGB"))
+        rows.append(["JPEG decode", "1 MP", "-", "-", f"{score(plain, np.load(one[1]))['psnr']:.2f}"])
+        plan = [
+            ("base, untiled", one, 0, False, True),
+            ("base, tiled 1024", one, 1024, False, True),
+            (f"base, tiled 1024, {args.big_mp:g} MP", big, 1024, False, False),
+            ("paper preset (random weights)", small, 0, True, False),
+        ]
+        for label, (jpeg, original, _), tile, paper, with_score in plan:
+            code = RESTORE.format(path=jpeg, original=original, tile=tile, paper=paper, score=with_score)
+            r = run_child(code, args.threads)
+            if "error" in r:
+                rows.append([label, "-", "-", "-", r["error"]])
+                continue
+            rows.append(
+                [
+                    label,
+                    f"{r['megapixels']:.2f} MP",
+                    f"{r['seconds'] / r['megapixels']:.2f}",
+                    f"{r['peak_mib']:.0f}",
+                    f"{r['psnr']:.2f}" if with_score else "-",
+                ]
+            )
+        peer = jpegqs_row(*one[:2])
+        rows.append(peer or ["jpegqs -q 6", "-", "-", "-", "not installed"])
+    print_table(
+        f"qgac restore on this CPU ({args.threads} threads; q20 4:2:0 inputs)",
+        ["method", "image", "s/MP", "peak MiB", "PSNR dB"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()

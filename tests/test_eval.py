@@ -1,0 +1,161 @@
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import SHARED, photo, tiny_model
+from PIL import Image
+
+from qgac_cli import weights
+from qgac_cli.cli import main
+from qgac_cli.equivalent import smallest_quality, summarize
+from qgac_cli.evaluate import EvalConfig, evaluate
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(photo(48, 64, seed=i)).save(folder / f"c{i}.png")
+    gray = tmp_path / "gray"
+    gray.mkdir()
+    Image.fromarray(photo(40, 40, seed=5, channels=1)).save(gray / "g.png")
+    return folder, gray
+
+
+def test_eval_records_and_outputs(tmp_path, dataset):
+    folder, gray = dataset
+    ckpt = tmp_path / "tiny.pt"
+    weights.save(tiny_model(), ckpt)
+    out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
+    result = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            str(folder),
+            str(gray),
+            "--quality",
+            "10",
+            "--quality",
+            "50",
+            "--weights",
+            str(ckpt),
+            "--weights",
+            "base",
+            "--json",
+            str(out_json),
+            "--csv",
+            str(out_csv),
+            "--per-image",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    records = json.loads(out_json.read_text())
+    summary = [r for r in records if "image" not in r]
+    assert len(summary) == 2 * 2 * 3  # datasets x qualities x methods
+    for r in summary:
+        assert set(r) >= {"dataset", "quality", "method", "psnr", "psnrb", "ssim", "images"}
+        assert r["images"] == (2 if r["dataset"] == "set" else 1)
+    assert {r["method"] for r in summary} == {"jpeg", str(ckpt), "base"}
+    assert len([r for r in records if "image" in r]) == 2 * 3 * 3
+    assert out_csv.read_text().startswith("dataset,quality,method")
+    by = {(r["dataset"], r["quality"], r["method"]): r for r in summary}
+    assert by[("set", 10, "jpeg")]["psnr"] < by[("set", 50, "jpeg")]["psnr"]
+    assert by[("set", 10, "base")]["psnr"] > by[("set", 10, "jpeg")]["psnr"]
+
+
+def test_eval_is_deterministic_and_paired_mode(tmp_path, dataset):
+    folder, _ = dataset
+    cfg = EvalConfig(datasets=(str(folder),), qualities=(30,))
+    model = tiny_model()
+    assert evaluate(cfg, {"m": model}) == evaluate(cfg, {"m": model})
+    jpegs = tmp_path / "jpegs"
+    jpegs.mkdir()
+    for path in folder.glob("*.png"):
+        Image.open(path).save(jpegs / f"{path.stem}.jpg", quality=30)
+    paired = evaluate(EvalConfig(paired=(str(jpegs), str(folder))), {})
+    direct = evaluate(cfg, {})
+    assert paired[0]["images"] == 2
+    assert abs(paired[0]["psnr"] - direct[0]["psnr"]) < 1e-9
+
+
+def test_eval_usage_errors(tmp_path):
+    assert CliRunner().invoke(main, ["eval", str(tmp_path)]).exit_code == 2
+    assert (
+        CliRunner().invoke(main, ["eval", str(tmp_path), "--quality", "10", "--jpeg-only", "-q"]).exit_code
+        == 2
+    )
+
+
+@pytest.mark.skipif(not (SHARED / "eval" / "live1").is_dir(), reason="shared Live-1 not available")
+def test_live1_jpeg_row_matches_the_field():
+    records = evaluate(EvalConfig(datasets=(str(SHARED / "eval" / "live1"),), qualities=(10, 50)), {})
+    got = {r["quality"]: r for r in records}
+    for quality, (p, pb, s) in {10: (25.69, 23.76, 0.759), 50: (31.03, 29.28, 0.908)}.items():
+        assert abs(got[quality]["psnr"] - p) <= 0.02
+        assert abs(got[quality]["psnrb"] - pb) <= 0.02
+        assert abs(got[quality]["ssim"] - s) <= 0.002
+
+
+def test_smallest_quality_search():
+    scores = {q: q / 100 for q in range(1, 101)}
+    assert smallest_quality(0.305, scores.__getitem__) == 31
+    assert smallest_quality(0.01, scores.__getitem__) == 1
+    assert smallest_quality(1.5, scores.__getitem__) is None  # no quality reaches it
+
+
+def test_summary_counts_above_100():
+    rows = [
+        {
+            "dataset": "d",
+            "quality": 10,
+            "equivalent_quality": 20,
+            "above_100": False,
+            "bytes": 100,
+            "equivalent_bytes": 200,
+        },
+        {
+            "dataset": "d",
+            "quality": 10,
+            "equivalent_quality": None,
+            "above_100": True,
+            "bytes": 100,
+            "equivalent_bytes": 900,
+        },
+    ]
+    (row,) = summarize(rows)
+    assert row["above_100"] == 1 and row["equivalent_quality"] == 60.0
+    assert row["bytes_saved"] == 450.0 and abs(row["percent_saved"] - 100 * 450 / 550) < 1e-9
+
+
+def test_equivalent_quality_command(tmp_path, dataset):
+    folder, _ = dataset
+    plot, out = tmp_path / "plot.png", tmp_path / "eq.json"
+    result = CliRunner().invoke(
+        main,
+        [
+            "equivalent-quality",
+            str(folder),
+            "--quality",
+            "10",
+            "--quality",
+            "30",
+            "--plot",
+            str(plot),
+            "--json",
+            str(out),
+            "--per-image",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    records = json.loads(out.read_text())
+    summary = [r for r in records if "image" not in r]
+    assert [r["quality"] for r in summary] == [10, 30]
+    for r in summary:
+        assert r["equivalent_quality"] >= r["quality"]  # the shipped model improves on JPEG
+        assert r["bytes_saved"] >= 0
+    assert Image.open(plot).format == "PNG"
+    assert np.isfinite([r["percent_saved"] for r in summary]).all()

@@ -1,0 +1,228 @@
+import io
+import os
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import photo, pillow_jpeg, tiny_model
+from PIL import Image
+
+from qgac_cli import api, weights
+from qgac_cli.cli import main
+from qgac_cli.coefficients import from_jpeg, to_pixels
+from qgac_cli.jpeg import read_jpeg
+from qgac_cli.restoration import restore_planes
+from qgac_cli.tiling import restore_tiles
+
+
+@pytest.fixture
+def tiny_weights(tmp_path):
+    path = tmp_path / "tiny.pt"
+    weights.save(tiny_model(), path)
+    return str(path)
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input)
+
+
+def write_jpeg(path, pixels, **options):
+    path.write_bytes(pillow_jpeg(pixels, **options))
+    return path
+
+
+def test_single_file(tmp_path, tiny_weights):
+    src = write_jpeg(tmp_path / "in.jpg", photo(67, 101), quality=20)
+    out = tmp_path / "out.png"
+    result = run("restore", src, out, "--weights", tiny_weights)
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as im:
+        assert im.size == (101, 67) and im.mode == "RGB"
+    assert not list(tmp_path.glob(".*part"))  # no temporary left behind
+
+
+def test_shipped_weights_restore_and_improve(tmp_path):
+    pixels = photo(96, 128, seed=7)
+    src = write_jpeg(tmp_path / "in.jpg", pixels, quality=15)
+    out = tmp_path / "out.png"
+    assert run("restore", src, out).exit_code == 0
+    restored = np.asarray(Image.open(out)).astype(np.float64)
+    plain = np.asarray(Image.open(src).convert("RGB")).astype(np.float64)
+    mse = lambda a: np.mean((a - pixels) ** 2)  # noqa: E731
+    assert mse(restored) < mse(plain)
+
+
+def test_folder_mirror_glob_and_corrupt_file(tmp_path, tiny_weights):
+    tree = tmp_path / "photos"
+    (tree / "sub").mkdir(parents=True)
+    write_jpeg(tree / "a.jpg", photo(32, 48), quality=30)
+    write_jpeg(tree / "sub" / "b.JPG", photo(40, 40, seed=1), quality=30)
+    (tree / "sub" / "broken.jpg").write_bytes(pillow_jpeg(photo(64, 64), quality=30)[:300])
+    (tree / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    result = run("restore", tree, "-o", out, "--weights", tiny_weights)
+    assert result.exit_code == 1
+    assert (out / "a.png").is_file() and (out / "sub" / "b.png").is_file()
+    assert "broken.jpg" in result.output and "Traceback" not in result.output
+    assert not (out / "sub" / "broken.png").exists()
+    # --glob narrows the selection
+    out2 = tmp_path / "out2"
+    assert run("restore", tree, "-o", out2, "--glob", "a.*", "--weights", tiny_weights).exit_code == 0
+    assert [p.name for p in out2.rglob("*.png")] == ["a.png"]
+
+
+def test_existing_outputs_are_skipped_and_inputs_never_overwritten(tmp_path, tiny_weights):
+    src = write_jpeg(tmp_path / "in.jpg", photo(32, 32), quality=30)
+    out = tmp_path / "out.png"
+    out.write_bytes(b"keep me")
+    assert run("restore", src, out, "--weights", tiny_weights).exit_code == 0
+    assert out.read_bytes() == b"keep me"
+    assert run("restore", src, out, "--weights", tiny_weights, "--overwrite").exit_code == 0
+    assert out.read_bytes() != b"keep me"
+    before = src.read_bytes()
+    result = run("restore", src, src, "--weights", tiny_weights, "--format", "jpeg", "--overwrite")
+    assert result.exit_code == 1 and "input" in result.output
+    assert src.read_bytes() == before
+
+
+def test_stdin_stdout(tmp_path, tiny_weights):
+    data = pillow_jpeg(photo(32, 40), quality=30)
+    result = CliRunner().invoke(main, ["restore", "-", "-", "--weights", tiny_weights], input=data)
+    assert result.exit_code == 0
+    with Image.open(io.BytesIO(result.stdout_bytes)) as im:
+        assert im.format == "PNG" and im.size == (40, 32)
+
+
+@pytest.mark.parametrize("ext,fmt", [(".png", "PNG"), (".tif", "TIFF"), (".webp", "WEBP"), (".jpg", "JPEG")])
+def test_every_output_format_keeps_icc(tmp_path, tiny_weights, ext, fmt):
+    icc = Image.core.__dict__.get("icc", None) or _srgb_like_profile()
+    src = write_jpeg(tmp_path / "in.jpg", photo(32, 48), quality=30, icc_profile=icc)
+    out = tmp_path / f"out{ext}"
+    assert run("restore", src, out, "--weights", tiny_weights).exit_code == 0
+    with Image.open(out) as im:
+        assert im.format == fmt and im.size == (48, 32)
+        assert im.info.get("icc_profile") == icc
+
+
+def _srgb_like_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def test_sixteen_bit_png(tmp_path, tiny_weights):
+    src = write_jpeg(tmp_path / "in.jpg", photo(24, 40), quality=30)
+    out = tmp_path / "out.png"
+    assert run("restore", src, out, "--bit-depth", "16", "--weights", tiny_weights).exit_code == 0
+    raw = out.read_bytes()
+    width, height, depth, color_type = struct.unpack(">IIBB", raw[16:26])
+    assert (width, height, depth, color_type) == (40, 24, 16, 2)
+    idat = raw[raw.index(b"IDAT") + 4 :]
+    rows = zlib.decompress(idat[: struct.unpack(">I", raw[raw.index(b"IDAT") - 4 : raw.index(b"IDAT")])[0]])
+    assert len(rows) == height * (1 + width * 6)
+    eight = tmp_path / "out8.png"
+    run("restore", src, eight, "--weights", tiny_weights)
+    px16 = np.frombuffer(rows, dtype=np.uint8).reshape(height, -1)[:, 1:].copy().view(">u2").reshape(height, width, 3)
+    px8 = np.asarray(Image.open(eight)).astype(np.int32)
+    assert np.abs(np.round(px16 / 257.0) - px8).max() <= 1
+
+
+def test_orientation_is_applied_or_kept(tmp_path, tiny_weights):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    src = write_jpeg(tmp_path / "in.jpg", photo(32, 48), quality=30, exif=exif.tobytes())
+    out = tmp_path / "out.png"
+    assert run("restore", src, out, "--weights", tiny_weights).exit_code == 0
+    assert Image.open(out).size == (32, 48)
+    kept = tmp_path / "kept.png"
+    assert run("restore", src, kept, "--keep-orientation", "--weights", tiny_weights).exit_code == 0
+    assert Image.open(kept).size == (48, 32)
+    as_jpeg = tmp_path / "out.jpg"
+    assert run("restore", src, as_jpeg, "--weights", tiny_weights).exit_code == 0
+    with Image.open(as_jpeg) as im:
+        assert im.size == (32, 48) and im.getexif().get(0x0112, 1) == 1
+
+
+def test_orientation_table_matches_pillow():
+    pixels = photo(5, 7)
+    for orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        im = Image.fromarray(pixels)
+        im.info["exif"] = exif.tobytes()
+        from PIL import ImageOps
+
+        expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(_png_with_exif(pixels, exif)))))
+        assert np.array_equal(api.apply_orientation(pixels, orientation), expected), orientation
+
+
+def _png_with_exif(pixels, exif) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def test_grayscale_stays_grayscale(tmp_path, tiny_weights):
+    src = write_jpeg(tmp_path / "g.jpg", photo(33, 47, channels=1), quality=25)
+    out = tmp_path / "g.png"
+    assert run("restore", src, out, "--weights", tiny_weights).exit_code == 0
+    assert Image.open(out).mode == "L"
+
+
+def test_tiled_equals_untiled():
+    model = tiny_model(3)
+    for sub in (0, 1, 2):
+        planes = from_jpeg(read_jpeg(pillow_jpeg(photo(203, 301, seed=sub), quality=20, subsampling=sub)))
+        whole = restore_planes(model, planes).pixels
+        tiled = torch.zeros_like(whole)
+        count = 0
+        for tile in restore_tiles(model, planes, tile_pixels=64):
+            h, w = tile.pixels.shape[-2:]
+            tiled[..., tile.top : tile.top + h, tile.left : tile.left + w] = tile.pixels
+            count += 1
+        assert count > 4
+        assert torch.allclose(tiled, whole, atol=1e-5), (sub, float((tiled - whole).abs().max()))
+
+
+def test_too_large_header_is_refused(tmp_path, tiny_weights):
+    data = bytearray(pillow_jpeg(photo(16, 16), quality=50))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = b"\xff\xff\xff\xff"  # claims 65535 x 65535
+    src = tmp_path / "bomb.jpg"
+    src.write_bytes(bytes(data))
+    result = run("restore", src, tmp_path / "bomb.png", "--weights", tiny_weights)
+    assert result.exit_code == 1 and "larger than" in result.output
+    small = write_jpeg(tmp_path / "ok.jpg", photo(64, 64), quality=50)
+    result = run("restore", small, tmp_path / "ok.png", "--max-pixels", "1000", "--weights", tiny_weights)
+    assert result.exit_code == 1 and "limit" in result.output
+
+
+def test_usage_errors_exit_2(tmp_path, tiny_weights):
+    src = write_jpeg(tmp_path / "in.jpg", photo(16, 16), quality=50)
+    assert run("restore", src, tmp_path / "out.xyz", "--weights", tiny_weights).exit_code == 2
+    assert run("restore", src, src, src, "--weights", tiny_weights).exit_code == 2  # no -o
+    assert run("restore", src, tmp_path / "o.png", "--shard", "x").exit_code == 2
+
+
+def test_high_quality_is_never_worse_than_the_decode():
+    model = weights.load()
+    pixels = photo(64, 96, seed=11)
+    for quality in (95, 100):
+        planes = from_jpeg(read_jpeg(pillow_jpeg(pixels, quality=quality, subsampling=2)))
+        target = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255
+        with torch.no_grad():
+            restored = restore_planes(model, planes).pixels
+        plain = to_pixels(planes)
+        assert torch.mean((restored - target) ** 2) <= torch.mean((plain - target) ** 2)
+
+
+def test_sharding_and_api_without_cli(tmp_path, tiny_weights):
+    jobs = [api.Job(f"{i}.jpg", f"{i}.png") for i in range(5)]
+    assert [j.source for j in api.shard(jobs, 1, 2)] == ["1.jpg", "3.jpg"]
+    model = api.load_model(tiny_weights)
+    image = api.restore(pillow_jpeg(photo(20, 30), quality=40), model)
+    assert image.pixels.shape == (20, 30, 3) and image.pixels.dtype == np.float32
+    os.environ.pop("WORLD_SIZE", None)

@@ -1,0 +1,142 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import photo
+from PIL import Image
+
+from qgac_cli import weights
+from qgac_cli.errors import UsageError
+from qgac_cli.train import TrainConfig, lr_factor, train
+
+
+@pytest.fixture
+def images(tmp_path):
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for i in range(6):
+        Image.fromarray(photo(64, 80, seed=i)).save(folder / f"{i}.png")
+    return folder
+
+
+def config(images, out, **changes):
+    base = dict(
+        stage="y",
+        data=(str(images),),
+        out=str(out),
+        preset="small",
+        steps=4,
+        batch=2,
+        patch=32,
+        val_every=2,
+        checkpoint_every=2,
+        log_every=1,
+        holdout_every=3,
+        threads=1,
+        warmup=2,
+    )
+    return TrainConfig(**{**base, **changes})
+
+
+def test_stages_write_checkpoints_logs_and_plot(images, tmp_path):
+    best = train(config(images, tmp_path / "y"))
+    assert best.is_file() and (tmp_path / "y" / "last.pt").is_file() and (tmp_path / "y" / "curve.png").is_file()
+    records = [json.loads(line) for line in (tmp_path / "y" / "log.jsonl").read_text().splitlines()]
+    assert any("loss" in r for r in records) and any("gain_q10" in r for r in records)
+    ckpt = weights.read(best)
+    assert ckpt.metadata["stage"] == "y" and ckpt.metadata["steps"] >= 2
+    y_weights = dict(ckpt.state_dict)
+    color = train(config(images, tmp_path / "c", stage="color", init=str(best)))
+    after = weights.read(color).state_dict
+    # the colour stage leaves the Y network untouched
+    assert all(torch.equal(after[k], v) for k, v in y_weights.items() if k.startswith("y_net"))
+    gan = train(config(images, tmp_path / "g", stage="gan", init=str(color), steps=2))
+    assert weights.read(gan).metadata["stage"] == "gan"
+
+
+def test_color_stage_needs_init(images, tmp_path):
+    with pytest.raises(UsageError):
+        train(config(images, tmp_path / "c", stage="color"))
+
+
+def test_resume_is_exact(images, tmp_path):
+    train(config(images, tmp_path / "full", steps=4))
+    interrupted = config(images, tmp_path / "split", steps=4)
+    _run_until(interrupted, 3)  # killed after step 3; the last checkpoint is step 2
+    assert torch.load(tmp_path / "split" / "last.pt", weights_only=True)["step"] == 2
+    train(config(images, tmp_path / "split", steps=4, resume=str(tmp_path / "split" / "last.pt")))
+    full = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    split = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
+    assert split["step"] == full["step"] == 4
+    for k, v in full["model"].items():
+        assert torch.equal(v, split["model"][k]), k
+    for k, v in full["ema"].items():
+        assert torch.equal(v, split["ema"][k]), k
+
+
+def test_time_budget_stops_and_saves(images, tmp_path):
+    train(config(images, tmp_path / "t", steps=50, max_minutes=0.0))
+    assert torch.load(tmp_path / "t" / "last.pt", weights_only=True)["step"] == 1
+
+
+def _run_until(cfg, step):
+    """Train cfg but stop after `step` steps (interrupt through the progress callback)."""
+
+    class Stop(Exception):
+        pass
+
+    def progress(current, total, record):
+        if current >= step:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(cfg, progress)
+
+
+def test_lr_schedule():
+    cfg = TrainConfig(stage="y", data=(), out="", steps=100, warmup=10, lr=1e-3, lr_min=1e-6)
+    assert lr_factor(0, cfg) == pytest.approx(0.1)
+    assert lr_factor(10, cfg) == pytest.approx(1.0)
+    assert lr_factor(100, cfg) * cfg.lr == pytest.approx(1e-6)
+
+
+@pytest.mark.slow
+def test_two_gloo_processes(images, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29533",
+        "-m",
+        "qgac_cli",
+        "train",
+        str(images),
+        "--stage",
+        "y",
+        "--out",
+        str(out),
+        "--preset",
+        "small",
+        "--steps",
+        "3",
+        "--batch",
+        "2",
+        "--patch",
+        "32",
+        "--val-every",
+        "3",
+        "--device",
+        "cpu",
+    ]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ckpt = weights.read(out / "best.pt")
+    assert ckpt.metadata["batch"] == 4  # two processes of two patches each
