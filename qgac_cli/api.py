@@ -116,14 +116,13 @@ def restore_jpeg(jpeg: JpegData, model, options: RestoreOptions = RestoreOptions
     from qgac_cli.tiling import restore_tiles
 
     device = next(model.parameters()).device
-    dtype = torch.bfloat16 if options.half and device.type == "cuda" else torch.float32
+    dtype = torch.bfloat16 if options.half and device.type == "cuda" else None
     planes = from_jpeg(jpeg).to(device)
     channels = 3 if planes.is_color else 1
     out = np.empty((channels, jpeg.height, jpeg.width), dtype=np.float32)
-    with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-        for tile in restore_tiles(model, planes, options.tile, options.project):
-            h, w = tile.pixels.shape[-2:]
-            out[:, tile.top : tile.top + h, tile.left : tile.left + w] = tile.pixels[0].float().cpu().numpy()
+    for tile in restore_tiles(model, planes, options.tile, options.project, dtype):
+        h, w = tile.pixels.shape[-2:]
+        out[:, tile.top : tile.top + h, tile.left : tile.left + w] = tile.pixels[0].float().cpu().numpy()
     return out[0] if channels == 1 else out.transpose(1, 2, 0)
 
 

@@ -24,15 +24,15 @@ class Restored:
     pixels: torch.Tensor  # (B, C, H, W) in [0, 1]
 
 
-def restore_planes(model: QGAC, planes: Planes, project: bool = True) -> Restored:
+def restore_planes(model: QGAC, planes: Planes, project: bool = True, dtype: torch.dtype | None = None) -> Restored:
     """Restore Y, then Cb and Cr guided by the restored Y; optionally project every plane back
     into the quantization intervals of the file (never farther from the truth, REFERENCE §1)."""
-    y = model.restore_y(planes.y, planes.y_table)
+    y = model.restore_y(planes.y, planes.y_table, dtype)
     if project:
         y = project_luma(y, planes.y, planes.y_table)
     if not planes.is_color:
         return Restored(y, None, to_pixels(planes, y=y))
-    chroma = model.restore_color(chroma_at_luma_grid(planes), y, planes.c_table, planes.y_table)
+    chroma = model.restore_color(chroma_at_luma_grid(planes), y, planes.c_table, planes.y_table, dtype)
     color = color_samples(chroma)
     if project:
         color = project_chroma(color, planes)

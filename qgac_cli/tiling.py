@@ -57,7 +57,9 @@ def _spans(count: int, size: int, margin: int) -> Iterator[tuple[int, int, int, 
         yield start, end, max(0, start - margin), min(count, end + margin)
 
 
-def restore_tiles(model: QGAC, planes: Planes, tile_pixels: int | None, project: bool = True) -> Iterator[Tile]:
+def restore_tiles(
+    model: QGAC, planes: Planes, tile_pixels: int | None, project: bool = True, dtype: torch.dtype | None = None
+) -> Iterator[Tile]:
     """Restore `planes` (batch of one or more) tile by tile; None or 0 means one tile."""
     fy, fx = planes.factor
     mcu_rows, mcu_cols = planes.y.shape[-2] // fy, planes.y.shape[-1] // fx
@@ -72,7 +74,7 @@ def restore_tiles(model: QGAC, planes: Planes, tile_pixels: int | None, project:
         for r0, r1, o0, o1 in _spans(mcu_rows, size_r, margin_r):
             for c0, c1, p0, p1 in _spans(mcu_cols, size_c, margin_c):
                 sub = _slice(planes, (o0, o1), (p0, p1))
-                pixels = restore_planes(model, sub, project).pixels
+                pixels = restore_planes(model, sub, project, dtype).pixels
                 top, left = r0 * fy * 8, c0 * fx * 8
                 bottom = min(r1 * fy * 8, planes.height)
                 right = min(c1 * fx * 8, planes.width)

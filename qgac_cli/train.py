@@ -66,7 +66,6 @@ class TrainConfig:
     max_minutes: float | None = None
     device: str = "auto"
     threads: int | None = None
-    amp: bool = False  # bf16 autocast on CUDA; off by default (fp32/TF32 is stable)
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -111,9 +110,7 @@ def coefficient_statistics(bank: PatchBank, count: int = 1024) -> tuple[torch.Te
     return mean, std
 
 
-def validation_set(
-    paths: list[Path], qualities=(10, 50), size: int = 256
-) -> list[tuple[int, Planes, torch.Tensor]]:
+def validation_set(paths: list[Path], qualities=(10, 50), size: int = 256) -> list[tuple[int, Planes, torch.Tensor]]:
     """Centre crops of held-out images, 4:2:0-compressed in torch: (quality, planes, target).
 
     Compressed with the training pipeline's own encoder so training needs no codec library;
@@ -342,7 +339,6 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
         _set_rng_state(state["rng"], bank)
     val_items = validation_set(val_paths[:12]) if rank == 0 else []
     log_path = out / "log.jsonl"
-    use_amp = cfg.amp and device.type == "cuda"
     inherited = {k: v for k, v in metadata.items() if k not in ("validation", "headline", "eval")}
     meta = {
         **inherited,
@@ -392,20 +388,14 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
         rgb = bank.patches(cfg.batch).to(device, non_blocking=True).float() / 255.0
         y_table, c_table = tables_for(bank.qualities(cfg.batch), device)
         planes = compress(rgb, y_table, c_table, bank.factor())
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            loss, restored = gen_ddp(planes, rgb)
-        loss = loss.float()
+        loss, restored = gen_ddp(planes, rgb)
         if disc is not None:
             target = rgb
             d_module = disc
             real_logits, real_features = d_module(target)
             fake_logits, fake_features = d_module(restored.float())
             _, g_adv = relativistic_losses(real_logits, fake_logits)
-            loss = (
-                loss
-                + cfg.adv_weight * g_adv
-                + cfg.texture_weight * texture_loss(fake_features, real_features)
-            )
+            loss = loss + cfg.adv_weight * g_adv + cfg.texture_weight * texture_loss(fake_features, real_features)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.clip)
@@ -447,9 +437,7 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
             score = float(np.mean(list(scores.values()))) if scores else -float("inf")
             if score > best or not (out / "best.pt").exists():
                 best = score
-                weights.save(
-                    model, out / "best.pt", {**checkpoint_meta(step), "validation": scores}, ema.state
-                )
+                weights.save(model, out / "best.pt", {**checkpoint_meta(step), "validation": scores}, ema.state)
             plot_curve(log_path, out / "curve.png")
         if rank == 0 and (step % cfg.checkpoint_every == 0 or finishing):
             save_resume(step)

@@ -213,20 +213,29 @@ class QGAC(nn.Module):
     def _denorm(self, x: torch.Tensor, row: int) -> torch.Tensor:
         return x * self.std[row].view(1, 64, 1, 1) + self.mean[row].view(1, 64, 1, 1)
 
-    def restore_y(self, y: torch.Tensor, y_table: torch.Tensor) -> torch.Tensor:
-        """Raw luma coefficients (B, 64, h, w) -> restored raw coefficients."""
-        return self._denorm(self.y_net(self._norm(y, 0), y_table), 0)
+    def restore_y(self, y: torch.Tensor, y_table: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """Raw luma coefficients (B, 64, h, w) -> restored raw coefficients. `dtype` (e.g.
+        bfloat16) runs the network, not the normalization, in reduced precision."""
+        with _autocast(y, dtype):
+            out = self.y_net(self._norm(y, 0), y_table)
+        return self._denorm(out.float(), 0)
 
     def restore_color(
-        self, chroma: torch.Tensor, y: torch.Tensor, c_table: torch.Tensor, y_table: torch.Tensor
+        self,
+        chroma: torch.Tensor,
+        y: torch.Tensor,
+        c_table: torch.Tensor,
+        y_table: torch.Tensor,
+        dtype: torch.dtype | None = None,
     ) -> torch.Tensor:
         """Raw chroma coefficients at the luma grid (B, 2, 64, h, w) and the restored raw Y
         (B, 64, h, w) -> restored raw chroma coefficients (B, 2, 64, h, w)."""
         b = chroma.shape[0]
         c = self._norm(chroma.flatten(0, 1), 1)  # (2B, 64, h, w): Cb and Cr share weights
         g = self._norm(y, 0).repeat_interleave(2, dim=0)
-        out = self.color_net(c, g, c_table.repeat_interleave(2, dim=0), y_table.repeat_interleave(2, dim=0))
-        return self._denorm(out, 1).view(b, 2, *out.shape[1:])
+        with _autocast(c, dtype):
+            out = self.color_net(c, g, c_table.repeat_interleave(2, dim=0), y_table.repeat_interleave(2, dim=0))
+        return self._denorm(out.float(), 1).view(b, 2, *out.shape[1:])
 
     def forward(
         self,
@@ -239,6 +248,10 @@ class QGAC(nn.Module):
         if chroma is None or c_table is None:
             return restored_y, None
         return restored_y, self.restore_color(chroma, restored_y, c_table, y_table)
+
+
+def _autocast(like: torch.Tensor, dtype: torch.dtype | None):
+    return torch.autocast(like.device.type, dtype=dtype, enabled=dtype is not None)
 
 
 def count_parameters(module: nn.Module) -> int:
