@@ -8,12 +8,14 @@ import sys
 
 
 def run_child(code: str, threads: int = 2) -> dict:
-    """Run Python code in a fresh process; it prints one JSON line. Adds peak RSS in MiB."""
+    """Run Python code in a fresh process; it prints one JSON line. Adds the process's peak
+    resident memory in MiB (VmHWM: unlike ru_maxrss it is not inherited across exec)."""
     wrapper = (
-        "import json, resource, torch\n"
+        "import json, torch\n"
         f"torch.set_num_threads({threads})\n"
         f"{code}\n"
-        "result['peak_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "result['peak_mib'] = int(hwm.split()[1]) / 1024\n"
         "print(json.dumps(result))\n"
     )
     out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, check=False)
