@@ -513,18 +513,8 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
     from rich.table import Table
 
     table = Table(title=f"equivalent quality ({metric.upper()})")
-    for column in (
-        "dataset",
-        "quality",
-        "equivalent",
-        "increase",
-        "bytes at q",
-        "bytes equivalent",
-        "saved",
-        "saved %",
-        "above 100",
-    ):
-        table.add_column(column, justify="right" if column != "dataset" else "left")
+    for column in ("set", "q", "equiv. q", "+q", "bytes at q", "bytes equiv.", "saved", "saved %", ">100"):
+        table.add_column(column, justify="right" if column != "set" else "left")
     for r in summary:
         table.add_row(
             r["dataset"],
