@@ -83,10 +83,7 @@ def test_eval_is_deterministic_and_paired_mode(tmp_path, dataset):
 
 def test_eval_usage_errors(tmp_path):
     assert CliRunner().invoke(main, ["eval", str(tmp_path)]).exit_code == 2
-    assert (
-        CliRunner().invoke(main, ["eval", str(tmp_path), "--quality", "10", "--jpeg-only", "-q"]).exit_code
-        == 2
-    )
+    assert CliRunner().invoke(main, ["eval", str(tmp_path), "--quality", "10", "--jpeg-only", "-q"]).exit_code == 2
 
 
 @pytest.mark.skipif(not (SHARED / "eval" / "live1").is_dir(), reason="shared Live-1 not available")
