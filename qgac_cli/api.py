@@ -25,7 +25,7 @@ from PIL import Image
 
 from qgac_cli import weights as weights_mod
 from qgac_cli.errors import OutputExistsError, QgacError, UsageError, WeightsError
-from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, JpegData, encode, read_jpeg
+from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, JpegData, read_jpeg
 
 DEFAULT_TILE = 1024
 
@@ -443,8 +443,3 @@ def _drain(pending, report: Report, on_done, wait: bool):
             if on_done:
                 on_done(job, "failed", 0.0)
     return left
-
-
-def compress_array(pixels: np.ndarray, quality: int, subsampling: str = "4:2:0") -> bytes:
-    """Convenience for scripts: uint8 pixels -> JPEG bytes with libjpeg's standard tables."""
-    return encode(pixels, quality, subsampling)

@@ -50,11 +50,6 @@ def _blocks_to_channels(coefficients: np.ndarray) -> torch.Tensor:
     return t.permute(2, 3, 0, 1).reshape(1, 64, *coefficients.shape[:2])  # (1, 64, by, bx)
 
 
-def channels_to_blocks(channels: torch.Tensor) -> np.ndarray:
-    """(64, by, bx) -> (by, bx, 8, 8) numpy array, the layout jpeglib uses."""
-    return channels.reshape(8, 8, *channels.shape[1:]).permute(2, 3, 0, 1).cpu().numpy()
-
-
 def _table(table: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(table, dtype=np.float32)).reshape(1, 1, 8, 8)
 
@@ -81,11 +76,6 @@ def from_jpeg(jpeg: JpegData) -> Planes:
     fy, fx = jpeg.chroma_factor
     y = pad_blocks(y, cb.shape[-2] * fy, cb.shape[-1] * fx)
     return Planes(y, y_table, torch.stack([cb, cr], dim=1), c_table, (fy, fx), jpeg.height, jpeg.width)
-
-
-def quantize(coefficients: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """Dequantized block channels (B, 64, h, w) -> the nearest quantized integers (as floats)."""
-    return torch.round(coefficients / dct.table_channels(table))
 
 
 def samples(blocks: torch.Tensor, clamp: bool = True) -> torch.Tensor:

@@ -63,11 +63,6 @@ def idct_plane(plane: torch.Tensor) -> torch.Tensor:
     return from_blocks(block_idct(to_blocks(plane)))
 
 
-def tile_table(table: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Quantization table (B, 1, 8, 8) repeated over a (B, 1, H, W) coefficient plane."""
-    return table.repeat(1, 1, height // BLOCK, width // BLOCK)
-
-
 def table_channels(table: torch.Tensor) -> torch.Tensor:
     """Quantization table (B, 1, 8, 8) -> (B, 64, 1, 1), broadcastable over block channels."""
     return table.reshape(table.shape[0], 64, 1, 1)  # (B, 64, 1, 1)

@@ -71,6 +71,3 @@ def ssim(restored: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     cov = window(x * y) - mu_x * mu_y
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return ssim_map.flatten(1).mean(1).view(n, c).mean(1)
-
-
-METRICS = {"psnr": psnr, "psnrb": psnrb, "ssim": ssim}
