@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from qgac_cli import weights as weights_mod
+from qgac_cli.devices import pick_device
 from qgac_cli.errors import OutputExistsError, QgacError, UsageError, WeightsError
 from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, JpegData, read_jpeg
 
@@ -57,20 +58,6 @@ class RestoredImage:
 
 
 # --------------------------------------------------------------------------- model
-
-
-def pick_device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as e:
-        raise UsageError(f"unknown device {name!r} (auto, cpu, cuda, cuda:N)") from e
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("CUDA was asked for but is not available on this machine")
-    return device
 
 
 def gan_sibling(name_or_path: str | None) -> str:

@@ -12,7 +12,7 @@ import torch
 
 from qgac_cli.api import RestoreOptions, restore_jpeg
 from qgac_cli.errors import UsageError
-from qgac_cli.evaluate import _dataset_images, as_8bit, load_reference, score
+from qgac_cli.evaluate import _dataset_images, load_reference, score
 from qgac_cli.jpeg import decode_with_pillow, encode, read_jpeg
 
 
@@ -51,7 +51,7 @@ def equivalent_for_image(reference: np.ndarray, quality: int, model, metric: str
 
     data = encode(reference, quality, subsampling)
     with torch.no_grad():
-        restored = as_8bit(restore_jpeg(read_jpeg(data), model, RestoreOptions(tile=0)))
+        restored = restore_jpeg(read_jpeg(data), model, RestoreOptions(tile=0, bits=8))
     scores = score(restored, reference)
     found = smallest_quality(scores[metric], lambda q: jpeg_at(q)[0])
     equivalent = found if found is not None else 100

@@ -51,10 +51,6 @@ def to_tensor(pixels: np.ndarray) -> torch.Tensor:
     return (t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)).unsqueeze(0)
 
 
-def as_8bit(pixels: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
-
-
 def score(restored: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     r, t = to_tensor(restored), to_tensor(reference)
     return {"psnr": float(psnr(r, t)), "psnrb": float(psnrb(r, t)), "ssim": float(ssim(r, t))}
@@ -86,7 +82,7 @@ def _summaries(rows: list[dict]) -> list[dict]:
 def evaluate(cfg: EvalConfig, methods: dict, progress: Progress | None = None) -> list[dict]:
     """Records (dataset, quality, method, psnr, psnrb, ssim, images), per-image rows too if
     asked (with an `image` field). `methods` maps a name to a loaded model."""
-    options = RestoreOptions(project=cfg.project, tile=0)
+    options = RestoreOptions(project=cfg.project, tile=0, bits=8)  # scored as users receive it
     work = _paired_work(cfg) if cfg.paired else _compressed_work(cfg)
     rows: list[dict] = []
     total = len(work)
@@ -105,7 +101,7 @@ def evaluate(cfg: EvalConfig, methods: dict, progress: Progress | None = None) -
         jpeg = read_jpeg(data, source=name) if methods else None
         for method, model in methods.items():
             with torch.no_grad():
-                restored = as_8bit(restore_jpeg(jpeg, model, options))
+                restored = restore_jpeg(jpeg, model, options)
             rows.append(
                 {"dataset": dataset, "quality": quality, "method": method, "image": name, **score(restored, reference)}
             )

@@ -27,6 +27,7 @@ from torch import nn
 from qgac_cli import dct, weights
 from qgac_cli.coefficients import Planes, chroma_at_luma_grid, color_samples, samples, to_pixels
 from qgac_cli.data import PatchBank, PatchConfig, compress, list_images, load_rgb, tables_for
+from qgac_cli.devices import pick_device
 from qgac_cli.errors import UsageError
 from qgac_cli.metrics import psnr, ssim
 from qgac_cli.model import QGAC, preset
@@ -71,12 +72,6 @@ class TrainConfig:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
