@@ -5,7 +5,7 @@ Usable without the CLI:
     from qgac_cli.api import RestoreOptions, load_model, restore
     model = load_model()
     image = restore("photo.jpg", model)          # RestoredImage, pixels as a numpy array
-    save_image(image, "photo.png")
+    write_atomic("photo.png", encode_image(image, "png"))
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ DEFAULT_TILE = 1024
 
 @dataclass(frozen=True)
 class RestoreOptions:
-    device: str = "auto"
     tile: int | None = DEFAULT_TILE  # pixels per tile side; 0 or None restores in one piece
     project: bool = True  # keep every coefficient inside its quantization interval
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -89,7 +88,8 @@ def load_model(
 
 
 def restore_jpeg(jpeg: JpegData, model, options: RestoreOptions = RestoreOptions()) -> np.ndarray:
-    """Restore a read JPEG: pixels (H, W, 3) or (H, W) float32 in [0, 1].
+    """Restore a read JPEG (on the model's device): pixels (H, W, 3) or (H, W), float32 in
+    [0, 1], or uint8/uint16 when `options.bits` asks for them.
 
     A file with nothing left to restore (every quantization step at most EXACT_STEP and no
     chroma subsampling) comes back as libjpeg decodes it: the projection would keep all its

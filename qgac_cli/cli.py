@@ -209,7 +209,7 @@ def restore(
     except QgacError as e:
         _fail(e)
     options = api.RestoreOptions(
-        device=device, tile=tile, project=not no_projection, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, half=half
+        tile=tile, project=not no_projection, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, half=half
     )
     output = api.OutputOptions(
         format=fmt, bit_depth=int(bit_depth), jpeg_quality=jpeg_quality, keep_orientation=keep_orientation

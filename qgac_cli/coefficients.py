@@ -126,7 +126,7 @@ def to_pixels(
 EXACT_STEP = 2.0
 
 
-def project_luma(
+def project_coefficients(
     restored: torch.Tensor, original: torch.Tensor, table: torch.Tensor, exact_step: float = EXACT_STEP
 ) -> torch.Tensor:
     """Clamp restored coefficients (B, 64, h, w) into the quantization interval of the original.
@@ -153,7 +153,7 @@ def project_chroma(restored: torch.Tensor, planes: Planes) -> torch.Tensor:
     low = dct.downsample(restored, planes.factor).flatten(0, 1).unsqueeze(1) - 128.0  # (2B, 1, h, w)
     coefficients = dct.block_dct(dct.to_blocks(low))  # (2B, 64, hc, wc)
     table = planes.c_table.repeat_interleave(2, dim=0)
-    clamped = project_luma(coefficients, planes.chroma.flatten(0, 1), table)
+    clamped = project_coefficients(coefficients, planes.chroma.flatten(0, 1), table)
     delta = dct.from_blocks(dct.block_idct(clamped - coefficients))  # (2B, 1, h, w)
     return restored + dct.replicate(delta.reshape(b, 2, *delta.shape[-2:]), planes.factor)
 

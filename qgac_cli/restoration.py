@@ -11,7 +11,7 @@ from qgac_cli.coefficients import (
     chroma_at_luma_grid,
     color_samples,
     project_chroma,
-    project_luma,
+    project_coefficients,
     to_pixels,
 )
 from qgac_cli.model import QGAC
@@ -29,7 +29,7 @@ def restore_planes(model: QGAC, planes: Planes, project: bool = True, dtype: tor
     into the quantization intervals of the file (never farther from the truth, REFERENCE §1)."""
     y = model.restore_y(planes.y, planes.y_table, dtype)
     if project:
-        y = project_luma(y, planes.y, planes.y_table)
+        y = project_coefficients(y, planes.y, planes.y_table)
     if not planes.is_color:
         return Restored(y, None, to_pixels(planes, y=y))
     chroma = model.restore_color(chroma_at_luma_grid(planes), y, planes.c_table, planes.y_table, dtype)

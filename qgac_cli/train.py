@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +33,6 @@ from qgac_cli.model import QGAC, preset
 from qgac_cli.model.discriminator import Discriminator, gram
 from qgac_cli.restoration import restore_planes
 
-log = logging.getLogger(__name__)
-
 STAGES = ("y", "color", "joint", "gan")
 
 
@@ -46,7 +43,7 @@ class TrainConfig:
     out: str
     preset: str = "base"
     generator: str | None = None  # override the preset's weight generator (CFM ablation)
-    init: str | None = None  # weights to start from (required for color and gan)
+    init: str | None = None  # weights to start from (required for every stage but y)
     resume: str | None = None
     validation: tuple[str, ...] = ()
     holdout_every: int = 25  # without --validation: every N-th training image is held out
@@ -68,7 +65,6 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -385,10 +381,8 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
         planes = compress(rgb, y_table, c_table, bank.factor())
         loss, restored = gen_ddp(planes, rgb)
         if disc is not None:
-            target = rgb
-            d_module = disc
-            real_logits, real_features = d_module(target)
-            fake_logits, fake_features = d_module(restored.float())
+            real_logits, real_features = disc(rgb)
+            fake_logits, fake_features = disc(restored)
             _, g_adv = relativistic_losses(real_logits, fake_logits)
             loss = loss + cfg.adv_weight * g_adv + cfg.texture_weight * texture_loss(fake_features, real_features)
         optimizer.zero_grad(set_to_none=True)
@@ -398,7 +392,7 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
         scheduler.step()
         if disc is not None:
             real_logits, _ = disc(rgb)
-            fake_logits, _ = disc(restored.detach().float())
+            fake_logits, _ = disc(restored.detach())
             d_loss, _ = relativistic_losses(real_logits, fake_logits)
             d_opt.zero_grad(set_to_none=True)
             d_loss.backward()

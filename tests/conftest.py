@@ -34,6 +34,14 @@ def photo(height: int, width: int, seed: int = 0, channels: int = 3) -> np.ndarr
     return image[..., 0] if channels == 1 else image
 
 
+def image_folder(folder: Path, count: int, height: int, width: int) -> Path:
+    """A folder of `count` generated colour PNGs."""
+    folder.mkdir(parents=True)
+    for i in range(count):
+        Image.fromarray(photo(height, width, seed=i)).save(folder / f"c{i}.png")
+    return folder
+
+
 def pillow_jpeg(pixels: np.ndarray, **options) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="JPEG", **options)

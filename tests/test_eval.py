@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import SHARED, photo, tiny_model
+from conftest import SHARED, image_folder, photo, tiny_model
 from PIL import Image
 
 from qgac_cli import weights
@@ -14,10 +14,7 @@ from qgac_cli.evaluate import EvalConfig, evaluate
 
 @pytest.fixture
 def dataset(tmp_path):
-    folder = tmp_path / "set"
-    folder.mkdir()
-    for i in range(2):
-        Image.fromarray(photo(48, 64, seed=i)).save(folder / f"c{i}.png")
+    folder = image_folder(tmp_path / "set", 2, 48, 64)
     gray = tmp_path / "gray"
     gray.mkdir()
     Image.fromarray(photo(40, 40, seed=5, channels=1)).save(gray / "g.png")

@@ -5,8 +5,7 @@ import sys
 
 import pytest
 import torch
-from conftest import photo
-from PIL import Image
+from conftest import image_folder
 
 from qgac_cli import weights
 from qgac_cli.errors import UsageError
@@ -15,11 +14,7 @@ from qgac_cli.train import TrainConfig, lr_factor, train
 
 @pytest.fixture
 def images(tmp_path):
-    folder = tmp_path / "train"
-    folder.mkdir()
-    for i in range(6):
-        Image.fromarray(photo(64, 80, seed=i)).save(folder / f"{i}.png")
-    return folder
+    return image_folder(tmp_path / "train", 6, 64, 80)
 
 
 def config(images, out, **changes):
