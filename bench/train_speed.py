@@ -3,7 +3,9 @@
     python bench/train_speed.py TRAIN_DIR [--steps 40] [--threads 2] [--device auto]
 
 Patches are compressed on the training device itself (no encoder in the loop); the rate is
-measured after a warm-up, from the training log, for each preset in the same run.
+measured after a warm-up, from the training log, for each preset in the same run: stage y
+from scratch for both efficient presets, and stage joint (both networks, RGB loss) from the
+shipped `base` weights.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ def main() -> None:
     from qgac_cli.train import TrainConfig, train
 
     rows = []
-    for preset in ("small", "base"):
+    for preset, stage, init in (("small", "y", None), ("base", "y", None), ("base", "joint", "base")):
         with tempfile.TemporaryDirectory() as out:
             cfg = TrainConfig(
-                stage="y",
+                stage=stage,
+                init=init,
                 data=tuple(args.data),
                 out=out,
                 preset=preset,
@@ -52,10 +55,10 @@ def main() -> None:
             ]
         a, b = records[-2], records[-1]
         rate = (b["step"] - a["step"]) * args.batch / (b["elapsed_s"] - a["elapsed_s"])
-        rows.append([preset, f"{args.patch}x{args.patch}", args.batch, f"{rate:.1f}"])
+        rows.append([preset, stage, f"{args.patch}x{args.patch}", args.batch, f"{rate:.1f}"])
     print_table(
-        f"training throughput, stage y ({args.device}, {args.threads} threads)",
-        ["preset", "patch", "batch", "patches/s"],
+        f"training throughput ({args.device}, {args.threads} threads)",
+        ["preset", "stage", "patch", "batch", "patches/s"],
         rows,
     )
 

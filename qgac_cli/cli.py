@@ -552,6 +552,14 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
 @click.option("--batch", type=int, default=32, show_default=True)
 @click.option("--patch", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option(
+    "--loss",
+    type=click.Choice(["l1", "l2"]),
+    default="l1",
+    show_default=True,
+    help="Pixel norm of the regression loss (l2 fine-tunes for PSNR).",
+)
+@click.option("--ssim-weight", type=float, default=0.05, show_default=True, help="λ of the −λ·SSIM term.")
 @click.option("--val-every", type=int, default=500, show_default=True)
 @click.option("--max-minutes", type=float, default=None, help="Stop (and save) after this long.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -569,6 +577,8 @@ def train(
     batch,
     patch,
     lr,
+    loss,
+    ssim_weight,
     val_every,
     max_minutes,
     seed,
@@ -600,6 +610,8 @@ def train(
         batch=batch,
         patch=patch,
         lr=lr,
+        loss=loss,
+        ssim_weight=ssim_weight,
         val_every=val_every,
         checkpoint_every=val_every,
         max_minutes=max_minutes,

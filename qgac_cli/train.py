@@ -55,6 +55,7 @@ class TrainConfig:
     warmup: int = 200
     ema: float = 0.999
     clip: float = 1.0
+    loss: str = "l1"  # pixel norm of the regression loss: l1 (the paper's) or l2 (PSNR's own)
     ssim_weight: float = 0.05
     adv_weight: float = 5e-3
     texture_weight: float = 1.0
@@ -155,8 +156,13 @@ class EMA:
 # --------------------------------------------------------------------------- losses
 
 
-def pixel_loss(restored: torch.Tensor, target: torch.Tensor, ssim_weight: float) -> torch.Tensor:
-    return F.l1_loss(restored, target) - ssim_weight * ssim(restored, target).mean()
+PIXEL_LOSSES = {"l1": F.l1_loss, "l2": F.mse_loss}
+
+
+def pixel_loss(restored: torch.Tensor, target: torch.Tensor, ssim_weight: float, norm: str = "l1") -> torch.Tensor:
+    """L1 (or L2) − ssim_weight · SSIM, in pixel space; the SSIM term is skipped at weight 0."""
+    loss = PIXEL_LOSSES[norm](restored, target)
+    return loss - ssim_weight * ssim(restored, target).mean() if ssim_weight else loss
 
 
 class StageLoss(nn.Module):
@@ -172,7 +178,7 @@ class StageLoss(nn.Module):
             y = model.restore_y(planes.y, planes.y_table)
             restored = (samples(y, clamp=False) / 255.0)[..., : planes.height, : planes.width]
             target_y = dct.rgb_to_ycbcr(target)[:, :1] / 255.0
-            return pixel_loss(restored, target_y, self.cfg.ssim_weight), restored
+            return pixel_loss(restored, target_y, self.cfg.ssim_weight, self.cfg.loss), restored
         if self.stage == "color":
             with torch.no_grad():
                 y = model.restore_y(planes.y, planes.y_table)
@@ -180,7 +186,7 @@ class StageLoss(nn.Module):
             y = model.restore_y(planes.y, planes.y_table)
         chroma = model.restore_color(chroma_at_luma_grid(planes), y, planes.c_table, planes.y_table)
         restored = to_pixels(planes, y=y, color=color_samples(chroma, clamp=False), clamp=False)
-        return pixel_loss(restored, target, self.cfg.ssim_weight), restored
+        return pixel_loss(restored, target, self.cfg.ssim_weight, self.cfg.loss), restored
 
 
 def relativistic_losses(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -286,6 +292,8 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
     """Run one stage; returns the path of the best checkpoint."""
     if cfg.stage not in STAGES:
         raise UsageError(f"unknown stage {cfg.stage!r}; choose one of {', '.join(STAGES)}")
+    if cfg.loss not in PIXEL_LOSSES:
+        raise UsageError(f"unknown loss {cfg.loss!r}; choose one of {', '.join(PIXEL_LOSSES)}")
     rank, world = _distributed()
     device = pick_device(cfg.device)
     if device.type == "cuda" and world > 1:

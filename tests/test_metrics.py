@@ -1,9 +1,11 @@
 import math
 
 import numpy as np
+import pytest
 import torch
+import torch.nn.functional as F
 
-from qgac_cli.metrics import blocking_effect_factor, psnr, psnrb, ssim
+from qgac_cli.metrics import blocking_effect_factor, box_mean, psnr, psnrb, ssim
 
 
 def test_identical_images():
@@ -78,3 +80,23 @@ def test_ssim_is_differentiable():
     y = torch.rand(1, 3, 16, 16, dtype=torch.float64)
     ssim(x, y).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (1, 1, 9, 30), (3, 2, 41, 17)])
+def test_box_mean_is_a_valid_stride_one_average(shape):
+    x = torch.rand(*shape, dtype=torch.float64, requires_grad=True)
+    got = box_mean(x)
+    expected = F.avg_pool2d(x, 8, stride=1)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, rtol=0, atol=1e-12)
+    (grad_got,) = torch.autograd.grad(got.sum(), x)
+    (grad_expected,) = torch.autograd.grad(expected.sum(), x)
+    assert torch.allclose(grad_got, grad_expected, rtol=0, atol=1e-12)
+
+
+def test_ssim_in_float32_on_a_large_image_keeps_its_precision():
+    # a running sum over thousands of samples must not drift: compare against float64
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(1, 1, 600, 2400, generator=g, dtype=torch.float64)
+    y = (x + 0.02 * torch.randn(x.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+    assert float(ssim(y.float(), x.float())) == pytest.approx(float(ssim(y, x)), abs=1e-5)

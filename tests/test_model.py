@@ -10,6 +10,7 @@ from qgac_cli.jpeg import read_jpeg
 from qgac_cli.model import QGAC, count_parameters, preset
 from qgac_cli.model.discriminator import Discriminator
 from qgac_cli.model.layers import QuantConv, TableCode
+from qgac_cli.model.networks import FrequencyStage
 from qgac_cli.quality import standard_tables
 from qgac_cli.restoration import restore_planes
 from qgac_cli.tiling import context_blocks
@@ -119,3 +120,17 @@ def test_shipped_weights_load():
     model = weights.load()
     assert isinstance(model, QGAC) and not model.training
     assert model.std.min() > 0
+
+
+def test_frequency_stage_layout_is_invisible():
+    # channels-last inside the stage is a speed choice: same values, contiguous result
+    torch.manual_seed(0)
+    stage = FrequencyStage(16, 2).eval()
+    for p in stage.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    x = torch.randn(2, 16, 5, 7)
+    with torch.no_grad():
+        out = stage(x)
+        expected = x + stage.body(x)
+    assert out.is_contiguous()
+    assert torch.allclose(out, expected, atol=1e-5)

@@ -9,7 +9,7 @@ from conftest import image_folder
 
 from qgac_cli import weights
 from qgac_cli.errors import UsageError
-from qgac_cli.train import TrainConfig, lr_factor, train
+from qgac_cli.train import TrainConfig, lr_factor, pixel_loss, train
 
 
 @pytest.fixture
@@ -50,6 +50,21 @@ def test_stages_write_checkpoints_logs_and_plot(images, tmp_path):
     assert all(torch.equal(after[k], v) for k, v in y_weights.items() if k.startswith("y_net"))
     gan = train(config(images, tmp_path / "g", stage="gan", init=str(color), steps=2))
     assert weights.read(gan).metadata["stage"] == "gan"
+
+
+def test_l2_loss_without_ssim_trains_and_unknown_losses_are_refused(images, tmp_path):
+    best = train(config(images, tmp_path / "l2", loss="l2", ssim_weight=0.0, steps=2))
+    assert weights.read(best).metadata["stage"] == "y"
+    with pytest.raises(UsageError, match="unknown loss"):
+        train(config(images, tmp_path / "bad", loss="huber"))
+
+
+def test_pixel_loss_norms():
+    a, b = torch.zeros(1, 1, 16, 16), torch.full((1, 1, 16, 16), 0.5)
+    assert float(pixel_loss(a, b, 0.0, "l1")) == pytest.approx(0.5)
+    assert float(pixel_loss(a, b, 0.0, "l2")) == pytest.approx(0.25)
+    # the SSIM term lowers the loss by weight * SSIM (1 for identical images)
+    assert float(pixel_loss(b, b, 0.05, "l2")) == pytest.approx(-0.05)
 
 
 def test_color_stage_needs_init(images, tmp_path):
