@@ -53,7 +53,7 @@ def main() -> None:
             records = [
                 json.loads(line) for line in (Path(out) / "log.jsonl").read_text().splitlines() if "loss" in line
             ]
-        a, b = records[-2], records[-1]
+        a, b = records[0], records[-1]  # everything after the first quarter (warm-up)
         rate = (b["step"] - a["step"]) * args.batch / (b["elapsed_s"] - a["elapsed_s"])
         rows.append([preset, stage, f"{args.patch}x{args.patch}", args.batch, f"{rate:.1f}"])
     print_table(

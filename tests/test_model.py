@@ -125,12 +125,13 @@ def test_shipped_weights_load():
 def test_frequency_stage_layout_is_invisible():
     # channels-last inside the stage is a speed choice: same values, contiguous result
     torch.manual_seed(0)
-    stage = FrequencyStage(16, 2).eval()
+    stage = FrequencyStage(16, 2)
     for p in stage.parameters():
         torch.nn.init.normal_(p, std=0.1)
     x = torch.randn(2, 16, 5, 7)
     with torch.no_grad():
-        out = stage(x)
         expected = x + stage.body(x)
-    assert out.is_contiguous()
-    assert torch.allclose(out, expected, atol=1e-5)
+        for mode in (True, False):
+            out = stage.train(mode)(x)
+            assert out.is_contiguous()
+            assert torch.allclose(out, expected, atol=1e-5)

@@ -126,7 +126,10 @@ class FrequencyStage(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # oneDNN's grouped convolutions run far faster channels-last (training 1.8x, measured)
+        if not self.training:
+            return x + self.body(x)
+        # oneDNN's grouped convolutions train 1.8x faster channels-last on a CPU; at inference
+        # the layout change costs more than it saves (bench/model_speed.py)
         return x + self.body(x.contiguous(memory_format=torch.channels_last)).contiguous()
 
 
