@@ -11,7 +11,6 @@ shipped `base` weights.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
-    from qgac_cli.train import TrainConfig, train
+    from qgac_cli.train import TrainConfig, patch_rate, train
 
     rows = []
     for preset, stage, init in (("small", "y", None), ("base", "y", None), ("base", "joint", "base")):
@@ -50,11 +49,7 @@ def main() -> None:
                 holdout_every=10**9,
             )
             train(cfg)
-            records = [
-                json.loads(line) for line in (Path(out) / "log.jsonl").read_text().splitlines() if "loss" in line
-            ]
-        a, b = records[0], records[-1]  # everything after the first quarter (warm-up)
-        rate = (b["step"] - a["step"]) * args.batch / (b["elapsed_s"] - a["elapsed_s"])
+            rate = patch_rate(Path(out) / "log.jsonl", args.batch)  # after the first quarter (warm-up)
         rows.append([preset, stage, f"{args.patch}x{args.patch}", args.batch, f"{rate:.1f}"])
     print_table(
         f"training throughput ({args.device}, {args.threads} threads)",

@@ -264,6 +264,20 @@ def _set_rng_state(state: dict, bank: PatchBank) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def read_log(log_path: Path) -> list[dict]:
+    """The records of a training log (log.jsonl): training records carry "loss", validation
+    records "gain_q*"."""
+    return [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+
+
+def patch_rate(log_path: Path, batch: int, since: int = 0) -> float:
+    """Patches per second between training record `since` (an index, negative from the end)
+    and the last one: the rate after warm-up, without the start-up in it."""
+    records = [r for r in read_log(log_path) if "loss" in r]
+    a, b = records[since], records[-1]
+    return (b["step"] - a["step"]) * batch / (b["elapsed_s"] - a["elapsed_s"])
+
+
 def plot_curve(log_path: Path, png_path: Path) -> None:
     """Training loss and validation gains against steps, as a PNG (needs matplotlib)."""
     try:
@@ -273,7 +287,7 @@ def plot_curve(log_path: Path, png_path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    records = read_log(log_path)
     train = [r for r in records if "loss" in r]
     val = [r for r in records if any(k.startswith("gain_") for k in r)]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))

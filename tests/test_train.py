@@ -9,7 +9,7 @@ from conftest import image_folder
 
 from qgac_cli import weights
 from qgac_cli.errors import UsageError
-from qgac_cli.train import TrainConfig, lr_factor, pixel_loss, train
+from qgac_cli.train import TrainConfig, lr_factor, patch_rate, pixel_loss, train
 
 
 @pytest.fixture
@@ -104,6 +104,19 @@ def _run_until(cfg, step):
 
     with pytest.raises(Stop):
         train(cfg, progress)
+
+
+def test_patch_rate_skips_the_warm_up_and_validation_records(tmp_path):
+    log = tmp_path / "log.jsonl"
+    records = [
+        {"step": 10, "loss": 1.0, "elapsed_s": 50.0},  # slow start-up
+        {"step": 20, "loss": 1.0, "elapsed_s": 52.0},
+        {"step": 20, "gain_q10": 0.5},
+        {"step": 30, "loss": 1.0, "elapsed_s": 54.0},
+    ]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert patch_rate(log, batch=4) == pytest.approx(20 * 4 / 4.0)
+    assert patch_rate(log, batch=4, since=-2) == pytest.approx(10 * 4 / 2.0)
 
 
 def test_lr_schedule():

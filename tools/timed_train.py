@@ -12,14 +12,13 @@ Example (the shipped `base`, on one H100):
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from qgac_cli.train import TrainConfig, train
+from qgac_cli.train import TrainConfig, patch_rate, train
 
 
 def main() -> None:
@@ -41,9 +40,7 @@ def main() -> None:
     started = time.time()
     probe_dir = Path(out) / "probe"
     train(TrainConfig(out=str(probe_dir), steps=120, val_every=10**9, checkpoint_every=10**9, log_every=20, **common))
-    records = [json.loads(line) for line in (probe_dir / "log.jsonl").read_text().splitlines() if "loss" in line]
-    a, b = records[-2], records[-1]
-    rate = (b["step"] - a["step"]) * batch / (b["elapsed_s"] - a["elapsed_s"])
+    rate = patch_rate(probe_dir / "log.jsonl", batch, since=-2)
     left = seconds - (time.time() - started)
     steps = int(rate / batch * (left - 25) * 0.85)
     print(f"probe: {rate:.0f} patches/s; training {steps} steps in {left:.0f} s", flush=True)
