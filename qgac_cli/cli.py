@@ -541,6 +541,12 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
 @click.option(
     "--init", default=None, metavar="NAME|PATH", help="Weights to start from (color, joint, gan; warm restarts)."
 )
+@click.option(
+    "--grow",
+    default=None,
+    metavar="PRESET",
+    help="Grow the --init weights into this larger preset first (new blocks start as the identity).",
+)
 @click.option("--resume", default=None, type=click.Path(dir_okay=False), help="Resume exactly from OUT/last.pt.")
 @click.option(
     "--validation",
@@ -563,6 +569,13 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
 @click.option("--val-every", type=int, default=500, show_default=True)
 @click.option("--max-minutes", type=float, default=None, help="Stop (and save) after this long.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "bf16", "fp32"]),
+    default="auto",
+    show_default=True,
+    help="The networks' arithmetic (auto: bf16 where the CPU or GPU runs it natively).",
+)
 @device_option
 @threads_option
 def train(
@@ -571,6 +584,7 @@ def train(
     out,
     preset,
     init,
+    grow,
     resume,
     validation,
     steps,
@@ -582,6 +596,7 @@ def train(
     val_every,
     max_minutes,
     seed,
+    precision,
     device,
     threads,
 ):
@@ -604,6 +619,7 @@ def train(
         out=out,
         preset=preset,
         init=init,
+        grow=grow,
         resume=resume,
         validation=tuple(validation),
         steps=steps,
@@ -618,6 +634,7 @@ def train(
         device=device,
         threads=threads,
         seed=seed,
+        precision=precision,
     )
     try:
         from tqdm import tqdm

@@ -1,8 +1,15 @@
-"""Choosing a torch device from a user's word: auto, cpu, cuda or cuda:N."""
+"""Choosing a torch device from a user's word (auto, cpu, cuda or cuda:N) and the precision
+the networks run in (auto, bf16 or fp32)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from qgac_cli.errors import UsageError
+
+PRECISIONS = ("auto", "bf16", "fp32")
+# CPU flags (Linux /proc/cpuinfo) under which bfloat16 convolutions run natively fast
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 def pick_device(name: str):
@@ -18,3 +25,36 @@ def pick_device(name: str):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("CUDA was asked for but is not available on this machine")
     return device
+
+
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The flags of the first processor in /proc/cpuinfo (empty where there is none)."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text() if path.is_file() else ""
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    return set()
+
+
+def bf16_is_fast(device) -> bool:
+    """Whether bfloat16 runs natively on the device: a CUDA GPU that supports it, or a CPU with
+    AMX or AVX-512 BF16 (elsewhere bfloat16 is emulated and slower than fp32)."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and bool(cpu_flags() & set(BF16_CPU_FLAGS))
+
+
+def pick_dtype(precision: str, device):
+    """The autocast dtype for the networks: torch.bfloat16, or None for fp32. "auto" is bf16
+    where the device runs it natively."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision == "bf16" or (precision == "auto" and bf16_is_fast(device)):
+        return torch.bfloat16
+    return None

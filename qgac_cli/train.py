@@ -26,11 +26,12 @@ from torch import nn
 from qgac_cli import dct, weights
 from qgac_cli.coefficients import Planes, chroma_at_luma_grid, color_samples, samples, to_pixels
 from qgac_cli.data import PatchBank, PatchConfig, compress, list_images, load_rgb, tables_for
-from qgac_cli.devices import pick_device
+from qgac_cli.devices import pick_device, pick_dtype
 from qgac_cli.errors import UsageError
 from qgac_cli.metrics import psnr, ssim
 from qgac_cli.model import QGAC, preset
 from qgac_cli.model.discriminator import Discriminator, gram
+from qgac_cli.model.growth import grow
 from qgac_cli.restoration import restore_planes
 
 STAGES = ("y", "color", "joint", "gan")
@@ -44,6 +45,8 @@ class TrainConfig:
     preset: str = "base"
     generator: str | None = None  # override the preset's weight generator (CFM ablation)
     init: str | None = None  # weights to start from (required for every stage but y)
+    grow: str | None = None  # a larger preset to grow the init weights into (model.growth)
+    precision: str = "auto"  # the networks' autocast: auto (bf16 where native) | bf16 | fp32
     resume: str | None = None
     validation: tuple[str, ...] = ()
     holdout_every: int = 25  # without --validation: every N-th training image is held out
@@ -168,23 +171,24 @@ def pixel_loss(restored: torch.Tensor, target: torch.Tensor, ssim_weight: float,
 class StageLoss(nn.Module):
     """The generator side of one stage: patches in, (loss, restored pixels) out."""
 
-    def __init__(self, model: QGAC, stage: str, cfg: TrainConfig) -> None:
+    def __init__(self, model: QGAC, stage: str, cfg: TrainConfig, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        self.model, self.stage, self.cfg = model, stage, cfg
+        self.model, self.stage, self.cfg, self.dtype = model, stage, cfg, dtype
 
     def forward(self, planes: Planes, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        model = self.model
+        """The networks run in `dtype` (autocast); normalization, pixels and loss in fp32."""
+        model, dtype = self.model, self.dtype
         if self.stage == "y":
-            y = model.restore_y(planes.y, planes.y_table)
+            y = model.restore_y(planes.y, planes.y_table, dtype)
             restored = (samples(y, clamp=False) / 255.0)[..., : planes.height, : planes.width]
             target_y = dct.rgb_to_ycbcr(target)[:, :1] / 255.0
             return pixel_loss(restored, target_y, self.cfg.ssim_weight, self.cfg.loss), restored
         if self.stage == "color":
             with torch.no_grad():
-                y = model.restore_y(planes.y, planes.y_table)
+                y = model.restore_y(planes.y, planes.y_table, dtype)
         else:
-            y = model.restore_y(planes.y, planes.y_table)
-        chroma = model.restore_color(chroma_at_luma_grid(planes), y, planes.c_table, planes.y_table)
+            y = model.restore_y(planes.y, planes.y_table, dtype)
+        chroma = model.restore_color(chroma_at_luma_grid(planes), y, planes.c_table, planes.y_table, dtype)
         restored = to_pixels(planes, y=y, color=color_samples(chroma, clamp=False), clamp=False)
         return pixel_loss(restored, target, self.cfg.ssim_weight, self.cfg.loss), restored
 
@@ -222,7 +226,16 @@ def _prepare_model(cfg: TrainConfig, bank: PatchBank) -> tuple[QGAC, dict]:
     if cfg.init:
         ckpt = weights.read(weights.resolve(cfg.init))
         model = weights.build(ckpt, cfg.init).train()
-        return model, dict(ckpt.metadata)
+        metadata = dict(ckpt.metadata)
+        if cfg.grow:
+            try:
+                model = grow(model, preset(cfg.grow), seed=cfg.seed)
+            except ValueError as e:
+                raise UsageError(f"cannot grow {cfg.init} into {cfg.grow}: {e}") from None
+            metadata.update(preset=cfg.grow, grown_from=metadata.get("preset", "?"))
+        return model, metadata
+    if cfg.grow:
+        raise UsageError("--grow needs trained weights to grow: give --init")
     config = preset(cfg.preset)
     if cfg.generator:
         config = replace(
@@ -310,6 +323,7 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
         raise UsageError(f"unknown loss {cfg.loss!r}; choose one of {', '.join(PIXEL_LOSSES)}")
     rank, world = _distributed()
     device = pick_device(cfg.device)
+    dtype = pick_dtype(cfg.precision, device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
@@ -327,7 +341,7 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
             dist.broadcast(t, 0)
     model.to(device)
     params = _trainable(model, cfg.stage)
-    gen = StageLoss(model, cfg.stage, cfg)
+    gen = StageLoss(model, cfg.stage, cfg, dtype)
     gen_ddp = nn.parallel.DistributedDataParallel(gen) if world > 1 else gen
     optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.99))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
@@ -361,6 +375,7 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
         "train_images": len(train_paths),
         "patch": cfg.patch,
         "batch": cfg.batch * world,
+        "precision": "bf16" if dtype is not None else "fp32",
     }
     steps_before = int(metadata.get("total_steps", 0))
     started, start_step = time.time(), step

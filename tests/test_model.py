@@ -135,3 +135,41 @@ def test_frequency_stage_layout_is_invisible():
             out = stage.train(mode)(x)
             assert out.is_contiguous()
             assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_grown_model_restores_exactly_as_the_original():
+    from dataclasses import replace
+
+    from qgac_cli.model.growth import grow
+
+    small = tiny_model(0)
+    target = replace(TINY, y=replace(TINY.y, blocks=3), color=replace(TINY.color, blocks=2))
+    grown = grow(small, target).eval()
+    assert grown.config == target and count_parameters(grown) > count_parameters(small)
+    data = pillow_jpeg(photo(40, 56), quality=20, subsampling=2)
+    planes = from_jpeg(read_jpeg(data))
+    with torch.no_grad():
+        expected = restore_planes(small.eval(), planes).pixels
+        assert torch.equal(restore_planes(grown, planes).pixels, expected)
+    # the new blocks are live: one gradient step changes the output
+    grown.train()
+    y = torch.randn(1, 64, 6, 7)
+    table = torch.full((1, 1, 8, 8), 10.0)
+    grown.y_net(y, table).square().sum().backward()
+    new_last = grown.y_net.encode[2].body[-1].weight
+    assert new_last.grad is not None and new_last.grad.abs().sum() > 0
+
+
+def test_growth_only_adds_blocks():
+    from dataclasses import replace
+
+    from qgac_cli.model.growth import grow
+
+    small = tiny_model(0)
+    for target in (
+        replace(TINY, y=replace(TINY.y, channels=16)),
+        replace(TINY, y=replace(TINY.y, blocks=0)),
+        preset("paper"),
+    ):
+        with pytest.raises(ValueError):
+            grow(small, target)

@@ -163,3 +163,29 @@ def test_two_gloo_processes(images, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     ckpt = weights.read(out / "best.pt")
     assert ckpt.metadata["batch"] == 4  # two processes of two patches each
+
+
+def test_grow_starts_from_the_init_weights(images, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from qgac_cli.model import presets
+
+    small = presets.PRESETS["small"]
+    deeper = replace(small, y=replace(small.y, blocks=3), color=replace(small.color, blocks=2))
+    monkeypatch.setitem(presets.PRESETS, "small-deeper", deeper)
+    first = train(config(images, tmp_path / "y", steps=2))
+    grown = train(config(images, tmp_path / "g", stage="joint", init=str(first), grow="small-deeper", steps=2))
+    ckpt = weights.read(grown)
+    assert ckpt.config == deeper and ckpt.metadata["preset"] == "small-deeper"
+    assert ckpt.metadata["grown_from"] == "small"
+    with pytest.raises(UsageError, match="cannot grow"):
+        train(config(images, tmp_path / "bad", stage="joint", init=str(first), grow="base"))
+    with pytest.raises(UsageError, match="--init"):
+        train(config(images, tmp_path / "bad2", grow="small-deeper"))
+
+
+def test_bf16_training_runs_and_records_its_precision(images, tmp_path):
+    best = train(config(images, tmp_path / "bf16", precision="bf16", steps=2))
+    assert weights.read(best).metadata["precision"] == "bf16"
+    fp32 = train(config(images, tmp_path / "fp32", precision="fp32", steps=2))
+    assert weights.read(fp32).metadata["precision"] == "fp32"

@@ -2,17 +2,18 @@
 lent GPU): a short probe measures throughput, the cosine schedule is then sized to end
 inside the budget.
 
-    python tools/timed_train.py STAGE SECONDS INIT|- LR BATCH OUT DATA_DIR...
+    python tools/timed_train.py STAGE SECONDS OUT DATA_DIR... [--init W] [--grow PRESET]
+        [--lr LR] [--batch B] [--precision auto|bf16|fp32] [--loss l1|l2] [--ssim-weight S]
 
-Example (the shipped `base`, on one H100):
-    python tools/timed_train.py y 470 - 4e-4 96 runs/y data/train/*
-    python tools/timed_train.py color 240 runs/y/best.pt 4e-4 96 runs/color data/train/*
-    python tools/timed_train.py joint 270 runs/color/best.pt 1e-4 96 runs/joint data/train/*
+Examples (on one H100):
+    python tools/timed_train.py y 470 runs/y data/train/* --lr 4e-4 --batch 96
+    python tools/timed_train.py joint 270 runs/joint data/train/* --init runs/color/best.pt --lr 1e-4
+    python tools/timed_train.py joint 500 runs/large data/* --init base --grow large --batch 192
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 from pathlib import Path
 
@@ -21,36 +22,60 @@ import torch
 from qgac_cli.train import TrainConfig, patch_rate, train
 
 
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train one stage inside a wall-clock budget.")
+    parser.add_argument("stage")
+    parser.add_argument("seconds", type=float)
+    parser.add_argument("out")
+    parser.add_argument("data", nargs="+")
+    parser.add_argument("--init", default=None)
+    parser.add_argument("--grow", default=None)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--batch", type=int, default=96)
+    parser.add_argument("--patch", type=int, default=128)
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--loss", default="l1")
+    parser.add_argument("--ssim-weight", type=float, default=0.05)
+    parser.add_argument("--probe-steps", type=int, default=60)
+    return parser.parse_args()
+
+
 def main() -> None:
-    stage, seconds, init, lr, batch, out, *data = sys.argv[1:]
-    seconds, lr, batch = float(seconds), float(lr), int(batch)
+    args = parse()
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     common = dict(
-        stage=stage,
-        data=tuple(data),
+        stage=args.stage,
+        data=tuple(args.data),
         preset="base",
-        init=None if init == "-" else init,
-        batch=batch,
-        patch=128,
-        lr=lr,
-        warmup=100 if init != "-" else 300,
+        init=args.init,
+        grow=args.grow,
+        batch=args.batch,
+        patch=args.patch,
+        lr=args.lr,
+        warmup=100 if args.init else 300,
+        precision=args.precision,
+        loss=args.loss,
+        ssim_weight=args.ssim_weight,
     )
     started = time.time()
-    probe_dir = Path(out) / "probe"
-    train(TrainConfig(out=str(probe_dir), steps=120, val_every=10**9, checkpoint_every=10**9, log_every=20, **common))
-    rate = patch_rate(probe_dir / "log.jsonl", batch, since=-2)
-    left = seconds - (time.time() - started)
-    steps = int(rate / batch * (left - 25) * 0.85)
+    probe_dir = Path(args.out) / "probe"
+    probe = TrainConfig(
+        out=str(probe_dir), steps=args.probe_steps, val_every=10**9, checkpoint_every=10**9, log_every=max(1, args.probe_steps // 3), **common
+    )
+    train(probe)
+    rate = patch_rate(probe_dir / "log.jsonl", args.batch, since=-2)
+    left = args.seconds - (time.time() - started)
+    steps = int(rate / args.batch * (left - 30) * 0.85)
     print(f"probe: {rate:.0f} patches/s; training {steps} steps in {left:.0f} s", flush=True)
     cfg = TrainConfig(
-        out=out,
+        out=args.out,
         steps=steps,
-        val_every=max(steps // 8, 50),
-        checkpoint_every=max(steps // 4, 50),
+        val_every=max(steps // 6, 50),
+        checkpoint_every=max(steps // 6, 50),
         log_every=50,
-        max_minutes=left / 60,
+        max_minutes=(left - 20) / 60,
         **common,
     )
     best = train(cfg, progress=lambda s, n, r: print(s, n, r, flush=True) if s % 500 == 0 else None)

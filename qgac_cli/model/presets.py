@@ -15,6 +15,11 @@ PRESETS: dict[str, ModelConfig] = {
         y=NetConfig(kind="efficient", channels=96, blocks=4),
         color=NetConfig(kind="efficient", channels=48, blocks=3),
     ),
+    # `base` grown by blocks (qgac_cli.model.growth): twice the Y depth, twice the colour depth.
+    "large": ModelConfig(
+        y=NetConfig(kind="efficient", channels=96, blocks=8),
+        color=NetConfig(kind="efficient", channels=48, blocks=6),
+    ),
     # A smaller sibling for quick experiments and ablations.
     "small": ModelConfig(
         y=NetConfig(kind="efficient", channels=48, blocks=2),
@@ -25,6 +30,7 @@ PRESETS: dict[str, ModelConfig] = {
 PRESET_NOTES = {
     "paper": "the published architecture (Ehrlich et al. 2020)",
     "base": "efficient CPU architecture, the shipped default",
+    "large": "base grown to twice its depth, started from base's weights",
     "small": "small efficient architecture for experiments",
 }
 
