@@ -62,7 +62,12 @@ def main() -> None:
     started = time.time()
     probe_dir = Path(args.out) / "probe"
     probe = TrainConfig(
-        out=str(probe_dir), steps=args.probe_steps, val_every=10**9, checkpoint_every=10**9, log_every=max(1, args.probe_steps // 3), **common
+        out=str(probe_dir),
+        steps=args.probe_steps,
+        val_every=10**9,
+        checkpoint_every=10**9,
+        log_every=max(1, args.probe_steps // 3),
+        **common,
     )
     train(probe)
     rate = patch_rate(probe_dir / "log.jsonl", args.batch, since=-2)

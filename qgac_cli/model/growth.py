@@ -29,7 +29,9 @@ def check_growable(small: NetConfig, large: NetConfig, role: str) -> None:
     """Raise ValueError unless `large` differs from `small` only by more (or as many) blocks."""
     if small.kind != "efficient" or large.kind != "efficient":
         raise ValueError(f"{role} network: only efficient networks grow (got {small.kind} -> {large.kind})")
-    changed = [f.name for f in fields(NetConfig) if f.name != "blocks" and getattr(small, f.name) != getattr(large, f.name)]
+    changed = [
+        f.name for f in fields(NetConfig) if f.name != "blocks" and getattr(small, f.name) != getattr(large, f.name)
+    ]
     if changed:
         raise ValueError(f"{role} network: growth adds blocks only; {', '.join(changed)} differ")
     if large.blocks < small.blocks:
