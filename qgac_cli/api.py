@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from qgac_cli import weights as weights_mod
-from qgac_cli.devices import pick_device
+from qgac_cli.devices import pick_device, pick_dtype
 from qgac_cli.errors import OutputExistsError, QgacError, UsageError, WeightsError
 from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, JpegData, read_jpeg
 
@@ -36,7 +36,7 @@ class RestoreOptions:
     tile: int | None = DEFAULT_TILE  # pixels per tile side; 0 or None restores in one piece
     project: bool = True  # keep every coefficient inside its quantization interval
     max_pixels: int = DEFAULT_MAX_PIXELS
-    half: bool = False  # bfloat16 on CUDA
+    precision: str = "auto"  # the networks' arithmetic: auto (bf16 where native) | bf16 | fp32
     bits: int | None = None  # result as float32 in [0, 1] (None), or uint8 (8) / uint16 (16)
 
 
@@ -98,13 +98,11 @@ def restore_jpeg(jpeg: JpegData, model, options: RestoreOptions = RestoreOptions
     """
     if options.project and jpeg.decoded is not None and nothing_to_restore(jpeg):
         return _as_bits(jpeg.decoded.astype(np.float32) / 255.0, options.bits)
-    import torch
-
     from qgac_cli.coefficients import from_jpeg
     from qgac_cli.tiling import restore_tiles
 
     device = next(model.parameters()).device
-    dtype = torch.bfloat16 if options.half and device.type == "cuda" else None
+    dtype = pick_dtype(options.precision, device)
     planes = from_jpeg(jpeg).to(device)
     channels = 3 if planes.is_color else 1
     kind = {None: np.float32, 8: np.uint8, 16: np.uint16}[options.bits]

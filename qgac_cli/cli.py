@@ -157,7 +157,14 @@ def _print_info(records: list[dict]) -> None:
 @click.option("--no-projection", is_flag=True, help="Do not clamp coefficients into their quantization intervals.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never overwritten).")
 @click.option("--shard", default=None, metavar="I/N", help="Take only the I-th of N shares of the inputs.")
-@click.option("--half", is_flag=True, help="bfloat16 inference on CUDA.")
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "bf16", "fp32"]),
+    default="auto",
+    show_default=True,
+    help="The network's arithmetic (auto: bf16 where the CPU or GPU runs it natively).",
+)
+@click.option("--half", is_flag=True, hidden=True, help="Old name of --precision bf16.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @device_option
 @threads_option
@@ -177,6 +184,7 @@ def restore(
     no_projection,
     overwrite,
     shard,
+    precision,
     half,
     quiet,
     device,
@@ -209,7 +217,10 @@ def restore(
     except QgacError as e:
         _fail(e)
     options = api.RestoreOptions(
-        tile=tile, project=not no_projection, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, half=half
+        tile=tile,
+        project=not no_projection,
+        max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+        precision="bf16" if half else precision,
     )
     output = api.OutputOptions(
         format=fmt, bit_depth=int(bit_depth), jpeg_quality=jpeg_quality, keep_orientation=keep_orientation
@@ -337,6 +348,13 @@ def models(as_json: bool) -> None:
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write records as CSV.")
 @click.option("--per-image", is_flag=True, help="Also record every image.")
 @click.option("--limit", type=int, default=None, help="Only the first N images of each set.")
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "bf16", "fp32"]),
+    default="auto",
+    show_default=True,
+    help="The networks' arithmetic (auto: bf16 where the CPU or GPU runs it natively).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @device_option
 @threads_option
@@ -352,6 +370,7 @@ def eval_command(
     csv_path,
     per_image,
     limit,
+    precision,
     quiet,
     device,
     threads,
@@ -386,6 +405,7 @@ def eval_command(
             project=not no_projection,
             per_image=per_image,
             limit=limit,
+            precision=precision,
         )
         records = _evaluate_with_progress(evaluate, cfg, methods, quiet)
     except QgacError as e:
@@ -424,7 +444,19 @@ def _print_eval(records: list[dict]) -> None:
     rows = [r for r in records if r.get("image") is None]
     jpeg = {(r["dataset"], r["quality"]): r for r in rows if r["method"] == "jpeg"}
     table = Table(title="qgac eval (PSNR and PSNR-B in dB; SSIM 8x8 uniform window)")
-    for column in ("dataset", "quality", "method", "PSNR", "PSNR-B", "SSIM", "gain PSNR", "images"):
+    columns = (
+        "dataset",
+        "quality",
+        "method",
+        "PSNR",
+        "PSNR-B",
+        "SSIM",
+        "gain PSNR",
+        "worst gain",
+        "below JPEG",
+        "images",
+    )
+    for column in columns:
         table.add_column(column, justify="right" if column not in ("dataset", "method") else "left")
     for r in rows:
         base = jpeg.get((r["dataset"], r["quality"]))
@@ -437,6 +469,8 @@ def _print_eval(records: list[dict]) -> None:
             f"{r['psnrb']:.2f}",
             f"{r['ssim']:.3f}",
             gain,
+            f"{r['worst_gain']:+.2f}" if "worst_gain" in r else "",
+            str(r["below_jpeg"]) if "below_jpeg" in r else "",
             str(r["images"]),
         )
     Console().print(table)

@@ -35,6 +35,7 @@ class EvalConfig:
     project: bool = True
     per_image: bool = False
     limit: int | None = None
+    precision: str = "auto"  # the networks' arithmetic (RestoreOptions.precision)
 
 
 def load_reference(path: Path) -> np.ndarray:
@@ -63,26 +64,44 @@ def _dataset_images(folder: str, limit: int | None) -> list[Path]:
     return images[:limit] if limit else images
 
 
+def per_image_gains(rows: list[dict]) -> dict[tuple, list[float]]:
+    """(dataset, quality, method) -> each image's PSNR gain over its own JPEG decode."""
+    jpeg = {(r["dataset"], r["quality"], r["image"]): r["psnr"] for r in rows if r["method"] == "jpeg"}
+    gains: dict[tuple, list[float]] = {}
+    for r in rows:
+        if r["method"] != "jpeg":
+            key = (r["dataset"], r["quality"], r["method"])
+            gains.setdefault(key, []).append(r["psnr"] - jpeg[(r["dataset"], r["quality"], r["image"])])
+    return gains
+
+
 def _summaries(rows: list[dict]) -> list[dict]:
+    """Means per (dataset, quality, method); restorations also count the images that fall
+    below their JPEG (`below_jpeg`) and give the smallest per-image gain (`worst_gain`)."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault((row["dataset"], row["quality"], row["method"]), []).append(row)
-    return [
-        {
+    gains = per_image_gains(rows)
+    summaries = []
+    for (d, q, m), g in groups.items():
+        record = {
             "dataset": d,
             "quality": q,
             "method": m,
             "images": len(g),
             **{k: float(np.mean([r[k] for r in g])) for k in ("psnr", "psnrb", "ssim")},
         }
-        for (d, q, m), g in groups.items()
-    ]
+        if (d, q, m) in gains:
+            record["below_jpeg"] = sum(x < 0 for x in gains[(d, q, m)])
+            record["worst_gain"] = float(min(gains[(d, q, m)]))
+        summaries.append(record)
+    return summaries
 
 
 def evaluate(cfg: EvalConfig, methods: dict, progress: Progress | None = None) -> list[dict]:
     """Records (dataset, quality, method, psnr, psnrb, ssim, images), per-image rows too if
     asked (with an `image` field). `methods` maps a name to a loaded model."""
-    options = RestoreOptions(project=cfg.project, tile=0, bits=8)  # scored as users receive it
+    options = RestoreOptions(project=cfg.project, tile=0, bits=8, precision=cfg.precision)  # scored as users receive it
     work = _paired_work(cfg) if cfg.paired else _compressed_work(cfg)
     rows: list[dict] = []
     total = len(work)

@@ -9,6 +9,7 @@ import torch
 from qgac_cli.coefficients import (
     Planes,
     chroma_at_luma_grid,
+    chroma_samples,
     color_samples,
     project_chroma,
     project_coefficients,
@@ -32,6 +33,9 @@ def restore_planes(model: QGAC, planes: Planes, project: bool = True, dtype: tor
         y = project_coefficients(y, planes.y, planes.y_table)
     if not planes.is_color:
         return Restored(y, None, to_pixels(planes, y=y))
+    if not planes.chroma.any():  # a grey picture stored in colour: no colour to restore, add none
+        color = chroma_samples(planes, planes.chroma)
+        return Restored(y, color, to_pixels(planes, y=y, color=color))
     chroma = model.restore_color(chroma_at_luma_grid(planes), y, planes.c_table, planes.y_table, dtype)
     color = color_samples(chroma)
     if project:

@@ -61,6 +61,21 @@ def test_eval_records_and_outputs(tmp_path, dataset):
     by = {(r["dataset"], r["quality"], r["method"]): r for r in summary}
     assert by[("set", 10, "jpeg")]["psnr"] < by[("set", 50, "jpeg")]["psnr"]
     assert by[("set", 10, "base")]["psnr"] > by[("set", 10, "jpeg")]["psnr"]
+    # per-image accounting: how many restorations fall below their JPEG, and the worst gain
+    per_image = {(r["dataset"], r["quality"], r["method"], r["image"]): r["psnr"] for r in records if "image" in r}
+    for r in summary:
+        if r["method"] == "jpeg":
+            assert "below_jpeg" not in r
+            continue
+        gains = [
+            per_image[(r["dataset"], r["quality"], r["method"], image)]
+            - per_image[(r["dataset"], r["quality"], "jpeg", image)]
+            for (d, q, m, image) in per_image
+            if (d, q, m) == (r["dataset"], r["quality"], r["method"])
+        ]
+        assert r["worst_gain"] == pytest.approx(min(gains))
+        assert r["below_jpeg"] == sum(g < 0 for g in gains)
+    assert "worst" in result.output and "below" in result.output  # the table's new columns
 
 
 def test_eval_is_deterministic_and_paired_mode(tmp_path, dataset):

@@ -226,3 +226,39 @@ def test_sharding_and_api_without_cli(tmp_path, tiny_weights):
     image = api.restore(pillow_jpeg(photo(20, 30), quality=40), model)
     assert image.pixels.shape == (20, 30, 3) and image.pixels.dtype == np.float32
     os.environ.pop("WORLD_SIZE", None)
+
+
+def _chroma_spread(pixels: np.ndarray) -> float:
+    """Mean distance of the pixels' chroma from grey (Cb = Cr = 128), in levels."""
+    rgb = pixels.astype(np.float64)
+    cb = -0.168736 * rgb[..., 0] - 0.331264 * rgb[..., 1] + 0.5 * rgb[..., 2]
+    cr = 0.5 * rgb[..., 0] - 0.418688 * rgb[..., 1] - 0.081312 * rgb[..., 2]
+    return float(np.mean(np.abs(cb)) + np.mean(np.abs(cr)))
+
+
+@pytest.mark.parametrize("quality", [10, 50, 90])
+def test_grey_photos_come_back_grey(quality):
+    from qgac_cli.api import RestoreOptions, load_model, restore_jpeg
+
+    model = load_model("base")
+    grey = photo(96, 128, seed=3, channels=1)
+    data = pillow_jpeg(np.stack([grey] * 3, -1), quality=quality, subsampling=2)
+    with torch.no_grad():
+        restored = restore_jpeg(read_jpeg(data), model, RestoreOptions(bits=8))
+    assert np.array_equal(restored[..., 0], restored[..., 1]) and np.array_equal(restored[..., 1], restored[..., 2])
+
+
+@pytest.mark.parametrize("quality", [30, 50, 90])
+def test_near_grey_photos_gain_no_colour(quality):
+    from qgac_cli.api import RestoreOptions, load_model, restore_jpeg
+    from qgac_cli.jpeg import decode_with_pillow
+
+    model = load_model("base")
+    grey = photo(96, 128, seed=4, channels=1).astype(np.int16)
+    tint = np.stack([grey + 2, grey, grey - 2], -1).clip(0, 255).astype(np.uint8)  # a faint warm cast
+    data = pillow_jpeg(tint, quality=quality, subsampling=2)
+    with torch.no_grad():
+        restored = restore_jpeg(read_jpeg(data), model, RestoreOptions(bits=8))
+    truth, jpeg = _chroma_spread(tint), _chroma_spread(decode_with_pillow(data))
+    # the restored colour is no farther from the true faint cast than the JPEG's colour is
+    assert abs(_chroma_spread(restored) - truth) <= abs(jpeg - truth) + 0.25
