@@ -3,7 +3,9 @@
     python bench/model_speed.py [--threads 2]
 
 Each measurement runs in a fresh process (so peak memory is its own); the paper preset is
-timed on a small image, the efficient presets on one megapixel, all in the same run.
+timed on a small image, the efficient presets on one megapixel in fp32 and in bf16 autocast
+(fast only where the CPU has AMX or AVX-512 BF16; `bf16 native` says whether it does), all
+in the same run, with ratios against `base` in fp32.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import argparse
 
 from common import print_table, run_child
+
+from qgac_cli.devices import BF16_CPU_FLAGS, cpu_flags
 
 MEASURE = """
 import time
@@ -21,12 +25,16 @@ side = {side}
 h = w = side // 8
 y, c = torch.randn(1, 64, h, w), torch.randn(1, 2, 64, h, w)
 t = torch.full((1, 1, 8, 8), 20.0)
+dtype = torch.bfloat16 if {bf16} else None
+def forward():
+    restored = model.restore_y(y, t, dtype)
+    model.restore_color(c, restored, t, t, dtype)
 with torch.no_grad():
-    model(y, t, c, t)
+    forward()
     times = []
     for _ in range({repeats}):
         start = time.perf_counter()
-        model(y, t, c, t)
+        forward()
         times.append(time.perf_counter() - start)
 result = dict(parameters=count_parameters(model), seconds=min(times), megapixels=side * side / 1e6)
 """
@@ -36,23 +44,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    plan = [("small", 1024, 3), ("base", 1024, 3), ("paper", 128, 1)]
+    plan = [(name, 1024, 3, bf16) for name in ("small", "base", "large") for bf16 in (False, True)]
+    plan.append(("paper", 128, 1, False))
     rows = []
-    for name, side, repeats in plan:
-        r = run_child(MEASURE.format(name=name, side=side, repeats=repeats), args.threads)
+    for name, side, repeats, bf16 in plan:
+        r = run_child(MEASURE.format(name=name, side=side, repeats=repeats, bf16=bf16), args.threads)
+        precision = "bf16" if bf16 else "fp32"
         if "error" in r:
-            rows.append([name, "-", f"{side}x{side}", "-", "-", r["error"]])
+            rows.append([name, precision, "-", f"{side}x{side}", "-", "-", r["error"]])
             continue
         per_mp = r["seconds"] / r["megapixels"]
         rows.append(
-            [name, f"{r['parameters'] / 1e6:.2f} M", f"{side}x{side}", f"{per_mp:.2f}", f"{r['peak_mib']:.0f}", ""]
+            [
+                name,
+                precision,
+                f"{r['parameters'] / 1e6:.2f} M",
+                f"{side}x{side}",
+                f"{per_mp:.2f}",
+                f"{r['peak_mib']:.0f}",
+                "",
+            ]
         )
-    base = next((float(r[3]) for r in rows if r[0] == "base" and r[3] != "-"), None)
+    base = next((float(r[4]) for r in rows if r[:2] == ["base", "fp32"] and r[4] != "-"), None)
     for row in rows:
-        row.append(f"{float(row[3]) / base:.1f}x" if base and row[3] != "-" else "-")
+        row.append(f"{float(row[4]) / base:.2f}x" if base and row[4] != "-" else "-")
+    native = "yes" if cpu_flags() & set(BF16_CPU_FLAGS) else "no"
     print_table(
-        f"model forward on this CPU ({args.threads} threads)",
-        ["preset", "parameters", "image", "s/MP", "peak MiB", "note", "vs base"],
+        f"model forward on this CPU ({args.threads} threads; bf16 native: {native})",
+        ["preset", "precision", "parameters", "image", "s/MP", "peak MiB", "note", "vs base fp32"],
         rows,
     )
 

@@ -60,12 +60,11 @@ class RestoredImage:
 
 
 def gan_sibling(name_or_path: str | None) -> str:
-    """The GAN weights that pair with a shipped regression name ("base" -> "base-gan")."""
+    """The GAN weights that pair with a shipped regression name ("large" -> "base-gan")."""
     name = name_or_path or weights_mod.DEFAULT_WEIGHTS
-    sibling = f"{name}-gan"
-    if sibling not in weights_mod.SHIPPED:
+    if name not in weights_mod.GAN_SIBLINGS:
         raise WeightsError(f"no GAN weights pair with {name!r}; give --gan-weights")
-    return sibling
+    return weights_mod.GAN_SIBLINGS[name]
 
 
 def load_model(
@@ -80,6 +79,7 @@ def load_model(
     else:
         regression = weights_mod.read(weights_mod.resolve(weights))
         gan = weights_mod.read(weights_mod.resolve(gan_weights or gan_sibling(weights)))
+        gan = weights_mod.match_config(gan, regression.config)
         model = weights_mod.build(weights_mod.interpolate(regression, gan, texture))
     return model.to(pick_device(device))
 

@@ -386,7 +386,7 @@ def eval_command(
       qgac eval data/live1 --quality 10 --weights base --weights my.pt --json out.json
       qgac eval --paired jpegs/ originals/
     """
-    from qgac_cli import api
+    from qgac_cli import api, weights
     from qgac_cli.evaluate import EvalConfig, evaluate, write_csv, write_json
 
     try:
@@ -395,7 +395,7 @@ def eval_command(
         if not qualities and not paired:
             raise _usage("give at least one --quality")
         _set_threads(threads)
-        names = [] if jpeg_only else list(weights_list or ["base"])
+        names = [] if jpeg_only else list(weights_list or [weights.DEFAULT_WEIGHTS])
         methods = {name: api.load_model(name, device=device) for name in names}
         cfg = EvalConfig(
             datasets=tuple(datasets),

@@ -43,6 +43,17 @@ class PatchConfig:
     qualities: tuple[int, int] = (5, 100)
     low_quality_bias: float = 0.5  # share of samples drawn from the lower half of the range
     subsampling_weights: tuple[tuple[tuple[int, int], float], ...] = (((2, 2), 0.7), ((1, 1), 0.2), ((1, 2), 0.1))
+    # share of patches made grey, and share whose colour is faded toward grey (saturation × U(0, 0.5)):
+    # grey and nearly grey photos must not come back with colour the network made up
+    grey_share: float = 0.05
+    faded_share: float = 0.05
+
+
+def desaturate(crop: torch.Tensor, saturation: float) -> torch.Tensor:
+    """A uint8 RGB crop (3, H, W) with its colour scaled toward its luma by `saturation` (0: grey)."""
+    rgb = crop.float()
+    luma = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]).unsqueeze(0)  # (1, H, W), JFIF weights
+    return torch.round(luma + saturation * (rgb - luma)).clamp(0, 255).to(torch.uint8)
 
 
 class PatchBank:
@@ -69,6 +80,11 @@ class PatchBank:
             crop = image[:, top : top + p, left : left + p]
             if self.rng.random() < 0.5:
                 crop = crop.flip(-1)
+            draw = self.rng.random()
+            if draw < self.config.grey_share:
+                crop = desaturate(crop, 0.0)
+            elif draw < self.config.grey_share + self.config.faded_share:
+                crop = desaturate(crop, self.rng.uniform(0.0, 0.5))
             out.append(torch.rot90(crop, self.rng.randrange(4), dims=(-2, -1)))
         return torch.stack(out)
 

@@ -366,7 +366,8 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
         _set_rng_state(state["rng"], bank)
     val_items = validation_set(val_paths[:12]) if rank == 0 else []
     log_path = out / "log.jsonl"
-    inherited = {k: v for k, v in metadata.items() if k not in ("validation", "headline", "eval")}
+    own = ("validation", "headline", "eval", "name", "note")  # what describes one checkpoint only
+    inherited = {k: v for k, v in metadata.items() if k not in own}
     meta = {
         **inherited,
         "stage": cfg.stage,

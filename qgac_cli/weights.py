@@ -19,13 +19,17 @@ import torch
 
 from qgac_cli.errors import WeightsError
 from qgac_cli.model import QGAC, ModelConfig
+from qgac_cli.model.growth import grow
 
 FORMAT = "qgac-checkpoint"
 VERSION = 1
 
 # Shipped weights: name -> file in the package's weights folder. The first is the default.
-SHIPPED = {"base": "qgac-base.pt", "base-gan": "qgac-base-gan.pt"}
-DEFAULT_WEIGHTS = "base"
+SHIPPED = {"large": "qgac-large.pt", "base": "qgac-base.pt", "base-gan": "qgac-base-gan.pt"}
+DEFAULT_WEIGHTS = "large"
+# The GAN weights that pair with each shipped regression name for --texture. `large` pairs
+# with `base-gan` grown into the large preset (`match_config`): exactly base-gan's function.
+GAN_SIBLINGS = {"large": "base-gan", "base": "base-gan"}
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,17 @@ def load(name_or_path: str | os.PathLike | None = None) -> QGAC:
     """Load shipped weights by name or a checkpoint by path, ready for inference (eval mode)."""
     path = resolve(name_or_path)
     return build(read(path), str(path))
+
+
+def match_config(checkpoint: Checkpoint, config: ModelConfig) -> Checkpoint:
+    """The checkpoint in `config`: itself, or grown into it (same function, more blocks)."""
+    if checkpoint.config == config:
+        return checkpoint
+    try:
+        grown = grow(build(checkpoint), config)
+    except ValueError as e:
+        raise WeightsError(f"weights of another configuration that cannot grow into this one: {e}") from None
+    return Checkpoint(config, grown.state_dict(), {**checkpoint.metadata, "grown_into": "match"})
 
 
 def interpolate(regression: Checkpoint, gan: Checkpoint, alpha: float) -> Checkpoint:

@@ -173,3 +173,34 @@ def test_growth_only_adds_blocks():
     ):
         with pytest.raises(ValueError):
             grow(small, target)
+
+
+def test_match_config_grows_a_checkpoint_and_refuses_other_shapes():
+    from dataclasses import replace
+
+    small = tiny_model(0)
+    deeper = replace(TINY, y=replace(TINY.y, blocks=2))
+    ckpt = weights.Checkpoint(TINY, small.state_dict(), {})
+    assert weights.match_config(ckpt, TINY) is ckpt
+    grown = weights.build(weights.match_config(ckpt, deeper))
+    y, table = torch.randn(1, 64, 5, 6), torch.full((1, 1, 8, 8), 30.0)
+    with torch.no_grad():
+        assert torch.equal(grown.restore_y(y, table), small.eval().restore_y(y, table))
+    with pytest.raises(WeightsError, match="cannot grow"):
+        weights.match_config(ckpt, replace(TINY, y=replace(TINY.y, channels=4)))
+
+
+def test_texture_blends_the_default_with_its_gan_sibling():
+    from qgac_cli import api
+
+    data = pillow_jpeg(photo(48, 64), quality=15, subsampling=2)
+    jpeg = read_jpeg(data)
+    options = api.RestoreOptions(bits=None, precision="fp32")
+    with torch.no_grad():
+        plain = api.restore_jpeg(jpeg, api.load_model(), options)
+        at_zero = api.restore_jpeg(jpeg, api.load_model(texture=0.0), options)
+        at_one = api.restore_jpeg(jpeg, api.load_model(texture=1.0), options)
+        gan = api.restore_jpeg(jpeg, api.load_model(api.gan_sibling(None)), options)
+    assert np.allclose(at_zero, plain, atol=1e-6)
+    assert np.allclose(at_one, gan, atol=1e-5)  # the sibling, grown where it must be, is itself
+    assert not np.allclose(plain, gan, atol=1e-3)

@@ -189,3 +189,21 @@ def test_bf16_training_runs_and_records_its_precision(images, tmp_path):
     assert weights.read(best).metadata["precision"] == "bf16"
     fp32 = train(config(images, tmp_path / "fp32", precision="fp32", steps=2))
     assert weights.read(fp32).metadata["precision"] == "fp32"
+
+
+def test_patch_bank_makes_grey_and_faded_patches():
+    import numpy as np
+    from conftest import photo
+
+    from qgac_cli.data import PatchBank, PatchConfig, desaturate
+
+    crop = torch.from_numpy(photo(16, 16)).permute(2, 0, 1)
+    grey = desaturate(crop, 0.0)
+    assert torch.equal(grey[0], grey[1]) and torch.equal(grey[1], grey[2])
+    assert torch.equal(desaturate(crop, 1.0), crop)
+    bank = PatchBank([photo(64, 64)], PatchConfig(size=16, grey_share=0.5, faded_share=0.5), seed=1)
+    patches = bank.patches(40).int()
+    spread = (patches - patches.float().mean(1, keepdim=True).round().int()).abs().amax(dim=(1, 2, 3))
+    original = torch.from_numpy(np.array(photo(64, 64))).int()
+    assert spread.max() < (original - original.float().mean(-1, keepdim=True).round().int()).abs().max()
+    assert (spread <= 1).sum() > 5  # about half of them grey
