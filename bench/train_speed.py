@@ -4,8 +4,10 @@
 
 Patches are compressed on the training device itself (no encoder in the loop); the rate is
 measured after a warm-up, from the training log, for each preset in the same run: stage y
-from scratch for both efficient presets, and stage joint (both networks, RGB loss) from the
-shipped `base` weights.
+from scratch for both efficient presets, stage joint (both networks, RGB loss) from the
+shipped `base` weights, and stage joint of `base` grown into `large`; each in fp32 and in
+bf16 autocast side by side (bf16 is fast only where the CPU has AMX or AVX-512 BF16, or on a
+GPU; the title says whether this CPU has them).
 """
 
 from __future__ import annotations
@@ -15,6 +17,15 @@ import tempfile
 from pathlib import Path
 
 from common import print_table
+
+from qgac_cli.devices import BF16_CPU_FLAGS, cpu_flags
+
+RUNS = (  # preset, stage, init, grow
+    ("small", "y", None, None),
+    ("base", "y", None, None),
+    ("base", "joint", "base", None),
+    ("large", "joint", "base", "large"),
+)
 
 
 def main() -> None:
@@ -30,11 +41,13 @@ def main() -> None:
     from qgac_cli.train import TrainConfig, patch_rate, train
 
     rows = []
-    for preset, stage, init in (("small", "y", None), ("base", "y", None), ("base", "joint", "base")):
+    for (preset, stage, init, grow), precision in ((run, p) for run in RUNS for p in ("fp32", "bf16")):
         with tempfile.TemporaryDirectory() as out:
             cfg = TrainConfig(
                 stage=stage,
                 init=init,
+                grow=grow,
+                precision=precision,
                 data=tuple(args.data),
                 out=out,
                 preset=preset,
@@ -50,10 +63,14 @@ def main() -> None:
             )
             train(cfg)
             rate = patch_rate(Path(out) / "log.jsonl", args.batch)  # after the first quarter (warm-up)
-        rows.append([preset, stage, f"{args.patch}x{args.patch}", args.batch, f"{rate:.1f}"])
+        rows.append([preset, stage, precision, f"{args.patch}x{args.patch}", args.batch, f"{rate:.1f}"])
+    fp32 = {tuple(r[:2]): float(r[-1]) for r in rows if r[2] == "fp32"}
+    for r in rows:
+        r.append(f"{float(r[-1]) / fp32[tuple(r[:2])]:.2f}x")
+    native = "yes" if cpu_flags() & set(BF16_CPU_FLAGS) else "no"
     print_table(
-        f"training throughput ({args.device}, {args.threads} threads)",
-        ["preset", "stage", "patch", "batch", "patches/s"],
+        f"training throughput ({args.device}, {args.threads} threads; CPU bf16 native: {native})",
+        ["preset", "stage", "precision", "patch", "batch", "patches/s", "vs fp32"],
         rows,
     )
 

@@ -1,0 +1,43 @@
+"""The GPU plan's packer (tools/gpu_pack.py): what travels must be the training pool, whole."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+from conftest import photo, pillow_jpeg
+from PIL import Image
+
+from qgac_cli.data import list_images
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+
+
+def load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pack_keeps_small_images_exact_jpegs_unchanged_and_fits_the_budget(tmp_path):
+    pack = load_tool("gpu_pack")
+    pool = tmp_path / "pool"
+    (pool / "a").mkdir(parents=True)
+    (pool / "b").mkdir()
+    small = photo(64, 80, seed=1)
+    Image.fromarray(small).save(pool / "a" / "small.png")
+    Image.fromarray(photo(720, 760, seed=2)).save(pool / "a" / "large.png")  # 0.55 MP: may shrink
+    jpeg = pillow_jpeg(photo(48, 48, seed=3), quality=95)
+    (pool / "b" / "x.jpg").write_bytes(jpeg)
+    out = tmp_path / "packed"
+    full_scale, full_size = pack.pack([pool / "a", pool / "b"], out, 10 * 2**20)
+    assert full_scale == 1.0
+    budget = int(full_size * 0.6)
+    scale, size = pack.pack([pool / "a", pool / "b"], out, budget)
+    assert scale < 1.0 and size <= budget
+    assert [p.relative_to(out).as_posix() for p in list_images([out])] == ["a/large.webp", "a/small.webp", "b/x.jpg"]
+    with Image.open(out / "a" / "small.webp") as im:
+        assert np.array_equal(np.asarray(im.convert("RGB")), small)  # lossless
+    with Image.open(out / "a" / "large.webp") as im:
+        assert im.size == (round(760 * scale), round(720 * scale))
+    assert (out / "b" / "x.jpg").read_bytes() == jpeg
