@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from qgac_cli.errors import ImageTooLargeError, JpegError, UnsupportedJpegError
 from qgac_cli.quality import QualityEstimate, estimate_quality
@@ -210,6 +210,8 @@ def check_supported(header: JpegHeader, source: str, max_pixels: int = DEFAULT_M
         raise UnsupportedJpegError("RGB-coded JPEG (no YCbCr transform) is not supported", source)
     if header.width == 0 or header.height == 0:
         raise JpegError("image size of zero in the frame header", source)
+    if any(not (1 <= v <= 4 and 1 <= h <= 4) for v, h in header.sampling):
+        raise JpegError(f"invalid sampling factors {header.sampling} (each must be 1 to 4)", source)
     if header.width * header.height > max_pixels:
         raise ImageTooLargeError(
             f"{header.width}x{header.height} is larger than the limit of {max_pixels:,} pixels"
@@ -251,6 +253,71 @@ def _as_file(data: bytes) -> Iterator[str]:
         os.unlink(name)
 
 
+_METADATA_MARKERS = {*range(0xE0, 0xF0), 0xFE}  # APP0..APP15, COM
+_STANDALONE_MARKERS = {0x01, *range(0xD0, 0xDA)}  # TEM, RST0..7, SOI, EOI
+
+
+def _scan_end(data: bytes, pos: int) -> int:
+    """Where the entropy-coded data starting at `pos` ends: the first 0xFF that begins a
+    marker (not a stuffed 0xFF00, not a restart marker), or the end of the data."""
+    while True:
+        i = data.find(b"\xff", pos)
+        if i < 0 or i + 1 >= len(data):
+            return len(data)
+        following = data[i + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7:
+            pos = i + 2
+            continue
+        return i
+
+
+def without_metadata_segments(data: bytes) -> bytes:
+    """The JPEG with every APPn and COM segment removed, before and between scans; everything
+    else (tables, frame, scans, entropy-coded data) byte for byte.
+
+    This is what the coefficient reader gets: jpeglib saves metadata segments with a fixed-size
+    list (more than ~50 of them fail) and an empty one (length 2) makes it overrun its buffer,
+    a crash on a valid file. The reader needs none of them: ICC and EXIF are read separately.
+    Malformed structure is copied through unchanged, for the reader to report.
+    """
+    out = bytearray(data[:2])
+    pos, n = 2, len(data)
+    while pos < n:
+        if data[pos] != 0xFF:  # garbage between segments, as libjpeg tolerates it
+            out.append(data[pos])
+            pos += 1
+            continue
+        start = pos
+        while pos < n and data[pos] == 0xFF:
+            pos += 1
+        if pos + 1 > n:
+            out += data[start:]
+            break
+        marker = data[pos]
+        pos += 1
+        if marker in _STANDALONE_MARKERS:
+            out += data[start:pos]
+            if marker == 0xD9:
+                out += data[pos:]
+                break
+            continue
+        if pos + 2 > n:
+            out += data[start:]
+            break
+        end = pos + int.from_bytes(data[pos : pos + 2], "big")
+        if end < pos + 2 or end > n:
+            out += data[start:]
+            break
+        if marker not in _METADATA_MARKERS:
+            out += data[start:end]
+        pos = end
+        if marker == 0xDA:
+            scan_end = _scan_end(data, pos)
+            out += data[pos:scan_end]
+            pos = scan_end
+    return bytes(out)
+
+
 def _jpeglib():
     import jpeglib
 
@@ -260,7 +327,9 @@ def _jpeglib():
 
 def _metadata(data: bytes) -> tuple[bytes | None, bytes | None, int]:
     """(ICC profile, EXIF block, EXIF orientation) as Pillow reads them."""
-    with Image.open(io.BytesIO(data)) as im:
+    # JpegImageFile directly, not Image.open: Pillow's own pixel limit (178,956,970) would
+    # refuse what check_supported, with its --max-pixels, has already allowed
+    with JpegImagePlugin.JpegImageFile(io.BytesIO(data)) as im:
         icc = im.info.get("icc_profile") or None
         exif = im.info.get("exif") or None
         try:
@@ -291,7 +360,7 @@ def read_jpeg(
     check_supported(header, source, max_pixels)
     decoded = decode_strict(data, header, source)
     jpeglib = _jpeglib()
-    with _as_file(data) as name:
+    with _as_file(without_metadata_segments(data)) as name:
         try:
             raw = jpeglib.read_dct(name)
             raw.load()

@@ -198,3 +198,65 @@ def test_info_reports_bad_files_and_fails(tmp_path):
     result = CliRunner().invoke(main, ["info", str(good), str(bad)])
     assert result.exit_code == 1
     assert "bad.jpg" in result.output and "Traceback" not in result.output
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (2 + len(payload)).to_bytes(2, "big") + payload
+
+
+def _coefficients(data: bytes) -> list[np.ndarray]:
+    return [c.coefficients for c in J.read_jpeg(data).components]
+
+
+def test_empty_metadata_segments_do_not_crash_the_reader(tmp_path):
+    # an empty COM (length 2) before a large one made jpeglib overrun its buffer (SIGBUS or
+    # SIGSEGV): read in a child process, so a regression fails this test instead of pytest
+    import subprocess
+    import sys
+
+    data = pillow_jpeg(photo(40, 48), quality=50)
+    for marker in (0xFE, 0xE3):
+        hostile = data[:2] + _segment(marker, b"") + _segment(0xFE, b"x" * 60000) + data[2:]
+        path = tmp_path / f"m{marker:x}.jpg"
+        path.write_bytes(hostile)
+        code = (
+            "import sys, numpy as np; from qgac_cli import jpeg as J\n"
+            f"a = J.read_jpeg({str(path)!r}); b = J.read_jpeg(sys.stdin.buffer.read())\n"
+            "assert all(np.array_equal(x.coefficients, y.coefficients) for x, y in zip(a.components, b.components))\n"
+        )
+        child = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, timeout=120)
+        assert child.returncode == 0, child.stderr.decode()[-500:]
+
+
+def test_many_metadata_segments_are_read():
+    data = pillow_jpeg(photo(40, 48), quality=50)
+    many = data[:2] + b"".join(_segment(0xE5, b"app5 %d" % i) for i in range(80)) + data[2:]
+    assert all(np.array_equal(a, b) for a, b in zip(_coefficients(many), _coefficients(data)))
+
+
+def test_metadata_segments_are_removed_between_scans_too():
+    data = pillow_jpeg(photo(40, 48), quality=50, progressive=True)
+    second_scan = data.index(b"\xff\xda", data.index(b"\xff\xda") + 2)
+    with_com = data[:second_scan] + _segment(0xFE, b"between scans") + data[second_scan:]
+    assert J.without_metadata_segments(with_com) == J.without_metadata_segments(data)
+    assert all(np.array_equal(a, b) for a, b in zip(_coefficients(with_com), _coefficients(data)))
+    # nothing but APPn / COM goes: the plain file keeps every other byte
+    plain = J.without_metadata_segments(data)
+    assert b"\xff\xfe" not in plain and b"\xff\xe0" not in plain
+    assert len(data) - len(plain) == int.from_bytes(data[4:6], "big") + 2  # only Pillow's APP0 (JFIF)
+
+
+def test_a_zero_sampling_factor_is_a_clear_error():
+    data = bytearray(pillow_jpeg(photo(16, 16), quality=50, subsampling=0))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 2 + 2 + 6 + 1] = 0x00  # first component's sampling byte: 0x0
+    with pytest.raises(JpegError, match="sampling factors"):
+        J.read_jpeg(bytes(data))
+
+
+def test_metadata_of_a_huge_header_is_read_without_pillows_own_limit():
+    data = bytearray(pillow_jpeg(photo(16, 16), quality=50))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = (13800).to_bytes(2, "big") + (13800).to_bytes(2, "big")  # 190 MP
+    icc, exif, orientation = J._metadata(bytes(data))
+    assert (icc, exif, orientation) == (None, None, 1)
