@@ -98,6 +98,8 @@ def restore_jpeg(jpeg: JpegData, model, options: RestoreOptions = RestoreOptions
     """
     if options.project and jpeg.decoded is not None and nothing_to_restore(jpeg):
         return _as_bits(jpeg.decoded.astype(np.float32) / 255.0, options.bits)
+    import torch
+
     from qgac_cli.coefficients import from_jpeg
     from qgac_cli.tiling import restore_tiles
 
@@ -108,6 +110,8 @@ def restore_jpeg(jpeg: JpegData, model, options: RestoreOptions = RestoreOptions
     kind = {None: np.float32, 8: np.uint8, 16: np.uint16}[options.bits]
     out = np.empty((jpeg.height, jpeg.width, channels), dtype=kind)  # filled tile by tile
     for tile in restore_tiles(model, planes, options.tile, options.project, dtype):
+        if not torch.isfinite(tile.pixels).all():
+            raise WeightsError("the network produced non-finite values (NaN or infinity); no output written")
         h, w = tile.pixels.shape[-2:]
         pixels = tile.pixels[0].float().cpu().numpy().transpose(1, 2, 0)
         out[tile.top : tile.top + h, tile.left : tile.left + w] = _as_bits(pixels, options.bits)

@@ -101,12 +101,19 @@ def read(path: str | os.PathLike) -> Checkpoint:
         raise WeightsError(f"checkpoint format version {data.get('version')} (this qgac reads {VERSION})", str(path))
     try:
         config = ModelConfig.from_dict(data["config"])
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise WeightsError(f"checkpoint has an invalid config: {e}", str(path)) from e
-    return Checkpoint(config, data["state_dict"], data.get("metadata", {}))
+    state = data.get("state_dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError("checkpoint has no valid state_dict", str(path))
+    metadata = data.get("metadata", {})
+    return Checkpoint(config, state, metadata if isinstance(metadata, dict) else {})
 
 
 def build(checkpoint: Checkpoint, source: str = "<checkpoint>") -> QGAC:
+    bad = [k for k, v in checkpoint.state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise WeightsError(f"non-finite weights (NaN or infinity) in {bad[0]}", source)
     model = QGAC(checkpoint.config)
     try:
         model.load_state_dict(checkpoint.state_dict)

@@ -204,3 +204,43 @@ def test_texture_blends_the_default_with_its_gan_sibling():
     assert np.allclose(at_zero, plain, atol=1e-6)
     assert np.allclose(at_one, gan, atol=1e-5)  # the sibling, grown where it must be, is itself
     assert not np.allclose(plain, gan, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"kind": "transformer"},
+        {"channels": -4},
+        {"channels": 10**6},
+        {"channels": 8.5},
+        {"channels": "8"},
+        {"blocks": True},
+        {"generator": "magic"},
+    ],
+)
+def test_malformed_checkpoint_configs_are_refused_before_building(tmp_path, change):
+    data = weights.to_dict(tiny_model(0))
+    data["config"]["y"].update(change)
+    path = tmp_path / "bad.pt"
+    torch.save(data, path)
+    with pytest.raises(WeightsError, match="invalid config"):
+        weights.read(path)
+
+
+def test_non_finite_weights_and_results_are_errors(tmp_path):
+    from qgac_cli import api
+
+    model = tiny_model(0)
+    state = model.state_dict()
+    state["y_net.head.shared"][0, 0] = float("nan")
+    path = tmp_path / "nan.pt"
+    weights.save(model, path, state_dict=state)
+    with pytest.raises(WeightsError, match="non-finite weights"):
+        weights.load(path)
+    blown = tiny_model(0)
+    with torch.no_grad():
+        blown.y_net.fuse.shared.fill_(1e38)
+        blown.y_net.fuse.bias.weight.fill_(1e38)
+    jpeg = read_jpeg(pillow_jpeg(photo(24, 32), quality=30))
+    with pytest.raises(WeightsError, match="non-finite values"):
+        api.restore_jpeg(jpeg, blown, api.RestoreOptions(project=False))

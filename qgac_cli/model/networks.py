@@ -22,6 +22,10 @@ from qgac_cli.model.layers import (
     zero_init,
 )
 
+KINDS = {"paper", "efficient"}
+GENERATORS = {"full", "basis", "concat", "none"}
+LIMITS = {"channels": (1, 512), "blocks": (0, 32), "basis": (1, 64), "freq_channels": (1, 16)}
+
 
 @dataclass(frozen=True)
 class NetConfig:
@@ -34,6 +38,18 @@ class NetConfig:
     basis: int = 8
     freq_channels: int = 2  # channels per frequency in the frequency stage (efficient Y net)
 
+    def __post_init__(self) -> None:
+        """Refuse shapes no network of ours has: a checkpoint's config is checked before
+        anything is built from it (a huge or negative width would cost minutes and gigabytes)."""
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown network kind {self.kind!r}; choose one of {sorted(KINDS)}")
+        if self.generator not in GENERATORS:
+            raise ValueError(f"unknown weight generator {self.generator!r}; choose one of {sorted(GENERATORS)}")
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -45,6 +61,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
+        """Raises KeyError, TypeError or ValueError for anything but a valid config."""
         return cls(y=NetConfig(**data["y"]), color=NetConfig(**data["color"]))
 
 
