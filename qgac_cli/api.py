@@ -253,14 +253,29 @@ def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = Output
     return buffer.getvalue()
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (/proc)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temporary name in the same folder, then rename: never a truncated file."""
+    """Write to a temporary name in the same folder, then rename: never a truncated file.
+    The file gets the mode any new file gets here (0666 less the umask), not mkstemp's 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -278,11 +293,50 @@ class Job:
     target: str  # a path, or "-" for standard output
 
 
-def _inputs_of(folder: Path, glob: str | None) -> list[Path]:
+def _inputs_of(folder: Path, glob: str | None, out_dir: Path | None = None) -> list[Path]:
+    """The input files of a folder, leaving out an output folder inside it (a second run
+    would otherwise restore its own outputs)."""
     pattern = glob or "*"
+    skip = out_dir.resolve() if out_dir is not None else None
     return sorted(
-        p for p in folder.rglob(pattern) if p.is_file() and (glob is not None or p.suffix.lower() in JPEG_SUFFIXES)
+        p
+        for p in folder.rglob(pattern)
+        if p.is_file()
+        and (glob is not None or p.suffix.lower() in JPEG_SUFFIXES)
+        and (skip is None or skip not in p.resolve().parents)
     )
+
+
+def is_jpeg_file(path: str | os.PathLike) -> bool:
+    """An existing file that starts like a JPEG (start-of-image marker)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(3) == b"\xff\xd8\xff"
+    except OSError:
+        return False
+
+
+def plan_pair(source: str, target: str, fmt: str | None = None, glob: str | None = None) -> list[Job]:
+    """`qgac restore A B`: B is the output, unless it is an existing JPEG, which is refused
+    (a forgotten -o must not turn a second photo into an output, with or without --overwrite)."""
+    if target != "-" and Path(target).is_file() and is_jpeg_file(target):
+        raise UsageError(
+            f"{target!r} is an existing JPEG, not an output: to restore several files use -o OUTDIR; "
+            "to replace that file, delete it first"
+        )
+    return plan_jobs([source], target, fmt, glob)
+
+
+def _check_clashes(jobs: list[Job]) -> None:
+    """Two inputs that would write the same output are refused before anything is restored."""
+    seen: dict[Path, str] = {}
+    for job in jobs:
+        if job.target == "-":
+            continue
+        key = Path(job.target).resolve()
+        if key in seen:
+            raise UsageError(f"{seen[key]} and {job.source} would both be written to {job.target}; rename one")
+        seen[key] = job.source
 
 
 def plan_jobs(inputs: list[str], output: str | None, fmt: str | None = None, glob: str | None = None) -> list[Job]:
@@ -311,12 +365,28 @@ def plan_jobs(inputs: list[str], output: str | None, fmt: str | None = None, glo
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            for src in _inputs_of(path, glob):
+            for src in _inputs_of(path, glob, out_dir):
                 target = (out_dir / src.relative_to(path)).with_suffix(suffix)
                 jobs.append(Job(str(src), str(target)))
         else:
             jobs.append(Job(item, str((out_dir / path.name).with_suffix(suffix))))
+    _check_clashes(jobs)
     return jobs
+
+
+def check_writable(jobs: list[Job]) -> None:
+    """Fail once, before any work, when an output folder cannot be created or written:
+    that failure would otherwise repeat for every file after every restoration."""
+    folders = {Path(j.target).parent for j in jobs if j.target != "-"}
+    if not folders:
+        return
+    top = min(folders, key=lambda f: (len(f.parts), str(f)))  # -o OUTDIR, or the output's folder
+    try:
+        top.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=top):
+            pass
+    except OSError as e:
+        raise OutputExistsError(f"cannot write into {top}: {e.strerror or e}") from None
 
 
 def shard(jobs: list[Job], index: int, count: int) -> list[Job]:
@@ -406,8 +476,8 @@ def run_batch(
                 image = RestoredImage(restore_jpeg(jpeg, model, options), jpeg.icc_profile, jpeg.exif, jpeg.orientation)
                 data = encode_image(image, fmt, output)
                 pending.append((job, writers.submit(finish, job, data), jpeg.width * jpeg.height / 1e6))
-            except QgacError as e:
-                report.failed.append((job.source, str(e)))
+            except Exception as e:  # noqa: BLE001 - one file's surprise must not end the batch: recorded, reported
+                report.failed.append((job.source, _describe(e)))
                 if on_done:
                     on_done(job, "failed", 0.0)
             pending = _drain(pending, report, on_done, wait=False)
@@ -431,4 +501,20 @@ def _drain(pending, report: Report, on_done, wait: bool):
             report.failed.append((job.source, f"cannot write {job.target}: {e.strerror or e}"))
             if on_done:
                 on_done(job, "failed", 0.0)
+        except Exception as e:  # noqa: BLE001 - as in run_batch: recorded and reported
+            report.failed.append((job.source, _describe(e)))
+            if on_done:
+                on_done(job, "failed", 0.0)
     return left
+
+
+def _describe(error: Exception) -> str:
+    """One line for a failed file: our own errors as they are, anything else with its type."""
+    if isinstance(error, QgacError):
+        return str(error)
+    if isinstance(error, MemoryError):
+        return "out of memory while restoring this image"
+    if isinstance(error, Image.DecompressionBombError):
+        return f"image too large for the decoder: {error}"
+    first = str(error).splitlines()[0] if str(error) else ""
+    return f"unexpected {type(error).__name__}{': ' + first if first else ''}"

@@ -204,7 +204,7 @@ def restore(
 
     try:
         if len(inputs) == 2 and output_dir is None:
-            jobs = api.plan_jobs([inputs[0]], inputs[1], fmt, glob)
+            jobs = api.plan_pair(inputs[0], inputs[1], fmt, glob)
         else:
             jobs = api.plan_jobs(list(inputs), output_dir, fmt, glob)
         jobs = _apply_shard(jobs, shard)
@@ -212,10 +212,12 @@ def restore(
             raise _usage("refusing to write binary image data to a terminal; redirect stdout")
         if len(weights_list) > 1:
             raise _usage("restore takes one --weights")
+        api.check_writable(jobs)
         _set_threads(threads)
         model = api.load_model(weights_list[0] if weights_list else None, texture, gan_weights, device)
     except QgacError as e:
         _fail(e)
+    _terminate_cleanly()
     options = api.RestoreOptions(
         tile=tile,
         project=not no_projection,
@@ -228,6 +230,8 @@ def restore(
     report = _run_with_progress(api, jobs, model, options, output, overwrite, quiet)
     for source, message in report.failed:
         click.echo(f"qgac: error: {message}" if source in message else f"qgac: error: {source}: {message}", err=True)
+    if not quiet and len(jobs) == 1 and report.skipped:
+        click.echo(f"qgac: skipped {jobs[0].source}: {jobs[0].target} exists (use --overwrite)", err=True)
     if not quiet and len(jobs) > 1:
         click.echo(
             f"restored {len(report.restored)}, skipped {len(report.skipped)} (exist; --overwrite), "
@@ -235,6 +239,19 @@ def restore(
             err=True,
         )
     sys.exit(report.exit_code)
+
+
+def _terminate_cleanly() -> None:
+    """SIGTERM ends the batch like an exception, not a kill: the file being written is finished
+    or removed (no .part left behind), then the process exits 143."""
+    import signal
+    import threading
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():  # only there can Python take signals
+        signal.signal(signal.SIGTERM, handler)
 
 
 def _usage(message: str) -> QgacError:

@@ -30,6 +30,7 @@ def run(*args, input=None):
 
 
 def write_jpeg(path, pixels, **options):
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pillow_jpeg(pixels, **options))
     return path
 
@@ -84,6 +85,8 @@ def test_existing_outputs_are_skipped_and_inputs_never_overwritten(tmp_path, tin
     assert out.read_bytes() != b"keep me"
     before = src.read_bytes()
     result = run("restore", src, src, "--weights", tiny_weights, "--format", "jpeg", "--overwrite")
+    assert result.exit_code == 2 and "existing JPEG" in result.output
+    result = run("restore", src, "-o", tmp_path, "--weights", tiny_weights, "--format", "jpeg", "--overwrite")
     assert result.exit_code == 1 and "input" in result.output
     assert src.read_bytes() == before
 
@@ -262,3 +265,101 @@ def test_near_grey_photos_gain_no_colour(quality):
     truth, jpeg = _chroma_spread(tint), _chroma_spread(decode_with_pillow(data))
     # the restored colour is no farther from the true faint cast than the JPEG's colour is
     assert abs(_chroma_spread(restored) - truth) <= abs(jpeg - truth) + 0.25
+
+
+def test_a_second_photo_is_never_an_output(tmp_path, tiny_weights):
+    a = write_jpeg(tmp_path / "a.jpg", photo(32, 32), quality=30)
+    b = write_jpeg(tmp_path / "b.jpg", photo(32, 32, seed=1), quality=30)
+    before = b.read_bytes()
+    for extra in ((), ("--overwrite",)):
+        result = run("restore", a, b, "--weights", tiny_weights, *extra)
+        assert result.exit_code == 2 and "existing JPEG" in result.output and "-o" in result.output
+    assert b.read_bytes() == before
+
+
+def test_inputs_that_would_share_an_output_are_refused_up_front(tmp_path, tiny_weights):
+    for folder in ("d1", "d2"):
+        write_jpeg(tmp_path / folder / "x.jpg", photo(32, 32), quality=30)
+    out = tmp_path / "out"
+    result = run("restore", tmp_path / "d1" / "x.jpg", tmp_path / "d2" / "x.jpg", "-o", out, "--weights", tiny_weights)
+    assert result.exit_code == 2 and "both be written" in result.output
+    assert not out.exists() or not any(out.iterdir())
+    write_jpeg(tmp_path / "d1" / "x.jpeg", photo(32, 32, seed=2), quality=30)
+    result = run("restore", tmp_path / "d1", "-o", out, "--weights", tiny_weights)
+    assert result.exit_code == 2 and "both be written" in result.output
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_back(tmp_path, tiny_weights):
+    nest = tmp_path / "nest"
+    write_jpeg(nest / "p.jpg", photo(32, 32), quality=30)
+    for _ in range(2):
+        result = run("restore", nest, "-o", nest / "out", "--format", "jpeg", "--weights", tiny_weights, "--overwrite")
+        assert result.exit_code == 0, result.output
+    assert sorted(p.relative_to(nest).as_posix() for p in nest.rglob("*.jpg")) == ["out/p.jpg", "p.jpg"]
+
+
+def test_single_skip_says_so_and_outputs_get_the_usual_mode(tmp_path, tiny_weights):
+    src = write_jpeg(tmp_path / "in.jpg", photo(32, 32), quality=30)
+    out = tmp_path / "out.png"
+    assert run("restore", src, out, "--weights", tiny_weights).exit_code == 0
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    result = run("restore", src, out, "--weights", tiny_weights)
+    assert result.exit_code == 0 and "skipped" in result.output and "--overwrite" in result.output
+
+
+def test_an_unwritable_output_folder_fails_once_before_any_work(tmp_path, tiny_weights):
+    for i in range(3):
+        write_jpeg(tmp_path / "in" / f"{i}.jpg", photo(32, 32, seed=i), quality=30)
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    result = run("restore", tmp_path / "in", "-o", blocker / "out", "--weights", tiny_weights)
+    assert result.exit_code == 1
+    assert result.output.count("cannot write") == 1 and "Traceback" not in result.output
+
+
+def test_an_unexpected_error_in_one_file_does_not_end_the_batch(tmp_path, tiny_weights, monkeypatch):
+    from qgac_cli import api as api_module
+
+    for i in range(3):
+        write_jpeg(tmp_path / "in" / f"{i}.jpg", photo(32, 32, seed=i), quality=30)
+    real = api_module.restore_jpeg
+
+    def flaky(jpeg, model, options=api_module.RestoreOptions()):
+        if jpeg.width == 32 and not flaky.failed:
+            flaky.failed = True
+            raise ZeroDivisionError("division by zero")
+        return real(jpeg, model, options)
+
+    flaky.failed = False
+    monkeypatch.setattr(api_module, "restore_jpeg", flaky)
+    out = tmp_path / "out"
+    result = run("restore", tmp_path / "in", "-o", out, "--weights", tiny_weights)
+    assert result.exit_code == 1 and "unexpected ZeroDivisionError" in result.output
+    assert len(list(out.glob("*.png"))) == 2 and "restored 2" in result.output
+
+
+def test_sigterm_leaves_no_partial_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "in"
+    for i in range(40):
+        write_jpeg(folder / f"{i:02d}.jpg", photo(160, 200, seed=i), quality=30)
+    out = tmp_path / "out"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "qgac_cli", "restore", str(folder), "-o", str(out), "-q", "--weights", "base"],
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("*.png"))) < 2:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=120) == 143
+    assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+    for png in out.glob("*.png"):
+        with Image.open(png) as im:
+            im.load()  # every file written is whole
