@@ -26,6 +26,12 @@ from qgac_cli.quality import QualityEstimate, estimate_quality
 
 LIBJPEG_VERSION = "turbo210"
 DEFAULT_MAX_PIXELS = 200_000_000
+# A file this many times smaller than its pixel count, above BOMB_MIN_PIXELS, holds no photo:
+# optimized Huffman coding needs ≈ 5 900 bytes per megapixel even for one flat colour, and
+# arithmetic coding ≈ 10; a 649-byte file claiming 162 MP would cost minutes and gigabytes
+# to restore nothing
+BOMB_PIXELS_PER_BYTE = 20_000
+BOMB_MIN_PIXELS = 16_000_000
 
 _SOF_KINDS = {  # marker -> (coding, progressive, arithmetic, supported)
     0xC0: ("baseline", False, False, True),
@@ -196,7 +202,9 @@ def read_header(data: bytes, source: str = "<bytes>") -> JpegHeader:
     )
 
 
-def check_supported(header: JpegHeader, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+def check_supported(
+    header: JpegHeader, source: str, max_pixels: int = DEFAULT_MAX_PIXELS, file_size: int | None = None
+) -> None:
     """Raise a clear error for every JPEG this tool does not restore."""
     if not header.supported_coding:
         raise UnsupportedJpegError(f"{header.coding} JPEG is not supported", source)
@@ -216,6 +224,13 @@ def check_supported(header: JpegHeader, source: str, max_pixels: int = DEFAULT_M
         raise ImageTooLargeError(
             f"{header.width}x{header.height} is larger than the limit of {max_pixels:,} pixels"
             " (raise it with --max-pixels)",
+            source,
+        )
+    pixels = header.width * header.height
+    if file_size is not None and pixels > BOMB_MIN_PIXELS and pixels > file_size * BOMB_PIXELS_PER_BYTE:
+        raise ImageTooLargeError(
+            f"claims {header.width}x{header.height} in {file_size:,} bytes: no photo compresses that far"
+            " (a flat synthetic image or a decompression bomb); not restored",
             source,
         )
     if header.components == 3:
@@ -357,7 +372,7 @@ def read_jpeg(
             raise JpegError(f"cannot read: {e.strerror or e}", source) from e
     source = source or "<bytes>"
     header = read_header(data, source)
-    check_supported(header, source, max_pixels)
+    check_supported(header, source, max_pixels, len(data))
     decoded = decode_strict(data, header, source)
     jpeglib = _jpeglib()
     with _as_file(without_metadata_segments(data)) as name:

@@ -260,3 +260,13 @@ def test_metadata_of_a_huge_header_is_read_without_pillows_own_limit():
     data[sof + 5 : sof + 9] = (13800).to_bytes(2, "big") + (13800).to_bytes(2, "big")  # 190 MP
     icc, exif, orientation = J._metadata(bytes(data))
     assert (icc, exif, orientation) == (None, None, 1)
+
+
+def test_a_tiny_file_claiming_a_huge_image_is_refused_at_once():
+    data = bytearray(pillow_jpeg(photo(16, 16), quality=50))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = (9000).to_bytes(2, "big") + (18000).to_bytes(2, "big")  # 162 MP in < 1 KB
+    with pytest.raises(ImageTooLargeError, match="no photo compresses that far"):
+        J.read_jpeg(bytes(data))
+    header = J.read_header(bytes(data))
+    J.check_supported(header, "x", file_size=10_000_000)  # the same claim from a plausible file passes
