@@ -3,9 +3,9 @@
     python bench/model_speed.py [--threads 2]
 
 Each measurement runs in a fresh process (so peak memory is its own); the paper preset is
-timed on a small image, the efficient presets on one megapixel in fp32 and in bf16 autocast
-(fast only where the CPU has AMX or AVX-512 BF16; `bf16 native` says whether it does), all
-in the same run, with ratios against `base` in fp32.
+timed on a small image, the efficient presets on one megapixel in fp32 and, where the CPU has
+AMX or AVX-512 BF16, in bf16 autocast (elsewhere bf16 is emulated at minutes per megapixel and
+skipped unless --bf16 always), all in the same run, with ratios against `base` in fp32.
 """
 
 from __future__ import annotations
@@ -43,8 +43,16 @@ result = dict(parameters=count_parameters(model), seconds=min(times), megapixels
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--bf16",
+        choices=["auto", "always"],
+        default="auto",
+        help="bf16 rows only where it runs natively (auto); emulated bf16 convolutions take minutes",
+    )
     args = parser.parse_args()
-    plan = [(name, 1024, 3, bf16) for name in ("small", "base", "large") for bf16 in (False, True)]
+    native = bool(cpu_flags() & set(BF16_CPU_FLAGS))
+    precisions = (False, True) if native or args.bf16 == "always" else (False,)
+    plan = [(name, 1024, 3, bf16) for name in ("small", "base", "large") for bf16 in precisions]
     plan.append(("paper", 128, 1, False))
     rows = []
     for name, side, repeats, bf16 in plan:
@@ -68,9 +76,8 @@ def main() -> None:
     base = next((float(r[4]) for r in rows if r[:2] == ["base", "fp32"] and r[4] != "-"), None)
     for row in rows:
         row.append(f"{float(row[4]) / base:.2f}x" if base and row[4] != "-" else "-")
-    native = "yes" if cpu_flags() & set(BF16_CPU_FLAGS) else "no"
     print_table(
-        f"model forward on this CPU ({args.threads} threads; bf16 native: {native})",
+        f"model forward on this CPU ({args.threads} threads; bf16 native: {'yes' if native else 'no'})",
         ["preset", "precision", "parameters", "image", "s/MP", "peak MiB", "note", "vs base fp32"],
         rows,
     )
