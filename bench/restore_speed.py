@@ -2,9 +2,10 @@
 
     python bench/restore_speed.py [--threads 2] [--big-mp 24]
 
-Rows: the shipped weights tiled and untiled on a 1-megapixel photo-like image, tiled on a
-large image (default 24 MP), the paper preset (random weights, speed only) on a small image,
-and the model-free peer `jpegqs -q 6` when it is installed. PSNR is against the original.
+Rows: the shipped weights (`large`, the default, and `base`, the fast choice) tiled and
+untiled on a 1-megapixel photo-like image, tiled on a large image (default 24 MP), the paper
+preset (random weights, speed only) on a small image, and the model-free peer `jpegqs -q 6`
+when it is installed. PSNR is against the original.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from qgac_cli.evaluate import score
 from qgac_cli.model import QGAC, preset
 data = open({path!r}, 'rb').read()
 original = np.load({original!r})
-if {paper}:
+if {weights!r} == 'paper':
     model = QGAC(preset('paper')).eval()
 else:
-    model = api.load_model('base')
+    model = api.load_model({weights!r})
 options = api.RestoreOptions(tile={tile}, bits=8)
 api.restore(open({warmup!r}, 'rb').read(), model, options)  # first-call costs are not per-image costs
 start = time.perf_counter()
@@ -113,16 +114,14 @@ def main() -> None:
 
         plain = np.asarray(Image.open(one[0]).convert("RGB"))
         rows.append(["JPEG decode", "1 MP", "-", "-", f"{score(plain, np.load(one[1]))['psnr']:.2f}"])
-        plan = [
-            ("base, untiled", one, 0, False, True),
-            ("base, tiled 1024", one, 1024, False, True),
-            (f"base, tiled 1024, {args.big_mp:g} MP", big, 1024, False, False),
-            (f"base, tiled 2048, {args.big_mp:g} MP", big, 2048, False, False),
-            ("paper preset (random weights)", small, 0, True, False),
+        plan = [(f"{w}, untiled", w, one, 0, True) for w in ("large", "base")] + [
+            (f"{w}, tiled 1024", w, one, 1024, True) for w in ("large", "base")
         ]
-        for label, (jpeg, original, _), tile, paper, with_score in plan:
+        plan += [(f"{w}, tiled 1024, {args.big_mp:g} MP", w, big, 1024, False) for w in ("large", "base")]
+        plan.append(("paper preset (random weights)", "paper", small, 0, False))
+        for label, weights, (jpeg, original, _), tile, with_score in plan:
             code = RESTORE.format(
-                path=jpeg, original=original, tile=tile, paper=paper, score=with_score, warmup=small[0]
+                path=jpeg, original=original, tile=tile, weights=weights, score=with_score, warmup=small[0]
             )
             r = run_child(code, args.threads)
             if "error" in r:
