@@ -327,16 +327,20 @@ def plan_pair(source: str, target: str, fmt: str | None = None, glob: str | None
     return plan_jobs([source], target, fmt, glob)
 
 
-def _check_clashes(jobs: list[Job]) -> None:
-    """Two inputs that would write the same output are refused before anything is restored."""
-    seen: dict[Path, str] = {}
+def clashes(jobs: list[Job]) -> dict[Job, str]:
+    """Jobs whose output another job would also write, each with a one-line reason: found
+    before anything is restored, all of them fail (which one was meant cannot be known)."""
+    by_target: dict[Path, list[Job]] = {}
     for job in jobs:
-        if job.target == "-":
-            continue
-        key = Path(job.target).resolve()
-        if key in seen:
-            raise UsageError(f"{seen[key]} and {job.source} would both be written to {job.target}; rename one")
-        seen[key] = job.source
+        if job.target != "-":
+            by_target.setdefault(Path(job.target).resolve(), []).append(job)
+    found = {}
+    for group in by_target.values():
+        if len(group) > 1:
+            names = ", ".join(j.source for j in group)
+            for job in group:
+                found[job] = f"{names} would all be written to {job.target}; not restored (rename one)"
+    return found
 
 
 def plan_jobs(inputs: list[str], output: str | None, fmt: str | None = None, glob: str | None = None) -> list[Job]:
@@ -370,7 +374,6 @@ def plan_jobs(inputs: list[str], output: str | None, fmt: str | None = None, glo
                 jobs.append(Job(str(src), str(target)))
         else:
             jobs.append(Job(item, str((out_dir / path.name).with_suffix(suffix))))
-    _check_clashes(jobs)
     return jobs
 
 
@@ -440,8 +443,11 @@ def run_batch(
     report = Report()
     options = replace(options, bits=output.bit_depth)  # no float copy of a whole image
     todo: list[Job] = []
+    clashing = clashes(jobs)
     for job in jobs:
         try:
+            if job in clashing:
+                raise OutputExistsError(clashing[job])
             if _check_target(job, overwrite):
                 todo.append(job)
             else:

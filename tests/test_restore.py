@@ -277,16 +277,18 @@ def test_a_second_photo_is_never_an_output(tmp_path, tiny_weights):
     assert b.read_bytes() == before
 
 
-def test_inputs_that_would_share_an_output_are_refused_up_front(tmp_path, tiny_weights):
+def test_inputs_that_would_share_an_output_fail_before_any_work(tmp_path, tiny_weights):
     for folder in ("d1", "d2"):
         write_jpeg(tmp_path / folder / "x.jpg", photo(32, 32), quality=30)
+    write_jpeg(tmp_path / "d1" / "other.jpg", photo(32, 32, seed=3), quality=30)
     out = tmp_path / "out"
     result = run("restore", tmp_path / "d1" / "x.jpg", tmp_path / "d2" / "x.jpg", "-o", out, "--weights", tiny_weights)
-    assert result.exit_code == 2 and "both be written" in result.output
-    assert not out.exists() or not any(out.iterdir())
+    assert result.exit_code == 1 and result.output.count("would all be written") == 2
+    assert not (out / "x.png").exists()
     write_jpeg(tmp_path / "d1" / "x.jpeg", photo(32, 32, seed=2), quality=30)
     result = run("restore", tmp_path / "d1", "-o", out, "--weights", tiny_weights)
-    assert result.exit_code == 2 and "both be written" in result.output
+    assert result.exit_code == 1 and "would all be written" in result.output
+    assert [p.name for p in out.glob("*.png")] == ["other.png"]  # the rest is restored
 
 
 def test_an_output_folder_inside_the_input_folder_is_not_read_back(tmp_path, tiny_weights):
@@ -363,3 +365,24 @@ def test_sigterm_leaves_no_partial_file(tmp_path):
     for png in out.glob("*.png"):
         with Image.open(png) as im:
             im.load()  # every file written is whole
+
+
+def test_a_hostile_batch_restores_every_good_file_and_reports_every_bad_one(tmp_path, tiny_weights):
+    folder = tmp_path / "in"
+    good = [write_jpeg(folder / f"good{i}.jpg", photo(32, 40, seed=i), quality=30) for i in range(3)]
+    data = pillow_jpeg(photo(32, 40, seed=9), quality=30)
+    empty_com = b"\xff\xfe\x00\x02" + b"\xff\xfe" + (2 + 5000).to_bytes(2, "big") + b"c" * 5000
+    (folder / "hostile-but-valid.jpg").write_bytes(data[:2] + empty_com + data[2:])
+    (folder / "truncated.jpg").write_bytes(data[:200])
+    (folder / "not-a-jpeg.jpg").write_bytes(b"GIF89a" + bytes(100))
+    (folder / "clash.jpg").write_bytes(data)
+    (folder / "clash.jpeg").write_bytes(data)
+    before = {p: p.read_bytes() for p in folder.iterdir()}
+    out = tmp_path / "out"
+    result = run("restore", folder, "-o", out, "--weights", tiny_weights)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    restored = sorted(p.name for p in out.iterdir())
+    assert restored == ["good0.png", "good1.png", "good2.png", "hostile-but-valid.png"]
+    errors = [line for line in result.output.splitlines() if line.startswith("qgac: error:")]
+    assert len(errors) == 4  # truncated, not a JPEG, and both clashing files: one line each
+    assert {p: p.read_bytes() for p in folder.iterdir()} == before and len(good) == 3
