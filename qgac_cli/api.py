@@ -343,18 +343,20 @@ def clashes(jobs: list[Job]) -> dict[Job, str]:
     return found
 
 
-def plan_jobs(inputs: list[str], output: str | None, fmt: str | None = None, glob: str | None = None) -> list[Job]:
+def plan_jobs(
+    inputs: list[str], output: str | None, fmt: str | None = None, glob: str | None = None, folder: bool = False
+) -> list[Job]:
     """Turn command-line inputs into (source, target) jobs.
 
-    One input and an output path -> one job; otherwise `output` is a folder: files go into
-    it by name, folders are mirrored below it.
+    One input and an output path -> one job; otherwise, or with `folder` (-o), `output` is a
+    folder, created if need be: files go into it by name, folders are mirrored below it.
     """
     if not inputs:
         raise UsageError("no input given")
     if output is None:
         raise UsageError("give an output: qgac restore IN OUT, or -o OUTDIR for several inputs")
     single = len(inputs) == 1 and (inputs[0] == "-" or Path(inputs[0]).is_file())
-    if single and (output == "-" or not Path(output).is_dir()):
+    if single and not folder and (output == "-" or not Path(output).is_dir()):
         if output != "-" and not Path(output).suffix and fmt is None:
             raise UsageError(f"{output!r} is not a folder and has no image extension")
         format_for(None if output == "-" else output, fmt)  # an unknown format is a usage error
@@ -390,6 +392,23 @@ def check_writable(jobs: list[Job]) -> None:
             pass
     except OSError as e:
         raise OutputExistsError(f"cannot write into {top}: {e.strerror or e}") from None
+
+
+def check_formats(jobs: list[Job], fmt: str | None, bit_depth: int) -> None:
+    """Output choices that would fail for every image, refused before the first one: a 16-bit
+    output that is not PNG, and --format contradicting an output's extension."""
+    for job in jobs:
+        target = None if job.target == "-" else job.target
+        chosen = format_for(target, fmt)
+        if bit_depth == 16 and chosen != "png":
+            raise UsageError(f"16-bit output is available for PNG only ({job.target} would be {chosen})")
+        if (
+            fmt
+            and target
+            and Path(target).suffix.lower() in EXTENSIONS
+            and EXTENSIONS[Path(target).suffix.lower()] != fmt
+        ):
+            raise UsageError(f"--format {fmt} contradicts the extension of {target}")
 
 
 def shard(jobs: list[Job], index: int, count: int) -> list[Job]:

@@ -8,6 +8,7 @@ Exit codes: 0 success, 1 some inputs failed, 2 usage error.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -38,7 +39,50 @@ weights_option = click.option(
     metavar="NAME|PATH",
     help="Shipped weights name or a checkpoint path (default: the shipped default).",
 )
-threads_option = click.option("--threads", type=int, default=None, help="CPU threads for torch.")
+threads_option = click.option(
+    "--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (at least 1)."
+)
+
+
+def _check_tile(ctx, param, value: int) -> int:
+    if value != 0 and value < 64:
+        raise click.BadParameter("0 (no tiling) or at least 64 pixels", ctx, param)
+    return value
+
+
+def _check_outputs(json_path=None, csv_path=None, plot_path=None) -> None:
+    """Report-file options checked before any computation, whose results would be lost."""
+    from qgac_cli.errors import UsageError
+
+    for option, path in (("--json", json_path), ("--csv", csv_path), ("--plot", plot_path)):
+        if path is None:
+            continue
+        folder = Path(path).resolve().parent
+        if not folder.is_dir():
+            raise UsageError(f"{option} {path}: no such folder {folder}")
+        if not os.access(folder, os.W_OK):
+            raise UsageError(f"{option} {path}: folder {folder} is not writable")
+    if plot_path is not None and Path(plot_path).suffix.lower() not in PLOT_SUFFIXES:
+        raise UsageError(f"--plot {plot_path}: use one of {', '.join(sorted(PLOT_SUFFIXES))}")
+
+
+PLOT_SUFFIXES = {".png", ".svg", ".pdf"}
+
+
+def _note_precision(precision: str, device: str) -> None:
+    """A word when bf16 was asked for where it is only emulated (it works, far more slowly)."""
+    if precision != "bf16" or device.startswith("cuda"):
+        return
+    from qgac_cli.devices import BF16_CPU_FLAGS, cpu_flags
+
+    if not cpu_flags() & set(BF16_CPU_FLAGS) and (device == "cpu" or not _cuda_available()):
+        click.echo("qgac: note: this CPU has no AMX or AVX-512 BF16: bf16 is emulated, far slower than fp32", err=True)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _set_threads(threads: int | None) -> None:
@@ -152,7 +196,14 @@ def _print_info(records: list[dict]) -> None:
     default=None,
     help="Blend regression (0) and GAN (1) weights by model interpolation.",
 )
-@click.option("--tile", type=int, default=1024, show_default=True, help="Tile size in pixels (0: no tiling).")
+@click.option(
+    "--tile",
+    type=int,
+    default=1024,
+    show_default=True,
+    callback=_check_tile,
+    help="Tile size in pixels (0: no tiling; else at least 64).",
+)
 @click.option("--max-pixels", type=int, default=None, help="Refuse images larger than this (default 200 MP).")
 @click.option("--no-projection", is_flag=True, help="Do not clamp coefficients into their quantization intervals.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never overwritten).")
@@ -206,13 +257,17 @@ def restore(
         if len(inputs) == 2 and output_dir is None:
             jobs = api.plan_pair(inputs[0], inputs[1], fmt, glob)
         else:
-            jobs = api.plan_jobs(list(inputs), output_dir, fmt, glob)
+            jobs = api.plan_jobs(list(inputs), output_dir, fmt, glob, folder=True)
+        if not jobs:
+            raise _usage(f"no JPEG files found in {', '.join(inputs)}" + (f" matching {glob!r}" if glob else ""))
+        api.check_formats(jobs, fmt, int(bit_depth))
         jobs = _apply_shard(jobs, shard)
         if any(j.target == "-" for j in jobs) and sys.stdout.isatty():
             raise _usage("refusing to write binary image data to a terminal; redirect stdout")
         if len(weights_list) > 1:
             raise _usage("restore takes one --weights")
         api.check_writable(jobs)
+        _note_precision("bf16" if half else precision, device)
         _set_threads(threads)
         model = api.load_model(weights_list[0] if weights_list else None, texture, gan_weights, device)
     except QgacError as e:
@@ -411,6 +466,8 @@ def eval_command(
             raise _usage("give at least one dataset folder, or --paired JPEG_DIR REF_DIR")
         if not qualities and not paired:
             raise _usage("give at least one --quality")
+        _check_outputs(json_path, csv_path)
+        _note_precision(precision, device)
         _set_threads(threads)
         names = [] if jpeg_only else list(weights_list or [weights.DEFAULT_WEIGHTS])
         methods = {name: api.load_model(name, device=device) for name in names}
@@ -540,6 +597,7 @@ def equivalent_quality(
     from qgac_cli.evaluate import write_csv, write_json
 
     try:
+        _check_outputs(json_path, csv_path, plot_path)
         _set_threads(threads)
         model = api.load_model(weights_name, device=device)
         cfg = EquivalentConfig(
@@ -599,6 +657,7 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
     help="Grow the --init weights into this larger preset first (new blocks start as the identity).",
 )
 @click.option("--resume", default=None, type=click.Path(dir_okay=False), help="Resume exactly from OUT/last.pt.")
+@click.option("--overwrite", is_flag=True, help="Start afresh in an --out that holds an earlier run.")
 @click.option(
     "--validation",
     multiple=True,
@@ -637,6 +696,7 @@ def train(
     init,
     grow,
     resume,
+    overwrite,
     validation,
     steps,
     batch,
@@ -664,6 +724,8 @@ def train(
     from qgac_cli.train import TrainConfig
     from qgac_cli.train import train as run_training
 
+    _note_precision(precision, device)
+
     cfg = TrainConfig(
         stage=stage,
         data=tuple(data),
@@ -672,6 +734,7 @@ def train(
         init=init,
         grow=grow,
         resume=resume,
+        overwrite=overwrite,
         validation=tuple(validation),
         steps=steps,
         batch=batch,

@@ -39,5 +39,9 @@ class UsageError(QgacError):
     exit_code = 2
 
 
+class MissingWeightsError(WeightsError, UsageError):
+    """Weights asked for by a name or path that does not exist: a usage error (exit 2)."""
+
+
 class OutputExistsError(QgacError):
     """The output exists and overwriting was not asked for, or would overwrite the input."""

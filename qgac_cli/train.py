@@ -48,6 +48,7 @@ class TrainConfig:
     grow: str | None = None  # a larger preset to grow the init weights into (model.growth)
     precision: str = "auto"  # the networks' autocast: auto (bf16 where native) | bf16 | fp32
     resume: str | None = None
+    overwrite: bool = False  # start afresh in an --out that holds an earlier run
     validation: tuple[str, ...] = ()
     holdout_every: int = 25  # without --validation: every N-th training image is held out
     steps: int = 10_000
@@ -331,7 +332,15 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed + rank)
     out = Path(cfg.out)
+    earlier = [name for name in ("log.jsonl", "last.pt", "best.pt") if (out / name).exists()]
+    if earlier and not cfg.resume and not cfg.overwrite:
+        raise UsageError(
+            f"{out} holds an earlier run ({', '.join(earlier)}): --resume {out / 'last.pt'} to go on, "
+            "--overwrite to start afresh, or another --out"
+        )
     out.mkdir(parents=True, exist_ok=True)
+    if cfg.overwrite and not cfg.resume and rank == 0:
+        (out / "log.jsonl").unlink(missing_ok=True)  # a fresh run, a fresh log
 
     train_paths, val_paths = split_images(cfg)
     bank = PatchBank([load_rgb(p) for p in train_paths], PatchConfig(size=cfg.patch), seed=cfg.seed + rank)

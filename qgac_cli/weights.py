@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from qgac_cli.errors import WeightsError
+from qgac_cli.errors import MissingWeightsError, WeightsError
 from qgac_cli.model import QGAC, ModelConfig
 from qgac_cli.model.growth import grow
 
@@ -82,11 +82,11 @@ def resolve(name_or_path: str | os.PathLike | None) -> Path:
     if spec in SHIPPED:
         found = shipped_path(spec)
         if found is None:
-            raise WeightsError(f"shipped weights {spec!r} are not installed with this copy of qgac")
+            raise MissingWeightsError(f"shipped weights {spec!r} are not installed with this copy of qgac")
         return found
     path = Path(spec)
     if not path.is_file():
-        raise WeightsError(f"no such weights: {spec!r} (a path, or one of {sorted(SHIPPED)})")
+        raise MissingWeightsError(f"no such weights: {spec!r} (a path, or one of {sorted(SHIPPED)})")
     return path
 
 
@@ -95,6 +95,10 @@ def read(path: str | os.PathLike) -> Checkpoint:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a file that is not a checkpoint
         raise WeightsError(f"not a readable checkpoint: {e.__class__.__name__}", str(path)) from e
+    if isinstance(data, dict) and {"model", "ema", "optimizer"} <= set(data):
+        raise WeightsError(
+            "a training state (for qgac train --resume), not weights: use best.pt or final.pt beside it", str(path)
+        )
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise WeightsError("not a qgac checkpoint", str(path))
     if data.get("version") != VERSION:

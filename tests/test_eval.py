@@ -168,3 +168,15 @@ def test_equivalent_quality_command(tmp_path, dataset):
         assert r["bytes_saved"] >= 0
     assert Image.open(plot).format == "PNG"
     assert np.isfinite([r["percent_saved"] for r in summary]).all()
+
+
+def test_report_paths_are_checked_before_the_work(tmp_path, dataset):
+    folder, _ = dataset
+    result = CliRunner().invoke(
+        main, ["eval", str(folder), "--quality", "10", "--json", str(tmp_path / "missing" / "r.json"), "-q"]
+    )
+    assert result.exit_code == 2 and "no such folder" in result.output
+    result = CliRunner().invoke(
+        main, ["equivalent-quality", str(folder), "--quality", "10", "--plot", str(tmp_path / "p.gif"), "-q"]
+    )
+    assert result.exit_code == 2 and "--plot" in result.output

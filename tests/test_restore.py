@@ -386,3 +386,41 @@ def test_a_hostile_batch_restores_every_good_file_and_reports_every_bad_one(tmp_
     errors = [line for line in result.output.splitlines() if line.startswith("qgac: error:")]
     assert len(errors) == 4  # truncated, not a JPEG, and both clashing files: one line each
     assert {p: p.read_bytes() for p in folder.iterdir()} == before and len(good) == 3
+
+
+def test_options_are_checked_before_any_work(tmp_path, tiny_weights):
+    src = write_jpeg(tmp_path / "in.jpg", photo(32, 32), quality=30)
+    for args in (
+        ("--tile", "-5"),
+        ("--tile", "7"),
+        ("--threads", "0"),
+        ("--threads", "-1"),
+    ):
+        result = run("restore", src, tmp_path / "o.png", "--weights", tiny_weights, *args)
+        assert result.exit_code == 2 and "Traceback" not in result.output, args
+    result = run("restore", src, tmp_path / "o.jpg", "--bit-depth", "16", "--weights", tiny_weights)
+    assert result.exit_code == 2 and "16-bit" in result.output
+    result = run("restore", src, tmp_path / "o.png", "--format", "jpeg", "--weights", tiny_weights)
+    assert result.exit_code == 2 and "contradicts" in result.output
+    result = run("restore", src, tmp_path / "o.png", "--weights", "nope")
+    assert result.exit_code == 2 and "no such weights" in result.output
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.jpg").exists()
+
+
+def test_no_inputs_found_is_an_error_and_one_input_goes_into_a_new_folder(tmp_path, tiny_weights):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("restore", empty, "-o", tmp_path / "out", "--weights", tiny_weights)
+    assert result.exit_code == 2 and "no JPEG files found" in result.output
+    src = write_jpeg(tmp_path / "one.jpg", photo(32, 32), quality=30)
+    result = run("restore", src, "-o", tmp_path / "newdir", "--weights", tiny_weights)
+    assert result.exit_code == 0 and (tmp_path / "newdir" / "one.png").is_file()
+
+
+def test_a_training_state_is_not_taken_for_weights(tmp_path):
+    state = tmp_path / "last.pt"
+    torch.save({"model": {}, "ema": {}, "optimizer": {}, "step": 3}, state)
+    result = run(
+        "restore", write_jpeg(tmp_path / "in.jpg", photo(32, 32), quality=30), tmp_path / "o.png", "--weights", state
+    )
+    assert result.exit_code == 1 and "training state" in result.output and "best.pt" in result.output

@@ -207,3 +207,15 @@ def test_patch_bank_makes_grey_and_faded_patches():
     original = torch.from_numpy(np.array(photo(64, 64))).int()
     assert spread.max() < (original - original.float().mean(-1, keepdim=True).round().int()).abs().max()
     assert (spread <= 1).sum() > 5  # about half of them grey
+
+
+def test_an_earlier_run_is_not_overwritten_silently(images, tmp_path):
+    out = tmp_path / "run"
+    train(config(images, out, steps=2))
+    with pytest.raises(UsageError, match="earlier run"):
+        train(config(images, out, steps=2))
+    train(config(images, out, steps=2, overwrite=True))
+    from qgac_cli.train import read_log
+
+    steps = [r["step"] for r in read_log(out / "log.jsonl") if "loss" in r]
+    assert steps == [1, 2]  # a fresh log, not appended to the old one
