@@ -349,8 +349,8 @@ def test_sigterm_leaves_no_partial_file(tmp_path):
     import time
 
     folder = tmp_path / "in"
-    for i in range(40):
-        write_jpeg(folder / f"{i:02d}.jpg", photo(160, 200, seed=i), quality=30)
+    for i in range(30):  # big enough that the batch cannot finish before the signal lands
+        write_jpeg(folder / f"{i:02d}.jpg", photo(384, 512, seed=i), quality=30)
     out = tmp_path / "out"
     child = subprocess.Popen(
         [sys.executable, "-m", "qgac_cli", "restore", str(folder), "-o", str(out), "-q", "--weights", "base"],
