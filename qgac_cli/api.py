@@ -46,6 +46,7 @@ class OutputOptions:
     bit_depth: int = 8
     jpeg_quality: int = 95
     keep_orientation: bool = False
+    strip_metadata: bool = False  # drop EXIF (camera, date, GPS); the ICC profile is always kept
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,9 @@ def _quantize(pixels: np.ndarray, bits: int) -> np.ndarray:
     return np.round(np.clip(pixels, 0, 1) * top).astype(np.uint8 if bits == 8 else np.uint16)
 
 
-def _png16(pixels: np.ndarray, icc: bytes | None) -> bytes:
-    """A 16-bit PNG (gray or RGB) with an optional iCCP chunk: Pillow cannot write 16-bit RGB."""
+def _png16(pixels: np.ndarray, icc: bytes | None, exif: bytes | None = None) -> bytes:
+    """A 16-bit PNG (gray or RGB) with optional iCCP and eXIf chunks: Pillow cannot write
+    16-bit RGB."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -209,6 +211,8 @@ def _png16(pixels: np.ndarray, icc: bytes | None) -> bytes:
     parts = [b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0))]
     if icc:
         parts.append(chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc)))
+    if exif:
+        parts.append(chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
     parts += [chunk(b"IDAT", zlib.compress(raw, 6)), chunk(b"IEND", b"")]
     return b"".join(parts)
 
@@ -232,11 +236,18 @@ def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = Output
     if options.bit_depth == 16 and fmt != "png":
         raise UsageError("16-bit output is available for PNG only")
     pixels = image.pixels if options.keep_orientation else apply_orientation(image.pixels, image.orientation)
+    # EXIF goes into every format; its orientation tag says 1 once the pixels are turned, and
+    # keeps its value where they stay as stored (--keep-orientation), so viewers turn them
+    exif = None
+    if not options.strip_metadata:
+        exif = image.exif if options.keep_orientation else _exif_without_orientation(image.exif)
     if fmt == "png" and options.bit_depth == 16:
-        return _png16(_quantize(pixels, 16), image.icc_profile)
+        return _png16(_quantize(pixels, 16), image.icc_profile, exif)
     pil = Image.fromarray(_quantize(pixels, 8))
     buffer = io.BytesIO()
     extra: dict = {"icc_profile": image.icc_profile} if image.icc_profile else {}
+    if exif:
+        extra["exif"] = exif
     if fmt == "png":
         pil.save(buffer, format="PNG", compress_level=6, **extra)
     elif fmt == "tiff":
@@ -244,9 +255,6 @@ def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = Output
     elif fmt == "webp":
         pil.save(buffer, format="WEBP", lossless=True, **extra)
     elif fmt == "jpeg":
-        exif = image.exif if options.keep_orientation else _exif_without_orientation(image.exif)
-        if exif:
-            extra["exif"] = exif
         pil.save(buffer, format="JPEG", quality=options.jpeg_quality, subsampling=0, **extra)
     else:
         raise UsageError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMAT_SUFFIX)}")

@@ -187,7 +187,16 @@ def _print_info(records: list[dict]) -> None:
 @click.option(
     "--glob", default=None, help="Only files matching this pattern inside folders (default: JPEG extensions)."
 )
-@click.option("--keep-orientation", is_flag=True, help="Keep pixels as stored instead of applying EXIF orientation.")
+@click.option(
+    "--keep-orientation",
+    is_flag=True,
+    help="Keep pixels as stored (the EXIF orientation tag stays, for viewers to turn them).",
+)
+@click.option(
+    "--strip-metadata",
+    is_flag=True,
+    help="Write no EXIF (camera, date, GPS). Kept by default in every format; ICC is always kept.",
+)
 @weights_option
 @click.option("--gan-weights", default=None, metavar="NAME|PATH", help="GAN weights for --texture.")
 @click.option(
@@ -227,6 +236,7 @@ def restore(
     jpeg_quality,
     glob,
     keep_orientation,
+    strip_metadata,
     weights_list,
     gan_weights,
     texture,
@@ -280,7 +290,11 @@ def restore(
         precision="bf16" if half else precision,
     )
     output = api.OutputOptions(
-        format=fmt, bit_depth=int(bit_depth), jpeg_quality=jpeg_quality, keep_orientation=keep_orientation
+        format=fmt,
+        bit_depth=int(bit_depth),
+        jpeg_quality=jpeg_quality,
+        keep_orientation=keep_orientation,
+        strip_metadata=strip_metadata,
     )
     report = _run_with_progress(api, jobs, model, options, output, overwrite, quiet)
     for source, message in report.failed:

@@ -424,3 +424,33 @@ def test_a_training_state_is_not_taken_for_weights(tmp_path):
         "restore", write_jpeg(tmp_path / "in.jpg", photo(32, 32), quality=30), tmp_path / "o.png", "--weights", state
     )
     assert result.exit_code == 1 and "training state" in result.output and "best.pt" in result.output
+
+
+@pytest.mark.parametrize("suffix", [".png", ".webp", ".tif", ".jpg"])
+def test_exif_is_carried_into_every_format_or_stripped(tmp_path, tiny_weights, suffix):
+    exif = Image.Exif()
+    exif[0x010F] = "QgacCam"  # camera make
+    exif[0x0112] = 6
+    src = write_jpeg(tmp_path / "in.jpg", photo(32, 48), quality=30, exif=exif.tobytes())
+    out = tmp_path / f"out{suffix}"
+    assert run("restore", src, out, "--weights", tiny_weights).exit_code == 0
+    with Image.open(out) as im:
+        assert im.getexif().get(0x010F) == "QgacCam" and im.getexif().get(0x0112, 1) == 1
+    kept = tmp_path / f"kept{suffix}"
+    assert run("restore", src, kept, "--keep-orientation", "--weights", tiny_weights).exit_code == 0
+    with Image.open(kept) as im:
+        assert im.getexif().get(0x0112) == 6  # pixels as stored: the tag still says how to turn them
+    bare = tmp_path / f"bare{suffix}"
+    assert run("restore", src, bare, "--strip-metadata", "--weights", tiny_weights).exit_code == 0
+    with Image.open(bare) as im:
+        assert im.getexif().get(0x010F) is None
+
+
+def test_exif_in_16_bit_png(tmp_path, tiny_weights):
+    exif = Image.Exif()
+    exif[0x010F] = "QgacCam"
+    src = write_jpeg(tmp_path / "in.jpg", photo(32, 48), quality=30, exif=exif.tobytes())
+    out = tmp_path / "out16.png"
+    assert run("restore", src, out, "--bit-depth", "16", "--weights", tiny_weights).exit_code == 0
+    with Image.open(out) as im:
+        assert im.getexif().get(0x010F) == "QgacCam"
