@@ -464,10 +464,12 @@ def run_batch(
     on_done: Callable[[Job, str, float], None] | None = None,
     read_stdin: Callable[[], bytes] = lambda: b"",
     write_stdout: Callable[[bytes], None] = lambda b: None,
+    report: Report | None = None,
 ) -> Report:
     """Restore every job; a failure is recorded and the batch goes on. Reading of the next
-    file and writing of the previous one overlap with inference."""
-    report = Report()
+    file and writing of the previous one overlap with inference. `report`, when given, is
+    filled as the batch goes (what was done is known even if the batch is interrupted)."""
+    report = report if report is not None else Report()
     options = replace(options, bits=output.bit_depth)  # no float copy of a whole image
     todo: list[Job] = []
     clashing = clashes(jobs)

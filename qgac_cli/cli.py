@@ -216,7 +216,9 @@ def _print_info(records: list[dict]) -> None:
 @click.option("--max-pixels", type=int, default=None, help="Refuse images larger than this (default 200 MP).")
 @click.option("--no-projection", is_flag=True, help="Do not clamp coefficients into their quantization intervals.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never overwritten).")
-@click.option("--shard", default=None, metavar="I/N", help="Take only the I-th of N shares of the inputs.")
+@click.option(
+    "--shard", default=None, metavar="I/N", help="Take only share I of N of the inputs (I counts from 0: 0/2 and 1/2)."
+)
 @click.option(
     "--precision",
     type=click.Choice(["auto", "bf16", "fp32"]),
@@ -296,9 +298,18 @@ def restore(
         keep_orientation=keep_orientation,
         strip_metadata=strip_metadata,
     )
-    report = _run_with_progress(api, jobs, model, options, output, overwrite, quiet)
-    for source, message in report.failed:
-        click.echo(f"qgac: error: {message}" if source in message else f"qgac: error: {source}: {message}", err=True)
+    report = api.Report()
+    try:
+        _run_with_progress(api, jobs, model, options, output, overwrite, quiet, report)
+    except KeyboardInterrupt:
+        _report_failures(report)
+        click.echo(
+            f"qgac: interrupted: restored {len(report.restored)}, skipped {len(report.skipped)}, "
+            f"failed {len(report.failed)}, not done {len(jobs) - _done(report)}",
+            err=True,
+        )
+        sys.exit(130)
+    _report_failures(report)
     if not quiet and len(jobs) == 1 and report.skipped:
         click.echo(f"qgac: skipped {jobs[0].source}: {jobs[0].target} exists (use --overwrite)", err=True)
     if not quiet and len(jobs) > 1:
@@ -308,6 +319,16 @@ def restore(
             err=True,
         )
     sys.exit(report.exit_code)
+
+
+def _done(report) -> int:
+    return len(report.restored) + len(report.skipped) + len(report.failed)
+
+
+def _report_failures(report) -> None:
+    for source, message in report.failed:
+        named = source in message or (source == "-" and message.startswith("<stdin>"))
+        click.echo(f"qgac: error: {message}" if named else f"qgac: error: {source}: {message}", err=True)
 
 
 def _terminate_cleanly() -> None:
@@ -346,7 +367,7 @@ def _apply_shard(jobs, shard: str | None):
     return jobs
 
 
-def _run_with_progress(api, jobs, model, options, output, overwrite, quiet):
+def _run_with_progress(api, jobs, model, options, output, overwrite, quiet, report):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     read_stdin = sys.stdin.buffer.read
@@ -356,7 +377,7 @@ def _run_with_progress(api, jobs, model, options, output, overwrite, quiet):
         sys.stdout.buffer.flush()
 
     if quiet or len(jobs) < 2:
-        return api.run_batch(jobs, model, options, output, overwrite, None, read_stdin, write_stdout)
+        return api.run_batch(jobs, model, options, output, overwrite, None, read_stdin, write_stdout, report)
     with Progress(
         TextColumn("[bold]restoring"),
         BarColumn(),
@@ -373,7 +394,7 @@ def _run_with_progress(api, jobs, model, options, output, overwrite, quiet):
             done_mp[0] += mp
             progress.update(task, advance=1, mp=done_mp[0])
 
-        return api.run_batch(jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout)
+        return api.run_batch(jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout, report)
 
 
 # --------------------------------------------------------------------------- models
@@ -569,16 +590,33 @@ def _print_eval(records: list[dict]) -> None:
 
 @main.command(name="equivalent-quality", context_settings=CONTEXT)
 @click.argument("datasets", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--quality", "qualities", type=click.IntRange(1, 100), multiple=True, required=True)
-@click.option("--weights", "weights_name", default=None, metavar="NAME|PATH")
-@click.option("--metric", type=click.Choice(["ssim", "psnr"]), default="ssim", show_default=True)
+@click.option(
+    "--quality",
+    "qualities",
+    type=click.IntRange(1, 100),
+    multiple=True,
+    required=True,
+    help="Quality of the restored files (repeatable).",
+)
+@click.option(
+    "--weights", "weights_name", default=None, metavar="NAME|PATH", help="Weights to restore with (default: large)."
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["ssim", "psnr"]),
+    default="ssim",
+    show_default=True,
+    help="What the plain JPEG must match.",
+)
 @click.option("--subsampling", type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]), default="4:2:0", show_default=True)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a PNG chart.")
-@click.option("--per-image", is_flag=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write records as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write records as CSV.")
+@click.option(
+    "--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a chart (.png, .svg or .pdf)."
+)
+@click.option("--per-image", is_flag=True, help="Also record every image.")
 @click.option("--limit", type=int, default=None, help="Only the first N images of each set.")
-@click.option("-q", "--quiet", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @device_option
 @threads_option
 def equivalent_quality(
@@ -678,10 +716,10 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
     type=click.Path(exists=True, file_okay=False),
     help="Held-out folder (default: every 25th training image).",
 )
-@click.option("--steps", type=int, default=10_000, show_default=True)
-@click.option("--batch", type=int, default=32, show_default=True)
-@click.option("--patch", type=int, default=128, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--steps", type=int, default=10_000, show_default=True, help="Optimizer steps (the schedule's length).")
+@click.option("--batch", type=int, default=32, show_default=True, help="Patches per step.")
+@click.option("--patch", type=int, default=128, show_default=True, help="Patch side in pixels (a multiple of 16).")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate (warm-up, then cosine).")
 @click.option(
     "--loss",
     type=click.Choice(["l1", "l2"]),
@@ -690,7 +728,7 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
     help="Pixel norm of the regression loss (l2 fine-tunes for PSNR).",
 )
 @click.option("--ssim-weight", type=float, default=0.05, show_default=True, help="λ of the −λ·SSIM term.")
-@click.option("--val-every", type=int, default=500, show_default=True)
+@click.option("--val-every", type=int, default=500, show_default=True, help="Validate and checkpoint every N steps.")
 @click.option("--max-minutes", type=float, default=None, help="Stop (and save) after this long.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(

@@ -342,7 +342,8 @@ def test_an_unexpected_error_in_one_file_does_not_end_the_batch(tmp_path, tiny_w
     assert len(list(out.glob("*.png"))) == 2 and "restored 2" in result.output
 
 
-def test_sigterm_leaves_no_partial_file(tmp_path):
+@pytest.mark.parametrize("signame,code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_stopped_batch_leaves_no_partial_file(tmp_path, signame, code):
     import signal
     import subprocess
     import sys
@@ -359,8 +360,10 @@ def test_sigterm_leaves_no_partial_file(tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.glob("*.png"))) < 2:
         time.sleep(0.05)
-    child.send_signal(signal.SIGTERM)
-    assert child.wait(timeout=120) == 143
+    child.send_signal(getattr(signal, signame))
+    assert child.wait(timeout=120) == code
+    if signame == "SIGINT":
+        assert b"interrupted: restored" in child.stderr.read()
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
     for png in out.glob("*.png"):
         with Image.open(png) as im:
@@ -454,3 +457,9 @@ def test_exif_in_16_bit_png(tmp_path, tiny_weights):
     assert run("restore", src, out, "--bit-depth", "16", "--weights", tiny_weights).exit_code == 0
     with Image.open(out) as im:
         assert im.getexif().get(0x010F) == "QgacCam"
+
+
+def test_stdin_errors_name_the_input_once():
+    result = CliRunner().invoke(main, ["restore", "-", "-"], input=b"not a jpeg at all")
+    assert result.exit_code == 1
+    assert "<stdin>" in result.output and "-: <stdin>" not in result.output
