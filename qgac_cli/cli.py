@@ -262,23 +262,24 @@ def restore(
       cat in.jpg | qgac restore - - > out.png
       qgac restore big.jpg big.tif --tile 512 --threads 2
     """
-    from qgac_cli import api
+    from qgac_cli import api, batch
     from qgac_cli.jpeg import DEFAULT_MAX_PIXELS
+    from qgac_cli.output import OutputOptions
 
     try:
         if len(inputs) == 2 and output_dir is None:
-            jobs = api.plan_pair(inputs[0], inputs[1], fmt, glob)
+            jobs = batch.plan_pair(inputs[0], inputs[1], fmt, glob)
         else:
-            jobs = api.plan_jobs(list(inputs), output_dir, fmt, glob, folder=True)
+            jobs = batch.plan_jobs(list(inputs), output_dir, fmt, glob, folder=True)
         if not jobs:
             raise _usage(f"no JPEG files found in {', '.join(inputs)}" + (f" matching {glob!r}" if glob else ""))
-        api.check_formats(jobs, fmt, int(bit_depth))
+        batch.check_formats(jobs, fmt, int(bit_depth))
         jobs = _apply_shard(jobs, shard)
         if any(j.target == "-" for j in jobs) and sys.stdout.isatty():
             raise _usage("refusing to write binary image data to a terminal; redirect stdout")
         if len(weights_list) > 1:
             raise _usage("restore takes one --weights")
-        api.check_writable(jobs)
+        batch.check_writable(jobs)
         _note_precision("bf16" if half else precision, device)
         _set_threads(threads)
         model = api.load_model(weights_list[0] if weights_list else None, texture, gan_weights, device)
@@ -291,16 +292,16 @@ def restore(
         max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
         precision="bf16" if half else precision,
     )
-    output = api.OutputOptions(
+    output = OutputOptions(
         format=fmt,
         bit_depth=int(bit_depth),
         jpeg_quality=jpeg_quality,
         keep_orientation=keep_orientation,
         strip_metadata=strip_metadata,
     )
-    report = api.Report()
+    report = batch.Report()
     try:
-        _run_with_progress(api, jobs, model, options, output, overwrite, quiet, report)
+        _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, report)
     except KeyboardInterrupt:
         _report_failures(report)
         click.echo(
@@ -351,23 +352,21 @@ def _usage(message: str) -> QgacError:
 
 
 def _apply_shard(jobs, shard: str | None):
-    import os
-
-    from qgac_cli import api
+    from qgac_cli import batch
 
     if shard:
         try:
             index, count = (int(v) for v in shard.split("/"))
         except ValueError:
             raise _usage(f"--shard takes I/N, got {shard!r}") from None
-        return api.shard(jobs, index, count)
+        return batch.shard(jobs, index, count)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:  # under torchrun every process takes its own share
-        return api.shard(jobs, int(os.environ.get("RANK", "0")), world)
+        return batch.shard(jobs, int(os.environ.get("RANK", "0")), world)
     return jobs
 
 
-def _run_with_progress(api, jobs, model, options, output, overwrite, quiet, report):
+def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, report):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     read_stdin = sys.stdin.buffer.read
@@ -377,7 +376,7 @@ def _run_with_progress(api, jobs, model, options, output, overwrite, quiet, repo
         sys.stdout.buffer.flush()
 
     if quiet or len(jobs) < 2:
-        return api.run_batch(jobs, model, options, output, overwrite, None, read_stdin, write_stdout, report)
+        return batch.run_batch(jobs, model, options, output, overwrite, None, read_stdin, write_stdout, report)
     with Progress(
         TextColumn("[bold]restoring"),
         BarColumn(),
@@ -394,7 +393,7 @@ def _run_with_progress(api, jobs, model, options, output, overwrite, quiet, repo
             done_mp[0] += mp
             progress.update(task, advance=1, mp=done_mp[0])
 
-        return api.run_batch(jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout, report)
+        return batch.run_batch(jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout, report)
 
 
 # --------------------------------------------------------------------------- models

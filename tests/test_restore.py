@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from conftest import photo, pillow_jpeg, tiny_model
 from PIL import Image
 
-from qgac_cli import api, weights
+from qgac_cli import api, batch, output, weights
 from qgac_cli.cli import main
 from qgac_cli.coefficients import from_jpeg, to_pixels
 from qgac_cli.jpeg import read_jpeg
@@ -159,7 +159,7 @@ def test_orientation_table_matches_pillow():
         from PIL import ImageOps
 
         expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(_png_with_exif(pixels, exif)))))
-        assert np.array_equal(api.apply_orientation(pixels, orientation), expected), orientation
+        assert np.array_equal(output.apply_orientation(pixels, orientation), expected), orientation
 
 
 def _png_with_exif(pixels, exif) -> bytes:
@@ -223,8 +223,8 @@ def test_high_quality_is_never_worse_than_the_decode():
 
 
 def test_sharding_and_api_without_cli(tmp_path, tiny_weights):
-    jobs = [api.Job(f"{i}.jpg", f"{i}.png") for i in range(5)]
-    assert [j.source for j in api.shard(jobs, 1, 2)] == ["1.jpg", "3.jpg"]
+    jobs = [batch.Job(f"{i}.jpg", f"{i}.png") for i in range(5)]
+    assert [j.source for j in batch.shard(jobs, 1, 2)] == ["1.jpg", "3.jpg"]
     model = api.load_model(tiny_weights)
     image = api.restore(pillow_jpeg(photo(20, 30), quality=40), model)
     assert image.pixels.shape == (20, 30, 3) and image.pixels.dtype == np.float32

@@ -50,7 +50,7 @@ from qgac_cli.errors import QgacError
 from qgac_cli.jpeg import read_jpeg
 if target == "restore":
     import torch
-    from qgac_cli import api
+    from qgac_cli import api, output
     torch.set_num_threads(1)
     model = api.load_model("base")
     options = api.RestoreOptions(bits=8, max_pixels=4_000_000)
@@ -64,7 +64,7 @@ while True:
     try:
         if target == "restore":
             image = api.restore(data, model, options)
-            api.encode_image(image, "png")
+            output.encode_image(image, "png")
         else:
             read_jpeg(data, max_pixels=4_000_000)
         out.write("ok\n")

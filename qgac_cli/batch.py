@@ -1,0 +1,291 @@
+"""Batches of files for `qgac restore`: planning jobs (inputs -> outputs), the checks made
+before any work (clashes, formats, writable folders), and running them with one report:
+a failure is recorded and the batch goes on."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from PIL import Image
+
+from qgac_cli import api
+from qgac_cli.errors import OutputExistsError, QgacError, UsageError
+from qgac_cli.jpeg import JpegData, read_jpeg
+from qgac_cli.output import (
+    EXTENSIONS,
+    FORMAT_SUFFIX,
+    OutputOptions,
+    RestoredImage,
+    encode_image,
+    format_for,
+    write_atomic,
+)
+
+JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
+
+
+@dataclass(frozen=True)
+class Job:
+    source: str  # a path, or "-" for standard input
+    target: str  # a path, or "-" for standard output
+
+
+def _inputs_of(folder: Path, glob: str | None, out_dir: Path | None = None) -> list[Path]:
+    """The input files of a folder, leaving out an output folder inside it (a second run
+    would otherwise restore its own outputs)."""
+    pattern = glob or "*"
+    skip = out_dir.resolve() if out_dir is not None else None
+    return sorted(
+        p
+        for p in folder.rglob(pattern)
+        if p.is_file()
+        and (glob is not None or p.suffix.lower() in JPEG_SUFFIXES)
+        and (skip is None or skip not in p.resolve().parents)
+    )
+
+
+def is_jpeg_file(path: str | os.PathLike) -> bool:
+    """An existing file that starts like a JPEG (start-of-image marker)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(3) == b"\xff\xd8\xff"
+    except OSError:
+        return False
+
+
+def plan_pair(source: str, target: str, fmt: str | None = None, glob: str | None = None) -> list[Job]:
+    """`qgac restore A B`: B is the output, unless it is an existing JPEG, which is refused
+    (a forgotten -o must not turn a second photo into an output, with or without --overwrite)."""
+    if target != "-" and Path(target).is_file() and is_jpeg_file(target):
+        raise UsageError(
+            f"{target!r} is an existing JPEG, not an output: to restore several files use -o OUTDIR; "
+            "to replace that file, delete it first"
+        )
+    return plan_jobs([source], target, fmt, glob)
+
+
+def clashes(jobs: list[Job]) -> dict[Job, str]:
+    """Jobs whose output another job would also write, each with a one-line reason: found
+    before anything is restored, all of them fail (which one was meant cannot be known)."""
+    by_target: dict[Path, list[Job]] = {}
+    for job in jobs:
+        if job.target != "-":
+            by_target.setdefault(Path(job.target).resolve(), []).append(job)
+    found = {}
+    for group in by_target.values():
+        if len(group) > 1:
+            names = ", ".join(j.source for j in group)
+            for job in group:
+                found[job] = f"{names} would all be written to {job.target}; not restored (rename one)"
+    return found
+
+
+def plan_jobs(
+    inputs: list[str], output: str | None, fmt: str | None = None, glob: str | None = None, folder: bool = False
+) -> list[Job]:
+    """Turn command-line inputs into (source, target) jobs.
+
+    One input and an output path -> one job; otherwise, or with `folder` (-o), `output` is a
+    folder, created if need be: files go into it by name, folders are mirrored below it.
+    """
+    if not inputs:
+        raise UsageError("no input given")
+    if output is None:
+        raise UsageError("give an output: qgac restore IN OUT, or -o OUTDIR for several inputs")
+    single = len(inputs) == 1 and (inputs[0] == "-" or Path(inputs[0]).is_file())
+    if single and not folder and (output == "-" or not Path(output).is_dir()):
+        if output != "-" and not Path(output).suffix and fmt is None:
+            raise UsageError(f"{output!r} is not a folder and has no image extension")
+        format_for(None if output == "-" else output, fmt)  # an unknown format is a usage error
+        return [Job(inputs[0], output)]
+    if output == "-":
+        raise UsageError("several inputs cannot all go to standard output")
+    if "-" in inputs:
+        raise UsageError("standard input can only be restored on its own")
+    suffix = FORMAT_SUFFIX[fmt or "png"]
+    out_dir = Path(output)
+    jobs: list[Job] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for src in _inputs_of(path, glob, out_dir):
+                target = (out_dir / src.relative_to(path)).with_suffix(suffix)
+                jobs.append(Job(str(src), str(target)))
+        else:
+            jobs.append(Job(item, str((out_dir / path.name).with_suffix(suffix))))
+    return jobs
+
+
+def check_writable(jobs: list[Job]) -> None:
+    """Fail once, before any work, when an output folder cannot be created or written:
+    that failure would otherwise repeat for every file after every restoration."""
+    folders = {Path(j.target).parent for j in jobs if j.target != "-"}
+    if not folders:
+        return
+    top = min(folders, key=lambda f: (len(f.parts), str(f)))  # -o OUTDIR, or the output's folder
+    try:
+        top.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=top):
+            pass
+    except OSError as e:
+        raise OutputExistsError(f"cannot write into {top}: {e.strerror or e}") from None
+
+
+def check_formats(jobs: list[Job], fmt: str | None, bit_depth: int) -> None:
+    """Output choices that would fail for every image, refused before the first one: a 16-bit
+    output that is not PNG, and --format contradicting an output's extension."""
+    for job in jobs:
+        target = None if job.target == "-" else job.target
+        chosen = format_for(target, fmt)
+        if bit_depth == 16 and chosen != "png":
+            raise UsageError(f"16-bit output is available for PNG only ({job.target} would be {chosen})")
+        if (
+            fmt
+            and target
+            and Path(target).suffix.lower() in EXTENSIONS
+            and EXTENSIONS[Path(target).suffix.lower()] != fmt
+        ):
+            raise UsageError(f"--format {fmt} contradicts the extension of {target}")
+
+
+def shard(jobs: list[Job], index: int, count: int) -> list[Job]:
+    """This process's share of the jobs (index in 0..count-1)."""
+    if not 0 <= index < count:
+        raise UsageError(f"shard {index}/{count} is out of range")
+    return jobs[index::count]
+
+
+@dataclass
+class Report:
+    """Outcome of a batch: decides the exit code."""
+
+    restored: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    megapixels: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def _check_target(job: Job, overwrite: bool) -> bool:
+    """True when the job should run; raises when it would destroy an input."""
+    if job.target == "-":
+        return True
+    if job.source != "-" and Path(job.source).resolve() == Path(job.target).resolve():
+        raise OutputExistsError("output is the input itself; refusing to overwrite an input", job.source)
+    return overwrite or not Path(job.target).exists()
+
+
+def _read(job: Job, read_stdin: Callable[[], bytes], max_pixels: int) -> JpegData:
+    if job.source == "-":
+        return read_jpeg(read_stdin(), source="<stdin>", max_pixels=max_pixels)
+    return read_jpeg(job.source, max_pixels=max_pixels)
+
+
+def run_batch(
+    jobs: list[Job],
+    model,
+    options: api.RestoreOptions,
+    output: OutputOptions,
+    overwrite: bool = False,
+    on_done: Callable[[Job, str, float], None] | None = None,
+    read_stdin: Callable[[], bytes] = lambda: b"",
+    write_stdout: Callable[[bytes], None] = lambda b: None,
+    report: Report | None = None,
+) -> Report:
+    """Restore every job; a failure is recorded and the batch goes on. Reading of the next
+    file and writing of the previous one overlap with inference. `report`, when given, is
+    filled as the batch goes (what was done is known even if the batch is interrupted)."""
+    report = report if report is not None else Report()
+    options = replace(options, bits=output.bit_depth)  # no float copy of a whole image
+    todo: list[Job] = []
+    clashing = clashes(jobs)
+    for job in jobs:
+        try:
+            if job in clashing:
+                raise OutputExistsError(clashing[job])
+            if _check_target(job, overwrite):
+                todo.append(job)
+            else:
+                report.skipped.append(job.source)
+                if on_done:
+                    on_done(job, "skipped", 0.0)
+        except QgacError as e:
+            report.failed.append((job.source, str(e)))
+            if on_done:
+                on_done(job, "failed", 0.0)
+
+    def prefetch(pool: ThreadPoolExecutor) -> Iterator[tuple[Job, Future]]:
+        futures = [(job, pool.submit(_read, job, read_stdin, options.max_pixels)) for job in todo[:2]]
+        for i, _ in enumerate(todo):
+            job, future = futures[i]
+            if i + 2 < len(todo):
+                futures.append((todo[i + 2], pool.submit(_read, todo[i + 2], read_stdin, options.max_pixels)))
+            yield job, future
+
+    def finish(job: Job, data: bytes) -> None:
+        if job.target == "-":
+            write_stdout(data)
+        else:
+            write_atomic(job.target, data)
+
+    with ThreadPoolExecutor(max_workers=2) as readers, ThreadPoolExecutor(max_workers=1) as writers:
+        pending: list[tuple[Job, Future, float]] = []
+        for job, future in prefetch(readers):
+            try:
+                jpeg = future.result()
+                fmt = format_for(job.target if job.target != "-" else None, output.format)
+                image = RestoredImage(
+                    api.restore_jpeg(jpeg, model, options), jpeg.icc_profile, jpeg.exif, jpeg.orientation
+                )
+                data = encode_image(image, fmt, output)
+                pending.append((job, writers.submit(finish, job, data), jpeg.width * jpeg.height / 1e6))
+            except Exception as e:  # noqa: BLE001 - one file's surprise must not end the batch: recorded, reported
+                report.failed.append((job.source, _describe(e)))
+                if on_done:
+                    on_done(job, "failed", 0.0)
+            pending = _drain(pending, report, on_done, wait=False)
+        _drain(pending, report, on_done, wait=True)
+    return report
+
+
+def _drain(pending, report: Report, on_done, wait: bool):
+    left = []
+    for job, future, mp in pending:
+        if not wait and not future.done():
+            left.append((job, future, mp))
+            continue
+        try:
+            future.result()
+            report.restored.append(job.source)
+            report.megapixels += mp
+            if on_done:
+                on_done(job, "restored", mp)
+        except OSError as e:
+            report.failed.append((job.source, f"cannot write {job.target}: {e.strerror or e}"))
+            if on_done:
+                on_done(job, "failed", 0.0)
+        except Exception as e:  # noqa: BLE001 - as in run_batch: recorded and reported
+            report.failed.append((job.source, _describe(e)))
+            if on_done:
+                on_done(job, "failed", 0.0)
+    return left
+
+
+def _describe(error: Exception) -> str:
+    """One line for a failed file: our own errors as they are, anything else with its type."""
+    if isinstance(error, QgacError):
+        return str(error)
+    if isinstance(error, MemoryError):
+        return "out of memory while restoring this image"
+    if isinstance(error, Image.DecompressionBombError):
+        return f"image too large for the decoder: {error}"
+    first = str(error).splitlines()[0] if str(error) else ""
+    return f"unexpected {type(error).__name__}{': ' + first if first else ''}"

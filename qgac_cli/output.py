@@ -1,0 +1,183 @@
+"""Writing restored images: the output format, EXIF orientation, metadata (ICC, EXIF) in
+every format, 8/16-bit encoding, and atomic writes with the usual file mode."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from qgac_cli.errors import UsageError
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    format: str | None = None  # png | tiff | webp | jpeg; None: from the extension
+    bit_depth: int = 8
+    jpeg_quality: int = 95
+    keep_orientation: bool = False
+    strip_metadata: bool = False  # drop EXIF (camera, date, GPS); the ICC profile is always kept
+
+
+@dataclass(frozen=True)
+class RestoredImage:
+    pixels: np.ndarray  # (H, W, 3) or (H, W): float32 in [0, 1], or uint8/uint16; stored orientation
+    icc_profile: bytes | None
+    exif: bytes | None
+    orientation: int
+
+
+EXTENSIONS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg"}
+FORMAT_SUFFIX = {"png": ".png", "tiff": ".tif", "webp": ".webp", "jpeg": ".jpg"}
+
+# EXIF orientation -> (transpose?, flip vertical?, flip horizontal?) applied in that order.
+_ORIENT = {
+    1: (False, False, False),
+    2: (False, False, True),
+    3: (False, True, True),
+    4: (False, True, False),
+    5: (True, False, False),
+    6: (True, False, True),
+    7: (True, True, True),
+    8: (True, True, False),
+}
+
+
+def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels (H, W[, C]) into display orientation per the EXIF tag."""
+    transpose, flip_v, flip_h = _ORIENT.get(orientation, _ORIENT[1])
+    if transpose:
+        pixels = pixels.swapaxes(0, 1)
+    if flip_v:
+        pixels = pixels[::-1]
+    if flip_h:
+        pixels = pixels[:, ::-1]
+    return np.ascontiguousarray(pixels)
+
+
+def format_for(path: str | os.PathLike | None, explicit: str | None) -> str:
+    """The output format: explicit, else from the extension; PNG for standard output."""
+    if explicit:
+        if explicit not in FORMAT_SUFFIX:
+            raise UsageError(f"unknown output format {explicit!r}; choose one of {', '.join(FORMAT_SUFFIX)}")
+        return explicit
+    if path is None:
+        return "png"
+    suffix = Path(str(path)).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise UsageError(
+            f"cannot tell the output format from {str(path)!r}; use an extension "
+            f"({', '.join(sorted(EXTENSIONS))}) or --format"
+        )
+    return EXTENSIONS[suffix]
+
+
+def quantize(pixels: np.ndarray, bits: int) -> np.ndarray:
+    """float [0, 1], uint8 or uint16 pixels -> `bits`-bit integers."""
+    if pixels.dtype == np.uint8:
+        return pixels if bits == 8 else pixels.astype(np.uint16) * 257
+    if pixels.dtype == np.uint16:
+        return pixels if bits == 16 else np.round(pixels / 257.0).astype(np.uint8)
+    top = (1 << bits) - 1
+    return np.round(np.clip(pixels, 0, 1) * top).astype(np.uint8 if bits == 8 else np.uint16)
+
+
+def _png16(pixels: np.ndarray, icc: bytes | None, exif: bytes | None = None) -> bytes:
+    """A 16-bit PNG (gray or RGB) with optional iCCP and eXIf chunks: Pillow cannot write
+    16-bit RGB."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    h, w = pixels.shape[:2]
+    color_type = 2 if pixels.ndim == 3 else 0
+    rows = pixels.astype(">u2").reshape(h, -1).tobytes()
+    stride = len(rows) // h
+    raw = b"".join(b"\x00" + rows[i * stride : (i + 1) * stride] for i in range(h))
+    parts = [b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0))]
+    if icc:
+        parts.append(chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc)))
+    if exif:
+        parts.append(chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
+    parts += [chunk(b"IDAT", zlib.compress(raw, 6)), chunk(b"IEND", b"")]
+    return b"".join(parts)
+
+
+def _exif_without_orientation(exif: bytes | None) -> bytes | None:
+    if not exif:
+        return None
+    data = Image.Exif()
+    try:
+        data.load(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    except (SyntaxError, ValueError, struct.error, TypeError):
+        return None
+    data[0x0112] = 1
+    return data.tobytes()
+
+
+def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = OutputOptions()) -> bytes:
+    """The bytes of the output file: orientation applied (unless kept), ICC carried over."""
+    if options.bit_depth not in (8, 16):
+        raise UsageError(f"bit depth must be 8 or 16, got {options.bit_depth}")
+    if options.bit_depth == 16 and fmt != "png":
+        raise UsageError("16-bit output is available for PNG only")
+    pixels = image.pixels if options.keep_orientation else apply_orientation(image.pixels, image.orientation)
+    # EXIF goes into every format; its orientation tag says 1 once the pixels are turned, and
+    # keeps its value where they stay as stored (--keep-orientation), so viewers turn them
+    exif = None
+    if not options.strip_metadata:
+        exif = image.exif if options.keep_orientation else _exif_without_orientation(image.exif)
+    if fmt == "png" and options.bit_depth == 16:
+        return _png16(quantize(pixels, 16), image.icc_profile, exif)
+    pil = Image.fromarray(quantize(pixels, 8))
+    buffer = io.BytesIO()
+    extra: dict = {"icc_profile": image.icc_profile} if image.icc_profile else {}
+    if exif:
+        extra["exif"] = exif
+    if fmt == "png":
+        pil.save(buffer, format="PNG", compress_level=6, **extra)
+    elif fmt == "tiff":
+        pil.save(buffer, format="TIFF", compression="tiff_deflate", **extra)
+    elif fmt == "webp":
+        pil.save(buffer, format="WEBP", lossless=True, **extra)
+    elif fmt == "jpeg":
+        pil.save(buffer, format="JPEG", quality=options.jpeg_quality, subsampling=0, **extra)
+    else:
+        raise UsageError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMAT_SUFFIX)}")
+    return buffer.getvalue()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (/proc)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write to a temporary name in the same folder, then rename: never a truncated file.
+    The file gets the mode any new file gets here (0666 less the umask), not mkstemp's 0600."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
