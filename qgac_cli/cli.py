@@ -300,17 +300,20 @@ def restore(
         strip_metadata=strip_metadata,
     )
     report = batch.Report()
+    live = not quiet and len(jobs) > 1  # failures are printed above the bar as they happen
     try:
         _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, report)
     except KeyboardInterrupt:
-        _report_failures(report)
+        if not live:
+            _report_failures(report)
         click.echo(
             f"qgac: interrupted: restored {len(report.restored)}, skipped {len(report.skipped)}, "
             f"failed {len(report.failed)}, not done {len(jobs) - _done(report)}",
             err=True,
         )
         sys.exit(130)
-    _report_failures(report)
+    if not live:
+        _report_failures(report)
     if not quiet and len(jobs) == 1 and report.skipped:
         click.echo(f"qgac: skipped {jobs[0].source}: {jobs[0].target} exists (use --overwrite)", err=True)
     if not quiet and len(jobs) > 1:
@@ -326,10 +329,14 @@ def _done(report) -> int:
     return len(report.restored) + len(report.skipped) + len(report.failed)
 
 
+def _failure_line(source: str, message: str) -> str:
+    named = source in message or (source == "-" and message.startswith("<stdin>"))
+    return f"qgac: error: {message}" if named else f"qgac: error: {source}: {message}"
+
+
 def _report_failures(report) -> None:
     for source, message in report.failed:
-        named = source in message or (source == "-" and message.startswith("<stdin>"))
-        click.echo(f"qgac: error: {message}" if named else f"qgac: error: {source}: {message}", err=True)
+        click.echo(_failure_line(source, message), err=True)
 
 
 def _terminate_cleanly() -> None:
@@ -392,6 +399,8 @@ def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, re
         def on_done(job, status, mp):
             done_mp[0] += mp
             progress.update(task, advance=1, mp=done_mp[0])
+            if status == "failed":
+                progress.console.print(_failure_line(*report.failed[-1]), markup=False, highlight=False, soft_wrap=True)
 
         return batch.run_batch(jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout, report)
 
