@@ -5,9 +5,10 @@
 For each image size (a Live-1 photo mirrored out to the size when the shared data is there,
 q20 4:2:0) and each set of weights, in one process: the strict libjpeg decode (corruption
 check), the coefficient read (jpeglib), metadata (Pillow), conversion to tensors, the Y and
-colour networks, projection and the inverse DCT to pixels, conversion to 8 bits and PNG
-encoding at level 1 (the default since this table showed level 6 at 0.33-0.42 s/MP) and 6. Untiled, so each stage is seen whole (the default tiles
-add their overlap on top). Seconds per megapixel, after a warm-up on the same image.
+colour networks, projection and the inverse DCT to pixels, conversion to 8 bits, and PNG
+encoding at level 1 (the default since this table showed level 6 at 0.33-0.42 s/MP) and at
+level 6. Untiled, so each stage is seen whole (the default tiles add their overlap on top).
+Seconds per megapixel, after a warm-up on the same image.
 """
 
 from __future__ import annotations
