@@ -114,20 +114,35 @@ def main() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
 def info(files: tuple[str, ...], as_json: bool) -> None:
-    """Describe JPEG files: size, colour space, subsampling, coding, quality, tables.
+    """Describe JPEG files (paths, folders, or - for standard input): size, colour space,
+    subsampling, coding, quality, tables. Reads the markers only: instant at any size.
 
     \b
-    Example:
+    Examples:
       qgac info photo.jpg --json | jq .quality_estimate
+      qgac info photos/
+      cat photo.jpg | qgac info -
     """
     from qgac_cli.info import describe
 
     records, failures = [], []
-    for path in files:
-        try:
-            records.append(describe(path))
-        except QgacError as e:
-            failures.append(str(e))
+    for item in files:
+        if item != "-" and Path(item).is_dir():
+            from qgac_cli.batch import JPEG_SUFFIXES
+
+            paths = sorted(p for p in Path(item).rglob("*") if p.is_file() and p.suffix.lower() in JPEG_SUFFIXES)
+            if not paths:
+                failures.append(f"{item}: no JPEG files found")
+        else:
+            paths = [item]
+        for path in paths:
+            try:
+                if path == "-":
+                    records.append(describe("<stdin>", sys.stdin.buffer.read()))
+                else:
+                    records.append(describe(path))
+            except QgacError as e:
+                failures.append(str(e))
     if as_json:
         for record in records:
             click.echo(json.dumps(record))

@@ -17,6 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from qgac_cli.quality import ZIGZAG
+
 BLOCK = 8
 
 
@@ -66,14 +68,6 @@ def idct_plane(plane: torch.Tensor) -> torch.Tensor:
 def table_channels(table: torch.Tensor) -> torch.Tensor:
     """Quantization table (B, 1, 8, 8) -> (B, 64, 1, 1), broadcastable over block channels."""
     return table.reshape(table.shape[0], 64, 1, 1)  # (B, 64, 1, 1)
-
-
-# Zig-zag order: ZIGZAG[i] is the natural (row-major) index of the i-th coefficient in scan order.
-ZIGZAG = tuple(
-    r * BLOCK + c
-    for s in range(2 * BLOCK - 1)
-    for r, c in ([(i, s - i) for i in range(BLOCK) if 0 <= s - i < BLOCK][:: (-1 if s % 2 == 0 else 1)])
-)
 
 
 def zigzag_to_natural(values: torch.Tensor) -> torch.Tensor:

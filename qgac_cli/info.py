@@ -1,36 +1,57 @@
-"""`qgac info`: what a JPEG file holds, as plain data."""
+"""`qgac info`: what a JPEG file holds, as plain data, from its markers alone (nothing is
+decoded, so it is instant at any size)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from qgac_cli.jpeg import read_jpeg
+from qgac_cli.errors import JpegError
+from qgac_cli.jpeg import _SUBSAMPLING_NAMES, read_info
+from qgac_cli.quality import estimate_quality
 
 
-def describe(path: str | os.PathLike) -> dict:
-    """A JSON-ready description of a JPEG file (raises JpegError for bad files)."""
-    jpeg = read_jpeg(path)
-    estimate = jpeg.quality()
+def describe(path: str | os.PathLike, data: bytes | None = None) -> dict:
+    """A JSON-ready description of a JPEG file, or of `data` read from it (raises JpegError
+    for bad files)."""
+    if data is None:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise JpegError(f"cannot read: {e.strerror or e}", str(path)) from e
+    info = read_info(data, str(path))
+    header = info.header
+    used = sorted(set(info.component_tables))
+    estimate = estimate_quality([info.tables[i] for i in used])
+    numbers = sorted(info.tables)
     return {
         "path": str(path),
-        "width": jpeg.width,
-        "height": jpeg.height,
-        "components": len(jpeg.components),
-        "color_space": jpeg.color_space,
-        "subsampling": jpeg.subsampling,
-        "sampling_factors": [list(c.sampling) for c in jpeg.components],
-        "coding": jpeg.coding,
-        "progressive": jpeg.progressive,
-        "arithmetic": jpeg.arithmetic,
-        "restart_interval": jpeg.restart_interval,
+        "width": header.width,
+        "height": header.height,
+        "components": header.components,
+        "color_space": "YCbCr" if header.components == 3 else "Grayscale",
+        "subsampling": _subsampling(header.sampling),
+        "sampling_factors": [list(s) for s in header.sampling],
+        "coding": header.coding,
+        "progressive": header.progressive,
+        "arithmetic": header.arithmetic,
+        "restart_interval": header.restart_interval,
         "quality_estimate": {
             "quality": estimate.quality,
             "exact": estimate.exact,
             "mean_abs_error": round(estimate.mean_abs_error, 4),
         },
-        "quant_tables": [table.astype(int).tolist() for table in jpeg.tables],
-        "component_tables": [c.table_index for c in jpeg.components],
-        "icc_profile": jpeg.icc_profile is not None,
-        "exif": jpeg.exif is not None,
-        "orientation": jpeg.orientation,
+        "quant_tables": [info.tables[n].astype(int).tolist() for n in numbers],
+        "component_tables": [numbers.index(t) for t in info.component_tables],
+        "icc_profile": info.icc_profile is not None,
+        "exif": info.exif is not None,
+        "orientation": info.orientation,
     }
+
+
+def _subsampling(sampling: tuple[tuple[int, int], ...]) -> str:
+    if len(sampling) == 1:
+        return "gray"
+    (yv, yh), (cv, ch) = sampling[0], sampling[1]
+    factor = (yv // cv, yh // ch)
+    return _SUBSAMPLING_NAMES.get(factor, f"{factor[0]}x{factor[1]}")

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, JpegImagePlugin
 
 from qgac_cli.errors import ImageTooLargeError, JpegError, UnsupportedJpegError
-from qgac_cli.quality import QualityEstimate, estimate_quality
+from qgac_cli.quality import ZIGZAG, QualityEstimate, estimate_quality
 
 LIBJPEG_VERSION = "turbo210"
 DEFAULT_MAX_PIXELS = 200_000_000
@@ -239,6 +239,59 @@ def check_supported(
             raise UnsupportedJpegError(f"unusual sampling factors {header.sampling}", source)
 
 
+# --------------------------------------------------------------------------- header only
+
+
+@dataclass(frozen=True)
+class JpegInfo:
+    """What `qgac info` shows: the header, tables and metadata, without decoding anything."""
+
+    header: JpegHeader
+    tables: dict[int, np.ndarray]  # table number -> 8x8 natural order
+    component_tables: tuple[int, ...]
+    icc_profile: bytes | None
+    exif: bytes | None
+    orientation: int
+
+
+def _quantization_tables(payload: bytes, source: str) -> dict[int, np.ndarray]:
+    """The tables of one DQT segment (8- or 16-bit entries, zig-zag order) in natural order."""
+    tables, pos = {}, 0
+    while pos < len(payload):
+        precision, number = payload[pos] >> 4, payload[pos] & 0x0F
+        size = 128 if precision else 64
+        if pos + 1 + size > len(payload) or number > 3:
+            raise JpegError("malformed quantization table segment", source)
+        raw = payload[pos + 1 : pos + 1 + size]
+        values = np.frombuffer(raw, dtype=">u2" if precision else np.uint8).astype(np.int64)
+        natural = np.empty(64, dtype=np.int64)
+        natural[list(ZIGZAG)] = values
+        tables[number] = natural.reshape(8, 8)
+        pos += 1 + size
+    return tables
+
+
+def read_info(data: bytes, source: str = "<bytes>") -> JpegInfo:
+    """Header, quantization tables and metadata, read from the markers alone: instant at any
+    size, and no pixel limit applies (nothing is decoded)."""
+    header = read_header(data, source)
+    check_supported(header, source, max_pixels=2**62)
+    tables: dict[int, np.ndarray] = {}
+    component_tables: tuple[int, ...] = ()
+    for marker, payload in _segments(data, source):
+        if marker == 0xDB:
+            tables.update(_quantization_tables(payload, source))
+        elif marker in _SOF_KINDS and not component_tables:
+            count = payload[5]
+            component_tables = tuple(payload[6 + 3 * i + 2] for i in range(count))
+    missing = sorted(set(component_tables) - set(tables))
+    if missing:
+        raise JpegError(f"quantization table {missing[0]} is used but not defined", source)
+    _check_tables(tuple(tables.values()), source)
+    icc, exif, orientation = _metadata(data)
+    return JpegInfo(header, tables, component_tables, icc, exif, orientation)
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -341,10 +394,15 @@ def _jpeglib():
 
 
 def _metadata(data: bytes) -> tuple[bytes | None, bytes | None, int]:
-    """(ICC profile, EXIF block, EXIF orientation) as Pillow reads them."""
+    """(ICC profile, EXIF block, EXIF orientation) as Pillow reads them; none of them where
+    Pillow cannot parse the markers (the pixels do not depend on them)."""
     # JpegImageFile directly, not Image.open: Pillow's own pixel limit (178,956,970) would
     # refuse what check_supported, with its --max-pixels, has already allowed
-    with JpegImagePlugin.JpegImageFile(io.BytesIO(data)) as im:
+    try:
+        image = JpegImagePlugin.JpegImageFile(io.BytesIO(data))
+    except (SyntaxError, OSError, ValueError, IndexError, TypeError, struct.error):
+        return None, None, 1
+    with image as im:
         icc = im.info.get("icc_profile") or None
         exif = im.info.get("exif") or None
         try:

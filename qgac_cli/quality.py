@@ -6,6 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Zig-zag order: ZIGZAG[i] is the natural (row-major) index of the i-th coefficient in scan order
+# (how DQT segments and entropy-coded blocks list them).
+ZIGZAG = tuple(
+    r * 8 + c
+    for s in range(15)
+    for r, c in ([(i, s - i) for i in range(8) if 0 <= s - i < 8][:: (-1 if s % 2 == 0 else 1)])
+)
+
 # ITU-T T.81 Annex K, natural (row-major) order.
 LUMA_TABLE = np.array(
     [

@@ -270,3 +270,22 @@ def test_a_tiny_file_claiming_a_huge_image_is_refused_at_once():
         J.read_jpeg(bytes(data))
     header = J.read_header(bytes(data))
     J.check_supported(header, "x", file_size=10_000_000)  # the same claim from a plausible file passes
+
+
+def test_info_reads_headers_only_and_takes_stdin_and_folders(tmp_path):
+    data = bytearray(pillow_jpeg(photo(16, 16), quality=50))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = (60000).to_bytes(2, "big") + (60000).to_bytes(2, "big")  # 3.6 GP, nothing decoded
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "huge.jpg").write_bytes(bytes(data))
+    (tmp_path / "d" / "small.jpeg").write_bytes(pillow_jpeg(photo(16, 24), quality=70))
+    result = CliRunner().invoke(main, ["info", str(tmp_path / "d"), "--json"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["width"], r["height"]) for r in records] == [(60000, 60000), (24, 16)]
+    assert records[1]["quality_estimate"]["quality"] == 70
+    result = CliRunner().invoke(main, ["info", "-", "--json"], input=pillow_jpeg(photo(16, 24), quality=30))
+    assert result.exit_code == 0 and json.loads(result.output)["path"] == "<stdin>"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert CliRunner().invoke(main, ["info", str(empty)]).exit_code == 1

@@ -47,7 +47,7 @@ limit = int(sys.argv[1]) * 2**20
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 target = sys.argv[2]
 from qgac_cli.errors import QgacError
-from qgac_cli.jpeg import read_jpeg
+from qgac_cli.jpeg import read_info, read_jpeg
 if target == "restore":
     import torch
     from qgac_cli import api, output
@@ -66,6 +66,10 @@ while True:
             image = api.restore(data, model, options)
             output.encode_image(image, "png")
         else:
+            try:
+                read_info(data)  # `qgac info`: the markers alone
+            except QgacError:
+                pass  # a clean error; the full reader below decides the outcome
             read_jpeg(data, max_pixels=4_000_000)
         out.write("ok\n")
     except QgacError:
