@@ -115,4 +115,6 @@ def restore(
 ) -> RestoredImage:
     """Restore a JPEG given as bytes, a path or a read `JpegData`."""
     jpeg = source if isinstance(source, JpegData) else read_jpeg(source, max_pixels=options.max_pixels)
-    return RestoredImage(restore_jpeg(jpeg, model, options), jpeg.icc_profile, jpeg.exif, jpeg.orientation)
+    return RestoredImage(
+        restore_jpeg(jpeg, model, options), jpeg.icc_profile, jpeg.exif, jpeg.orientation, jpeg.subsampling
+    )

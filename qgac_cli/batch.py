@@ -243,7 +243,11 @@ def run_batch(
                 jpeg = future.result()
                 fmt = format_for(job.target if job.target != "-" else None, output.format)
                 image = RestoredImage(
-                    api.restore_jpeg(jpeg, model, options), jpeg.icc_profile, jpeg.exif, jpeg.orientation
+                    api.restore_jpeg(jpeg, model, options),
+                    jpeg.icc_profile,
+                    jpeg.exif,
+                    jpeg.orientation,
+                    jpeg.subsampling,
                 )
                 data = encode_image(image, fmt, output)
                 pending.append((job, writers.submit(finish, job, data), jpeg.width * jpeg.height / 1e6))

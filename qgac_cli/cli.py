@@ -200,6 +200,13 @@ def _print_info(records: list[dict]) -> None:
     "--jpeg-quality", type=click.IntRange(1, 100), default=95, show_default=True, help="Quality of JPEG output."
 )
 @click.option(
+    "--jpeg-subsampling",
+    type=click.Choice(["4:4:4", "4:2:2", "4:2:0", "input"]),
+    default="4:4:4",
+    show_default=True,
+    help="Chroma of JPEG output: 4:4:4 keeps the restored colour; input matches the input file (smaller).",
+)
+@click.option(
     "--glob", default=None, help="Only files matching this pattern inside folders (default: JPEG extensions)."
 )
 @click.option(
@@ -251,6 +258,7 @@ def restore(
     fmt,
     bit_depth,
     jpeg_quality,
+    jpeg_subsampling,
     glob,
     keep_orientation,
     strip_metadata,
@@ -311,6 +319,7 @@ def restore(
         format=fmt,
         bit_depth=int(bit_depth),
         jpeg_quality=jpeg_quality,
+        jpeg_subsampling=jpeg_subsampling,
         keep_orientation=keep_orientation,
         strip_metadata=strip_metadata,
     )

@@ -24,6 +24,7 @@ class OutputOptions:
     format: str | None = None  # png | tiff | webp | jpeg; None: from the extension
     bit_depth: int = 8
     jpeg_quality: int = 95
+    jpeg_subsampling: str = "4:4:4"  # 4:4:4 | 4:2:2 | 4:2:0 | input (the input file's own)
     keep_orientation: bool = False
     strip_metadata: bool = False  # drop EXIF (camera, date, GPS); the ICC profile is always kept
 
@@ -34,6 +35,7 @@ class RestoredImage:
     icc_profile: bytes | None
     exif: bytes | None
     orientation: int
+    subsampling: str | None = None  # the input file's chroma subsampling ("4:2:0", "gray", ...)
 
 
 EXTENSIONS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg"}
@@ -124,6 +126,19 @@ def _exif_without_orientation(exif: bytes | None) -> bytes | None:
     return data.tobytes()
 
 
+JPEG_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+
+
+def _jpeg_subsampling(choice: str, input_subsampling: str | None) -> int:
+    """Pillow's subsampling code for a JPEG output: the choice, or with "input" the input's
+    own where JPEG writers offer it (4:4:4 otherwise: never less colour than asked for)."""
+    if choice == "input":
+        return JPEG_SUBSAMPLING.get(input_subsampling or "", 0)
+    if choice not in JPEG_SUBSAMPLING:
+        raise UsageError(f"unknown JPEG subsampling {choice!r}; choose 4:4:4, 4:2:2, 4:2:0 or input")
+    return JPEG_SUBSAMPLING[choice]
+
+
 def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = OutputOptions()) -> bytes:
     """The bytes of the output file: orientation applied (unless kept), ICC carried over."""
     if options.bit_depth not in (8, 16):
@@ -151,7 +166,8 @@ def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = Output
     elif fmt == "webp":
         pil.save(buffer, format="WEBP", lossless=True, **extra)
     elif fmt == "jpeg":
-        pil.save(buffer, format="JPEG", quality=options.jpeg_quality, subsampling=0, **extra)
+        subsampling = _jpeg_subsampling(options.jpeg_subsampling, image.subsampling)
+        pil.save(buffer, format="JPEG", quality=options.jpeg_quality, subsampling=subsampling, **extra)
     else:
         raise UsageError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMAT_SUFFIX)}")
     return buffer.getvalue()

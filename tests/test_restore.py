@@ -463,3 +463,13 @@ def test_stdin_errors_name_the_input_once():
     result = CliRunner().invoke(main, ["restore", "-", "-"], input=b"not a jpeg at all")
     assert result.exit_code == 1
     assert "<stdin>" in result.output and "-: <stdin>" not in result.output
+
+
+@pytest.mark.parametrize("choice,expected", [("4:4:4", "4:4:4"), ("4:2:0", "4:2:0"), ("input", "4:2:2")])
+def test_jpeg_output_subsampling(tmp_path, tiny_weights, choice, expected):
+    from qgac_cli.jpeg import read_jpeg as read
+
+    src = write_jpeg(tmp_path / "in.jpg", photo(32, 48), quality=30, subsampling=1)  # 4:2:2 input
+    out = tmp_path / "out.jpg"
+    assert run("restore", src, out, "--jpeg-subsampling", choice, "--weights", tiny_weights).exit_code == 0
+    assert read(out.read_bytes()).subsampling == expected
