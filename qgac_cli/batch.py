@@ -121,6 +121,26 @@ def plan_jobs(
     return jobs
 
 
+def plan_beside(inputs: list[str], suffix: str, fmt: str | None = None, glob: str | None = None) -> list[Job]:
+    """mogrify-style jobs: each output beside its input, named stem + suffix + the format's
+    extension (photos/a.jpg -> photos/a.restored.png); folders are searched recursively, and
+    files that already carry the suffix are not inputs."""
+    if not suffix or "/" in suffix or suffix in (".", ".."):
+        raise UsageError(f"--suffix must be a plain name part like .restored, got {suffix!r}")
+    if "-" in inputs:
+        raise UsageError("standard input has no folder to write beside; give an output")
+    ext = FORMAT_SUFFIX[fmt or "png"]
+    jobs: list[Job] = []
+    for item in inputs:
+        path = Path(item)
+        sources = _inputs_of(path, glob) if path.is_dir() else [path]
+        for src in sources:
+            if src.stem.endswith(suffix):
+                continue  # an output of an earlier run
+            jobs.append(Job(str(src), str(src.with_name(src.stem + suffix + ext))))
+    return jobs
+
+
 def check_writable(jobs: list[Job]) -> None:
     """Fail once, before any work, when an output folder cannot be created or written:
     that failure would otherwise repeat for every file after every restoration."""

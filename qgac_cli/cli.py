@@ -189,6 +189,13 @@ def _print_info(records: list[dict]) -> None:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", "output_dir", default=None, help="Output folder for several inputs.")
 @click.option(
+    "--suffix",
+    default=None,
+    metavar="TEXT",
+    help="Write each output beside its input as NAME+TEXT.png (e.g. --suffix .restored), mogrify-style.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be written where, and stop.")
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["png", "tiff", "webp", "jpeg"]),
@@ -255,6 +262,8 @@ def _print_info(records: list[dict]) -> None:
 def restore(
     inputs,
     output_dir,
+    suffix,
+    dry_run,
     fmt,
     bit_depth,
     jpeg_quality,
@@ -290,7 +299,11 @@ def restore(
     from qgac_cli.output import OutputOptions
 
     try:
-        if len(inputs) == 2 and output_dir is None:
+        if suffix is not None:
+            if output_dir is not None:
+                raise _usage("--suffix writes beside the inputs: give it or -o, not both")
+            jobs = batch.plan_beside(list(inputs), suffix, fmt, glob)
+        elif len(inputs) == 2 and output_dir is None:
             jobs = batch.plan_pair(inputs[0], inputs[1], fmt, glob)
         else:
             jobs = batch.plan_jobs(list(inputs), output_dir, fmt, glob, folder=True)
@@ -302,6 +315,9 @@ def restore(
             raise _usage("refusing to write binary image data to a terminal; redirect stdout")
         if len(weights_list) > 1:
             raise _usage("restore takes one --weights")
+        if dry_run:
+            _print_plan(batch, jobs, overwrite)
+            sys.exit(0)
         batch.check_writable(jobs)
         _note_precision("bf16" if half else precision, device)
         _set_threads(threads)
@@ -347,6 +363,19 @@ def restore(
             err=True,
         )
     sys.exit(report.exit_code)
+
+
+def _print_plan(batch, jobs, overwrite: bool) -> None:
+    """--dry-run: one line per input, what would happen to it."""
+    clashing = batch.clashes(jobs)
+    for job in jobs:
+        if job in clashing:
+            what = "clash: " + clashing[job]
+        elif job.target != "-" and Path(job.target).exists() and not overwrite:
+            what = "skip (exists; --overwrite)"
+        else:
+            what = "write"
+        click.echo(f"{job.source} -> {job.target}: {what}")
 
 
 def _done(report) -> int:

@@ -473,3 +473,19 @@ def test_jpeg_output_subsampling(tmp_path, tiny_weights, choice, expected):
     out = tmp_path / "out.jpg"
     assert run("restore", src, out, "--jpeg-subsampling", choice, "--weights", tiny_weights).exit_code == 0
     assert read(out.read_bytes()).subsampling == expected
+
+
+def test_suffix_writes_beside_the_inputs_and_dry_run_writes_nothing(tmp_path, tiny_weights):
+    photos = tmp_path / "photos"
+    write_jpeg(photos / "a.jpg", photo(32, 32), quality=30)
+    write_jpeg(photos / "sub" / "b.jpg", photo(32, 32, seed=1), quality=30)
+    result = run("restore", photos, "--suffix", ".restored", "--dry-run", "--weights", tiny_weights)
+    assert result.exit_code == 0 and result.output.count(": write") == 2
+    assert not list(photos.rglob("*.png"))
+    for _ in range(2):  # the second run does not take the first one's outputs for inputs
+        result = run("restore", photos, "--suffix", ".restored", "--format", "jpeg", "--weights", tiny_weights)
+        assert result.exit_code == 0, result.output
+    names = sorted(p.relative_to(photos).as_posix() for p in photos.rglob("*.jpg"))
+    assert names == ["a.jpg", "a.restored.jpg", "sub/b.jpg", "sub/b.restored.jpg"]
+    result = run("restore", photos, "--suffix", ".restored", "-o", tmp_path / "x", "--weights", tiny_weights)
+    assert result.exit_code == 2
