@@ -458,6 +458,63 @@ def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, re
         return batch.run_batch(jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout, report)
 
 
+# --------------------------------------------------------------------------- compare
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("jpeg_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("restored_file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The sheet (PNG).")
+@click.option("--size", type=click.IntRange(16, 1024), default=96, show_default=True, help="Crop side in pixels.")
+@click.option("--count", type=click.IntRange(1, 12), default=3, show_default=True, help="How many crops.")
+@click.option("--zoom", type=click.IntRange(1, 8), default=3, show_default=True, help="Enlargement of each crop.")
+@weights_option
+@device_option
+@threads_option
+def compare(jpeg_file, restored_file, out, size, count, zoom, weights_list, device, threads):
+    """Show what restoration did: crops of the JPEG beside the restoration, where it changed most.
+
+    Without RESTORED_FILE the JPEG is restored here first (with --weights).
+
+    \b
+    Examples:
+      qgac compare photo.jpg -o compare.png
+      qgac compare photo.jpg photo.png -o compare.png --count 4 --zoom 4
+    """
+    import numpy as np
+    from PIL import Image
+
+    from qgac_cli import api
+    from qgac_cli.compare import side_by_side
+    from qgac_cli.jpeg import read_jpeg
+    from qgac_cli.output import apply_orientation, write_atomic
+
+    try:
+        _check_outputs(plot_path=out)
+        jpeg = read_jpeg(jpeg_file)
+        decoded = apply_orientation(jpeg.decoded, jpeg.orientation)
+        if restored_file:
+            with Image.open(restored_file) as im:
+                restored = np.asarray(im.convert("L" if decoded.ndim == 2 else "RGB"))
+            if restored.shape != decoded.shape:
+                raise _usage(
+                    f"{restored_file} is {restored.shape[1]}x{restored.shape[0]}, the JPEG "
+                    f"{decoded.shape[1]}x{decoded.shape[0]}"
+                )
+        else:
+            _set_threads(threads)
+            model = api.load_model(weights_list[0] if weights_list else None, device=device)
+            restored = apply_orientation(api.restore_jpeg(jpeg, model, api.RestoreOptions(bits=8)), jpeg.orientation)
+    except QgacError as e:
+        _fail(e)
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(side_by_side(decoded, restored, size, count, zoom)).save(buffer, format="PNG")
+    write_atomic(out, buffer.getvalue())
+    click.echo(f"wrote {out}: JPEG (left) and restored (right), {count} crops where it changed most", err=True)
+
+
 # --------------------------------------------------------------------------- models
 
 

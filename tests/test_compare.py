@@ -1,0 +1,43 @@
+import numpy as np
+from click.testing import CliRunner
+from conftest import photo, pillow_jpeg, tiny_model
+from PIL import Image
+
+from qgac_cli import weights
+from qgac_cli.cli import main
+from qgac_cli.compare import pick_crops, side_by_side
+
+
+def test_crops_go_where_the_change_is():
+    change = np.zeros((100, 120))
+    change[60:80, 10:30] = 5.0
+    change[5:15, 90:110] = 3.0
+    crops = pick_crops(change, 20, 2)
+    assert crops[0] == (60, 10)
+    assert abs(crops[1][0] - 5) <= 5 and abs(crops[1][1] - 90) <= 5
+
+
+def test_sheet_shows_jpeg_left_and_restored_right():
+    jpeg = np.zeros((64, 64, 3), np.uint8)
+    restored = jpeg.copy()
+    restored[10:20, 30:40] = 200
+    sheet = side_by_side(jpeg, restored, size=16, count=2, zoom=2)
+    assert sheet.shape == (2 * 32 + 8, 2 * 32 + 8, 3)
+    left, right = sheet[:32, :32], sheet[:32, 40:]
+    assert left.max() == 0 and right.max() == 200  # the first row holds the change
+
+
+def test_compare_command(tmp_path):
+    ckpt = tmp_path / "tiny.pt"
+    weights.save(tiny_model(), ckpt)
+    src = tmp_path / "in.jpg"
+    src.write_bytes(pillow_jpeg(photo(64, 80), quality=15))
+    out = tmp_path / "sheet.png"
+    result = CliRunner().invoke(main, ["compare", str(src), "-o", str(out), "--weights", str(ckpt), "--size", "32"])
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as im:
+        assert im.size == (2 * 96 + 8, 3 * 96 + 16)
+    other = tmp_path / "other.png"
+    Image.fromarray(photo(10, 10)).save(other)
+    result = CliRunner().invoke(main, ["compare", str(src), str(other), "-o", str(tmp_path / "s2.png")])
+    assert result.exit_code == 2 and "10x10" in result.output
