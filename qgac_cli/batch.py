@@ -90,15 +90,17 @@ def plan_jobs(
 ) -> list[Job]:
     """Turn command-line inputs into (source, target) jobs.
 
-    One input and an output path -> one job; otherwise, or with `folder` (-o), `output` is a
-    folder, created if need be: files go into it by name, folders are mirrored below it.
+    One input and an output path -> one job; otherwise `output` is a folder, created if need
+    be: files go into it by name, folders are mirrored below it. With `folder` (-o), one
+    input goes into the folder too unless `output` is named like an image (out.png).
     """
     if not inputs:
         raise UsageError("no input given")
     if output is None:
         raise UsageError("give an output: qgac restore IN OUT, or -o OUTDIR for several inputs")
     single = len(inputs) == 1 and (inputs[0] == "-" or Path(inputs[0]).is_file())
-    if single and not folder and (output == "-" or not Path(output).is_dir()):
+    named_file = output == "-" or (not Path(output).is_dir() and Path(output).suffix.lower() in EXTENSIONS)
+    if single and (named_file or (not folder and not Path(output).is_dir())):
         if output != "-" and not Path(output).suffix and fmt is None:
             raise UsageError(f"{output!r} is not a folder and has no image extension")
         format_for(None if output == "-" else output, fmt)  # an unknown format is a usage error

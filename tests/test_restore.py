@@ -489,3 +489,9 @@ def test_suffix_writes_beside_the_inputs_and_dry_run_writes_nothing(tmp_path, ti
     assert names == ["a.jpg", "a.restored.jpg", "sub/b.jpg", "sub/b.restored.jpg"]
     result = run("restore", photos, "--suffix", ".restored", "-o", tmp_path / "x", "--weights", tiny_weights)
     assert result.exit_code == 2
+
+
+def test_dash_o_with_an_image_name_and_one_input_is_that_file(tmp_path, tiny_weights):
+    src = write_jpeg(tmp_path / "one.jpg", photo(32, 32), quality=30)
+    result = run("restore", src, "-o", tmp_path / "named.png", "--weights", tiny_weights)
+    assert result.exit_code == 0 and (tmp_path / "named.png").is_file()
