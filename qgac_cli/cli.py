@@ -31,6 +31,13 @@ def _console():
     return Console(stderr=True)
 
 
+def _table_console():
+    """Tables on stdout: the terminal's width, or wide enough to cut nothing when piped."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
 device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 weights_option = click.option(
     "--weights",
@@ -154,10 +161,9 @@ def info(files: tuple[str, ...], as_json: bool) -> None:
 
 
 def _print_info(records: list[dict]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = _table_console()
     for r in records:
         table = Table(title=r["path"], show_header=False)
         q = r["quality_estimate"]
@@ -533,7 +539,6 @@ def models(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="qgac models")
@@ -548,7 +553,7 @@ def models(as_json: bool) -> None:
             r.get("trained_on") or "",
             r.get("headline") or r.get("description", ""),
         )
-    Console().print(table)
+    _table_console().print(table)
 
 
 # --------------------------------------------------------------------------- eval
@@ -665,7 +670,6 @@ def _evaluate_with_progress(evaluate, cfg, methods, quiet):
 
 
 def _print_eval(records: list[dict]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     rows = [r for r in records if r.get("image") is None]
@@ -700,7 +704,7 @@ def _print_eval(records: list[dict]) -> None:
             str(r["below_jpeg"]) if "below_jpeg" in r else "",
             str(r["images"]),
         )
-    Console().print(table)
+    _table_console().print(table)
 
 
 # --------------------------------------------------------------------------- equivalent quality
@@ -788,7 +792,6 @@ def equivalent_quality(
 
 
 def _print_equivalent(summary: list[dict], metric: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"equivalent quality ({metric.upper()})")
@@ -806,7 +809,7 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
             f"{r['percent_saved']:.1f}",
             str(r["above_100"]),
         )
-    Console().print(table)
+    _table_console().print(table)
 
 
 # --------------------------------------------------------------------------- train
