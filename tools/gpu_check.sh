@@ -3,7 +3,7 @@
 # bf16 inference on CUDA, with s/MP). Prepared here, run there:
 #
 # Here, once:  mkdir -p .gpu/eval && cp ../shared/data/eval/live1/{bikes,buildings,carnivaldolls,lighthouse2,parrots}.png .gpu/eval/
-#              (.gpu/ is ignored; it travels only when carried)
+#              (.gpu/ is in .gitignore; it travels only when carried)
 # There:       bash tools/gpu_check.sh     (carry .gpu; about 2 minutes; $OUT/check.log comes back)
 # Dry run here: DEVICE=cpu PRECISIONS=fp32 SIDE=500 bash tools/gpu_check.sh
 set -uo pipefail

@@ -2,7 +2,7 @@
 # The GPU plan, ready to fire: on a lent GPU machine (about 15 minutes in all, 10 per command,
 # 64 MiB carried), train the current growth stage for SECONDS and bring the checkpoints back.
 #
-# Here, once:  echo /.gpu/ >> .git/info/exclude   (.gpu/ then travels only when carried)
+# Here, once:  (.gpu/ is in .gitignore: it travels only when carried)
 #              python tools/gpu_pack.py .gpu/data ../shared/data/train/* --budget-mb 46 --scale 0.4
 #              (one pass, a few minutes: 424 images in 43.3 MiB, photos over 0.5 MP at 0.4)
 #              The working tree travels too and all of it must stay under 64 MiB: move the
