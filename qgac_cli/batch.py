@@ -20,7 +20,6 @@ from qgac_cli.output import (
     EXTENSIONS,
     FORMAT_SUFFIX,
     OutputOptions,
-    RestoredImage,
     encode_image,
     format_for,
     write_atomic,
@@ -35,7 +34,7 @@ class Job:
     target: str  # a path, or "-" for standard output
 
 
-def _inputs_of(folder: Path, glob: str | None, out_dir: Path | None = None) -> list[Path]:
+def inputs_of(folder: Path, glob: str | None = None, out_dir: Path | None = None) -> list[Path]:
     """The input files of a folder, leaving out an output folder inside it (a second run
     would otherwise restore its own outputs)."""
     pattern = glob or "*"
@@ -50,7 +49,7 @@ def _inputs_of(folder: Path, glob: str | None, out_dir: Path | None = None) -> l
 
 
 def is_jpeg_file(path: str | os.PathLike) -> bool:
-    """An existing file that starts like a JPEG (start-of-image marker)."""
+    """An existing file that starts like a JPEG (start-of-image marker); False for folders."""
     try:
         with open(path, "rb") as f:
             return f.read(3) == b"\xff\xd8\xff"
@@ -61,7 +60,7 @@ def is_jpeg_file(path: str | os.PathLike) -> bool:
 def plan_pair(source: str, target: str, fmt: str | None = None, glob: str | None = None) -> list[Job]:
     """`qgac restore A B`: B is the output, unless it is an existing JPEG, which is refused
     (a forgotten -o must not turn a second photo into an output, with or without --overwrite)."""
-    if target != "-" and Path(target).is_file() and is_jpeg_file(target):
+    if target != "-" and is_jpeg_file(target):
         raise UsageError(
             f"{target!r} is an existing JPEG, not an output: to restore several files use -o OUTDIR; "
             "to replace that file, delete it first"
@@ -115,7 +114,7 @@ def plan_jobs(
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            for src in _inputs_of(path, glob, out_dir):
+            for src in inputs_of(path, glob, out_dir):
                 target = (out_dir / src.relative_to(path)).with_suffix(suffix)
                 jobs.append(Job(str(src), str(target)))
         else:
@@ -135,7 +134,7 @@ def plan_beside(inputs: list[str], suffix: str, fmt: str | None = None, glob: st
     jobs: list[Job] = []
     for item in inputs:
         path = Path(item)
-        sources = _inputs_of(path, glob) if path.is_dir() else [path]
+        sources = inputs_of(path, glob) if path.is_dir() else [path]
         for src in sources:
             if src.stem.endswith(suffix):
                 continue  # an output of an earlier run
@@ -166,12 +165,7 @@ def check_formats(jobs: list[Job], fmt: str | None, bit_depth: int) -> None:
         chosen = format_for(target, fmt)
         if bit_depth == 16 and chosen != "png":
             raise UsageError(f"16-bit output is available for PNG only ({job.target} would be {chosen})")
-        if (
-            fmt
-            and target
-            and Path(target).suffix.lower() in EXTENSIONS
-            and EXTENSIONS[Path(target).suffix.lower()] != fmt
-        ):
+        if fmt and target and EXTENSIONS.get(Path(target).suffix.lower(), fmt) != fmt:
             raise UsageError(f"--format {fmt} contradicts the extension of {target}")
 
 
@@ -196,7 +190,7 @@ class Report:
         return 1 if self.failed else 0
 
 
-def _check_target(job: Job, overwrite: bool) -> bool:
+def check_target(job: Job, overwrite: bool) -> bool:
     """True when the job should run; raises when it would destroy an input."""
     if job.target == "-":
         return True
@@ -233,16 +227,14 @@ def run_batch(
         try:
             if job in clashing:
                 raise OutputExistsError(clashing[job])
-            if _check_target(job, overwrite):
+            if check_target(job, overwrite):
                 todo.append(job)
             else:
                 report.skipped.append(job.source)
                 if on_done:
                     on_done(job, "skipped", 0.0)
         except QgacError as e:
-            report.failed.append((job.source, str(e)))
-            if on_done:
-                on_done(job, "failed", 0.0)
+            _record_failure(report, job, str(e), on_done)
 
     def prefetch(pool: ThreadPoolExecutor) -> Iterator[tuple[Job, Future]]:
         futures = [(job, pool.submit(_read, job, read_stdin, options.max_pixels)) for job in todo[:2]]
@@ -264,19 +256,10 @@ def run_batch(
             try:
                 jpeg = future.result()
                 fmt = format_for(job.target if job.target != "-" else None, output.format)
-                image = RestoredImage(
-                    api.restore_jpeg(jpeg, model, options),
-                    jpeg.icc_profile,
-                    jpeg.exif,
-                    jpeg.orientation,
-                    jpeg.subsampling,
-                )
-                data = encode_image(image, fmt, output)
+                data = encode_image(api.restore(jpeg, model, options), fmt, output)
                 pending.append((job, writers.submit(finish, job, data), jpeg.width * jpeg.height / 1e6))
             except Exception as e:  # noqa: BLE001 - one file's surprise must not end the batch: recorded, reported
-                report.failed.append((job.source, _describe(e)))
-                if on_done:
-                    on_done(job, "failed", 0.0)
+                _record_failure(report, job, _describe(e), on_done)
             pending = _drain(pending, report, on_done, wait=False)
         _drain(pending, report, on_done, wait=True)
     return report
@@ -290,19 +273,23 @@ def _drain(pending, report: Report, on_done, wait: bool):
             continue
         try:
             future.result()
-            report.restored.append(job.source)
-            report.megapixels += mp
-            if on_done:
-                on_done(job, "restored", mp)
         except OSError as e:
-            report.failed.append((job.source, f"cannot write {job.target}: {e.strerror or e}"))
-            if on_done:
-                on_done(job, "failed", 0.0)
+            _record_failure(report, job, f"cannot write {job.target}: {e.strerror or e}", on_done)
+            continue
         except Exception as e:  # noqa: BLE001 - as in run_batch: recorded and reported
-            report.failed.append((job.source, _describe(e)))
-            if on_done:
-                on_done(job, "failed", 0.0)
+            _record_failure(report, job, _describe(e), on_done)
+            continue
+        report.restored.append(job.source)
+        report.megapixels += mp
+        if on_done:
+            on_done(job, "restored", mp)
     return left
+
+
+def _record_failure(report: Report, job: Job, message: str, on_done) -> None:
+    report.failed.append((job.source, message))
+    if on_done:
+        on_done(job, "failed", 0.0)
 
 
 def _describe(error: Exception) -> str:

@@ -46,6 +46,13 @@ weights_option = click.option(
     metavar="NAME|PATH",
     help="Shipped weights name or a checkpoint path (default: the shipped default).",
 )
+precision_option = click.option(
+    "--precision",
+    type=click.Choice(["auto", "bf16", "fp32"]),
+    default="auto",
+    show_default=True,
+    help="The networks' arithmetic (auto: bf16 where the CPU or GPU runs it natively).",
+)
 threads_option = click.option(
     "--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (at least 1)."
 )
@@ -78,18 +85,16 @@ PLOT_SUFFIXES = {".png", ".svg", ".pdf"}
 
 def _note_precision(precision: str, device: str) -> None:
     """A word when bf16 was asked for where it is only emulated (it works, far more slowly)."""
-    if precision != "bf16" or device.startswith("cuda"):
+    if precision != "bf16":
         return
-    from qgac_cli.devices import BF16_CPU_FLAGS, cpu_flags
+    from qgac_cli.devices import bf16_is_fast, pick_device
 
-    if not cpu_flags() & set(BF16_CPU_FLAGS) and (device == "cpu" or not _cuda_available()):
-        click.echo("qgac: note: this CPU has no AMX or AVX-512 BF16: bf16 is emulated, far slower than fp32", err=True)
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
+    try:
+        chosen = pick_device(device)
+    except QgacError:
+        return  # reported where the device is used
+    if not bf16_is_fast(chosen):
+        click.echo(f"qgac: note: bf16 is not native on this {chosen.type}: emulated, far slower than fp32", err=True)
 
 
 def _set_threads(threads: int | None) -> None:
@@ -135,9 +140,9 @@ def info(files: tuple[str, ...], as_json: bool) -> None:
     records, failures = [], []
     for item in files:
         if item != "-" and Path(item).is_dir():
-            from qgac_cli.batch import JPEG_SUFFIXES
+            from qgac_cli.batch import inputs_of
 
-            paths = sorted(p for p in Path(item).rglob("*") if p.is_file() and p.suffix.lower() in JPEG_SUFFIXES)
+            paths = inputs_of(Path(item))
             if not paths:
                 failures.append(f"{item}: no JPEG files found")
         else:
@@ -254,13 +259,7 @@ def _print_info(records: list[dict]) -> None:
 @click.option(
     "--shard", default=None, metavar="I/N", help="Take only share I of N of the inputs (I counts from 0: 0/2 and 1/2)."
 )
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "bf16", "fp32"]),
-    default="auto",
-    show_default=True,
-    help="The network's arithmetic (auto: bf16 where the CPU or GPU runs it natively).",
-)
+@precision_option
 @click.option("--half", is_flag=True, hidden=True, help="Old name of --precision bf16.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @device_option
@@ -375,12 +374,13 @@ def _print_plan(batch, jobs, overwrite: bool) -> None:
     """--dry-run: one line per input, what would happen to it."""
     clashing = batch.clashes(jobs)
     for job in jobs:
-        if job in clashing:
-            what = "clash: " + clashing[job]
-        elif job.target != "-" and Path(job.target).exists() and not overwrite:
-            what = "skip (exists; --overwrite)"
-        else:
-            what = "write"
+        try:
+            if job in clashing:
+                what = "clash: " + clashing[job]
+            else:
+                what = "write" if batch.check_target(job, overwrite) else "skip (exists; --overwrite)"
+        except QgacError as e:
+            what = f"refused: {e}"
         click.echo(f"{job.source} -> {job.target}: {what}")
 
 
@@ -578,13 +578,7 @@ def models(as_json: bool) -> None:
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write records as CSV.")
 @click.option("--per-image", is_flag=True, help="Also record every image.")
 @click.option("--limit", type=int, default=None, help="Only the first N images of each set.")
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "bf16", "fp32"]),
-    default="auto",
-    show_default=True,
-    help="The networks' arithmetic (auto: bf16 where the CPU or GPU runs it natively).",
-)
+@precision_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @device_option
 @threads_option
@@ -852,13 +846,7 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
 @click.option("--val-every", type=int, default=500, show_default=True, help="Validate and checkpoint every N steps.")
 @click.option("--max-minutes", type=float, default=None, help="Stop (and save) after this long.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "bf16", "fp32"]),
-    default="auto",
-    show_default=True,
-    help="The networks' arithmetic (auto: bf16 where the CPU or GPU runs it natively).",
-)
+@precision_option
 @device_option
 @threads_option
 def train(

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from qgac_cli.errors import JpegError
-from qgac_cli.jpeg import _SUBSAMPLING_NAMES, read_info
+from qgac_cli.jpeg import read_info, subsampling_name
 from qgac_cli.quality import estimate_quality
 
 
@@ -30,7 +30,7 @@ def describe(path: str | os.PathLike, data: bytes | None = None) -> dict:
         "height": header.height,
         "components": header.components,
         "color_space": "YCbCr" if header.components == 3 else "Grayscale",
-        "subsampling": _subsampling(header.sampling),
+        "subsampling": subsampling_name(header.sampling),
         "sampling_factors": [list(s) for s in header.sampling],
         "coding": header.coding,
         "progressive": header.progressive,
@@ -47,11 +47,3 @@ def describe(path: str | os.PathLike, data: bytes | None = None) -> dict:
         "exif": info.exif is not None,
         "orientation": info.orientation,
     }
-
-
-def _subsampling(sampling: tuple[tuple[int, int], ...]) -> str:
-    if len(sampling) == 1:
-        return "gray"
-    (yv, yh), (cv, ch) = sampling[0], sampling[1]
-    factor = (yv // cv, yh // ch)
-    return _SUBSAMPLING_NAMES.get(factor, f"{factor[0]}x{factor[1]}")

@@ -59,6 +59,16 @@ _SUBSAMPLING_NAMES = {
 }
 
 
+def subsampling_name(sampling: tuple[tuple[int, int], ...]) -> str:
+    """ "4:2:0" and the like from the (vertical, horizontal) sampling factors of each component;
+    "gray" for one component, "FYxFX" for factors without a common name."""
+    if len(sampling) == 1:
+        return "gray"
+    (yv, yh), (cv, ch) = sampling[0], sampling[1]
+    factor = (yv // cv, yh // ch)
+    return _SUBSAMPLING_NAMES.get(factor, f"{factor[0]}x{factor[1]}")
+
+
 @dataclass(frozen=True)
 class JpegHeader:
     """What the markers before the first scan say, parsed without decoding anything."""
@@ -113,10 +123,7 @@ class JpegData:
 
     @property
     def subsampling(self) -> str:
-        if len(self.components) == 1:
-            return "gray"
-        fy, fx = self.chroma_factor
-        return _SUBSAMPLING_NAMES.get(self.chroma_factor, f"{fy}x{fx}")
+        return subsampling_name(tuple(c.sampling for c in self.components))
 
     def table_for(self, component: int) -> np.ndarray:
         return self.tables[self.components[component].table_index]

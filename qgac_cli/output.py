@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from qgac_cli.errors import UsageError
+from qgac_cli.jpeg import SUBSAMPLING_CODES
 
 PNG_LEVEL = 1  # zlib level of PNG outputs: chosen for throughput
 
@@ -126,17 +127,14 @@ def _exif_without_orientation(exif: bytes | None) -> bytes | None:
     return data.tobytes()
 
 
-JPEG_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
-
-
 def _jpeg_subsampling(choice: str, input_subsampling: str | None) -> int:
     """Pillow's subsampling code for a JPEG output: the choice, or with "input" the input's
     own where JPEG writers offer it (4:4:4 otherwise: never less colour than asked for)."""
     if choice == "input":
-        return JPEG_SUBSAMPLING.get(input_subsampling or "", 0)
-    if choice not in JPEG_SUBSAMPLING:
+        return SUBSAMPLING_CODES.get(input_subsampling or "", 0)
+    if choice not in SUBSAMPLING_CODES:
         raise UsageError(f"unknown JPEG subsampling {choice!r}; choose 4:4:4, 4:2:2, 4:2:0 or input")
-    return JPEG_SUBSAMPLING[choice]
+    return SUBSAMPLING_CODES[choice]
 
 
 def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = OutputOptions()) -> bytes:
