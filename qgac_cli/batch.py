@@ -35,10 +35,13 @@ class Job:
 
 
 def inputs_of(folder: Path, glob: str | None = None, out_dir: Path | None = None) -> list[Path]:
-    """The input files of a folder, leaving out an output folder inside it (a second run
-    would otherwise restore its own outputs)."""
+    """The input files of a folder, leaving out an output folder nested inside it (a second
+    run would otherwise restore its own outputs); an output folder that is the input folder
+    itself leaves everything in."""
     pattern = glob or "*"
     skip = out_dir.resolve() if out_dir is not None else None
+    if skip == folder.resolve():
+        skip = None
     return sorted(
         p
         for p in folder.rglob(pattern)

@@ -298,6 +298,9 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_back(tmp_path, tin
         result = run("restore", nest, "-o", nest / "out", "--format", "jpeg", "--weights", tiny_weights, "--overwrite")
         assert result.exit_code == 0, result.output
     assert sorted(p.relative_to(nest).as_posix() for p in nest.rglob("*.jpg")) == ["out/p.jpg", "p.jpg"]
+    # the input folder itself as the output folder: outputs beside the inputs
+    result = run("restore", nest, "-o", nest, "--weights", tiny_weights)
+    assert result.exit_code == 0 and (nest / "p.png").is_file() and (nest / "out" / "p.png").is_file()
 
 
 def test_single_skip_says_so_and_outputs_get_the_usual_mode(tmp_path, tiny_weights):
