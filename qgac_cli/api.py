@@ -116,5 +116,10 @@ def restore(
     """Restore a JPEG given as bytes, a path or a read `JpegData`."""
     jpeg = source if isinstance(source, JpegData) else read_jpeg(source, max_pixels=options.max_pixels)
     return RestoredImage(
-        restore_jpeg(jpeg, model, options), jpeg.icc_profile, jpeg.exif, jpeg.orientation, jpeg.subsampling
+        restore_jpeg(jpeg, model, options),
+        jpeg.icc_profile,
+        jpeg.exif,
+        jpeg.orientation,
+        jpeg.subsampling,
+        jpeg.segments,
     )

@@ -186,6 +186,8 @@ def _print_info(records: list[dict]) -> None:
             ("table of each component", ", ".join(map(str, r["component_tables"]))),
             ("ICC profile", "yes" if r["icc_profile"] else "no"),
             ("EXIF orientation", r["orientation"]),
+            ("metadata", ", ".join(k.upper() for k in ("exif", "xmp", "iptc") if r[k]) or "none"),
+            ("comment", r["comment"] if r["comment"] is not None else "none"),
         ):
             table.add_row(key, str(value))
         for i, t in enumerate(r["quant_tables"]):
@@ -837,10 +839,11 @@ def _print_equivalent(summary: list[dict], metric: str) -> None:
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate (warm-up, then cosine).")
 @click.option(
     "--loss",
-    type=click.Choice(["l1", "l2"]),
+    type=click.Choice(["l1", "l2", "psnr"]),
     default="l1",
     show_default=True,
-    help="Pixel norm of the regression loss (l2 fine-tunes for PSNR).",
+    help="Regression loss: l1 (the paper's), l2, or psnr (mean −PSNR of the patches: "
+    "every quality counts by its decibels, as eval averages them).",
 )
 @click.option("--ssim-weight", type=float, default=0.05, show_default=True, help="λ of the −λ·SSIM term.")
 @click.option("--val-every", type=int, default=500, show_default=True, help="Validate and checkpoint every N steps.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from qgac_cli import metadata
 from qgac_cli.errors import JpegError
 from qgac_cli.jpeg import read_info, subsampling_name
 from qgac_cli.quality import estimate_quality
@@ -46,4 +47,7 @@ def describe(path: str | os.PathLike, data: bytes | None = None) -> dict:
         "icc_profile": info.icc_profile is not None,
         "exif": info.exif is not None,
         "orientation": info.orientation,
+        "xmp": metadata.xmp_packet(info.segments) is not None,
+        "iptc": metadata.iptc_record(metadata.photoshop_resources(info.segments)) is not None,
+        "comment": (text.decode("utf-8", "replace") if (text := metadata.comment(info.segments)) else None),
     }

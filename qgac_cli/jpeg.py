@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, JpegImagePlugin
 
 from qgac_cli.errors import ImageTooLargeError, JpegError, UnsupportedJpegError
+from qgac_cli.metadata import Segment, is_carried
 from qgac_cli.quality import ZIGZAG, QualityEstimate, estimate_quality
 
 LIBJPEG_VERSION = "turbo210"
@@ -112,6 +113,7 @@ class JpegData:
     exif: bytes | None
     orientation: int
     decoded: np.ndarray | None = None  # libjpeg's own decode, (H, W[, 3]) uint8
+    segments: tuple[Segment, ...] = ()  # XMP, IPTC and comment segments (metadata.is_carried)
 
     @property
     def chroma_factor(self) -> tuple[int, int]:
@@ -259,6 +261,7 @@ class JpegInfo:
     icc_profile: bytes | None
     exif: bytes | None
     orientation: int
+    segments: tuple[Segment, ...] = ()  # XMP, IPTC and comment segments (metadata.is_carried)
 
 
 def _quantization_tables(payload: bytes, source: str) -> dict[int, np.ndarray]:
@@ -296,7 +299,12 @@ def read_info(data: bytes, source: str = "<bytes>") -> JpegInfo:
         raise JpegError(f"quantization table {missing[0]} is used but not defined", source)
     _check_tables(tuple(tables.values()), source)
     icc, exif, orientation = _metadata(data)
-    return JpegInfo(header, tables, component_tables, icc, exif, orientation)
+    return JpegInfo(header, tables, component_tables, icc, exif, orientation, carried_segments(data, source))
+
+
+def carried_segments(data: bytes, source: str = "<bytes>") -> tuple[Segment, ...]:
+    """The XMP, Photoshop/IPTC and comment segments before the first scan, in file order."""
+    return tuple(Segment(m, p) for m, p in _segments(data, source) if is_carried(m, p))
 
 
 # --------------------------------------------------------------------------- reading
@@ -468,6 +476,7 @@ def read_jpeg(
         exif=exif,
         orientation=orientation,
         decoded=decoded,
+        segments=carried_segments(data, source),
     )
 
 

@@ -1,5 +1,5 @@
-"""Writing restored images: the output format, EXIF orientation, metadata (ICC, EXIF) in
-every format, 8/16-bit encoding, and atomic writes with the usual file mode."""
+"""Writing restored images: the output format, EXIF orientation, metadata in every format
+(which goes where: `metadata`), 8/16-bit encoding, and atomic writes with the usual file mode."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
+from qgac_cli import metadata
 from qgac_cli.errors import UsageError
 from qgac_cli.jpeg import SUBSAMPLING_CODES
+from qgac_cli.metadata import Segment
 
 PNG_LEVEL = 1  # zlib level of PNG outputs: chosen for throughput
 
@@ -27,7 +29,7 @@ class OutputOptions:
     jpeg_quality: int = 95
     jpeg_subsampling: str = "4:4:4"  # 4:4:4 | 4:2:2 | 4:2:0 | input (the input file's own)
     keep_orientation: bool = False
-    strip_metadata: bool = False  # drop EXIF (camera, date, GPS); the ICC profile is always kept
+    strip_metadata: bool = False  # drop EXIF, XMP, IPTC and comments; the ICC profile is always kept
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class RestoredImage:
     exif: bytes | None
     orientation: int
     subsampling: str | None = None  # the input file's chroma subsampling ("4:2:0", "gray", ...)
+    segments: tuple[Segment, ...] = ()  # XMP, IPTC, comments as the input held them
 
 
 EXTENSIONS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg"}
@@ -94,9 +97,11 @@ def quantize(pixels: np.ndarray, bits: int) -> np.ndarray:
     return np.round(np.clip(pixels, 0, 1) * top).astype(np.uint8 if bits == 8 else np.uint16)
 
 
-def _png16(pixels: np.ndarray, icc: bytes | None, exif: bytes | None = None) -> bytes:
-    """A 16-bit PNG (gray or RGB) with optional iCCP and eXIf chunks: Pillow cannot write
-    16-bit RGB."""
+def _png16(
+    pixels: np.ndarray, icc: bytes | None, exif: bytes | None = None, segments: tuple[Segment, ...] = ()
+) -> bytes:
+    """A 16-bit PNG (gray or RGB) with optional iCCP, eXIf, XMP and comment chunks: Pillow
+    cannot write 16-bit RGB."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -111,20 +116,9 @@ def _png16(pixels: np.ndarray, icc: bytes | None, exif: bytes | None = None) -> 
         parts.append(chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc)))
     if exif:
         parts.append(chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
+    parts += [chunk(kind, data) for kind, data in metadata.png_text_chunks(segments)]
     parts += [chunk(b"IDAT", zlib.compress(raw, PNG_LEVEL)), chunk(b"IEND", b"")]
     return b"".join(parts)
-
-
-def _exif_without_orientation(exif: bytes | None) -> bytes | None:
-    if not exif:
-        return None
-    data = Image.Exif()
-    try:
-        data.load(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
-    except (SyntaxError, ValueError, struct.error, TypeError):
-        return None
-    data[0x0112] = 1
-    return data.tobytes()
 
 
 def _jpeg_subsampling(choice: str, input_subsampling: str | None) -> int:
@@ -144,31 +138,53 @@ def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = Output
     if options.bit_depth == 16 and fmt != "png":
         raise UsageError("16-bit output is available for PNG only")
     pixels = image.pixels if options.keep_orientation else apply_orientation(image.pixels, image.orientation)
-    # EXIF goes into every format; its orientation tag says 1 once the pixels are turned, and
-    # keeps its value where they stay as stored (--keep-orientation), so viewers turn them
-    exif = None
+    # metadata goes into every format that can hold it; the orientation tags (EXIF and XMP) say
+    # 1 once the pixels are turned, and keep their value where they stay as stored
+    # (--keep-orientation), so viewers turn them
+    exif, segments = None, ()
     if not options.strip_metadata:
-        exif = image.exif if options.keep_orientation else _exif_without_orientation(image.exif)
+        exif = image.exif if options.keep_orientation else metadata.exif_without_orientation(image.exif)
+        segments = image.segments if options.keep_orientation else metadata.xmp_without_orientation(image.segments)
     if fmt == "png" and options.bit_depth == 16:
-        return _png16(quantize(pixels, 16), image.icc_profile, exif)
+        return _png16(quantize(pixels, 16), image.icc_profile, exif, segments)
     pil = Image.fromarray(quantize(pixels, 8))
     buffer = io.BytesIO()
     extra: dict = {"icc_profile": image.icc_profile} if image.icc_profile else {}
     if exif:
         extra["exif"] = exif
     if fmt == "png":
+        text = PngImagePlugin.PngInfo()
+        for kind, data in metadata.png_text_chunks(segments):
+            text.add(kind, data)
         # level 1: 2.8x faster than 6 for 2.5 % more bytes on Live-1 photos (bench/pipeline_profile.py)
-        pil.save(buffer, format="PNG", compress_level=PNG_LEVEL, **extra)
+        pil.save(buffer, format="PNG", compress_level=PNG_LEVEL, pnginfo=text, **extra)
     elif fmt == "tiff":
+        extra["exif"] = _tiff_tags(exif, segments)
         pil.save(buffer, format="TIFF", compression="tiff_deflate", **extra)
     elif fmt == "webp":
-        pil.save(buffer, format="WEBP", lossless=True, **extra)
+        xmp = metadata.xmp_packet(segments)
+        pil.save(buffer, format="WEBP", lossless=True, **({"xmp": xmp} if xmp else {}), **extra)
     elif fmt == "jpeg":
         subsampling = _jpeg_subsampling(options.jpeg_subsampling, image.subsampling)
         pil.save(buffer, format="JPEG", quality=options.jpeg_quality, subsampling=subsampling, **extra)
+        return metadata.insert_into_jpeg(buffer.getvalue(), segments)
     else:
         raise UsageError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMAT_SUFFIX)}")
     return buffer.getvalue()
+
+
+def _tiff_tags(exif: bytes | None, segments: tuple[Segment, ...]) -> Image.Exif:
+    """EXIF and the XMP/IPTC/comment tags in one directory: Pillow's TIFF writer takes either
+    `exif` or `tiffinfo`, not both."""
+    tags = Image.Exif()
+    if exif:
+        try:
+            tags.load(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+        except (SyntaxError, ValueError, struct.error, TypeError):
+            tags = Image.Exif()  # unreadable EXIF: the other tags still go in
+    for tag, value in metadata.tiff_tags(segments).items():
+        tags[tag] = value
+    return tags
 
 
 def _umask() -> int:

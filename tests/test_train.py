@@ -67,6 +67,23 @@ def test_pixel_loss_norms():
     assert float(pixel_loss(b, b, 0.05, "l2")) == pytest.approx(-0.05)
 
 
+def test_psnr_loss_weighs_every_patch_by_its_decibels():
+    target = torch.zeros(2, 3, 16, 16)
+    restored = target.clone()
+    restored[0] += 0.1  # MSE 1e-2: 20 dB
+    restored[1] += 0.01  # MSE 1e-4: 40 dB
+    assert float(pixel_loss(restored, target, 0.0, "psnr")) == pytest.approx(-30.0, abs=1e-3)
+    # halving the error of the good patch gains as much as halving that of the bad one
+    better_good, better_bad = restored.clone(), restored.clone()
+    better_good[1] /= 2
+    better_bad[0] /= 2
+    assert float(pixel_loss(better_good, target, 0.0, "psnr")) == pytest.approx(
+        float(pixel_loss(better_bad, target, 0.0, "psnr")), abs=1e-3
+    )
+    # whereas L2 barely notices the good patch
+    assert float(pixel_loss(better_good, target, 0.0, "l2")) > 0.9 * float(pixel_loss(restored, target, 0.0, "l2"))
+
+
 def test_color_stage_needs_init(images, tmp_path):
     with pytest.raises(UsageError):
         train(config(images, tmp_path / "c", stage="color"))

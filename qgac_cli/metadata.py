@@ -1,0 +1,171 @@
+"""Metadata an output carries over from its JPEG: which segments hold what, and where each
+output format keeps it.
+
+ICC and EXIF travel as Pillow reads them (`jpeg.JpegData.icc_profile`, `.exif`); the other
+segments travel raw, as `Segment`s in file order: XMP (APP1), Photoshop resources with the
+IPTC record (APP13) and comments (COM). Where they go:
+
+| format | EXIF | ICC | XMP | IPTC | comment |
+|---|---|---|---|---|---|
+| JPEG | APP1 | APP2 | the segments as they were (extended XMP too) | APP13 as it was | COM as it was |
+| PNG | eXIf | iCCP | iTXt `XML:com.adobe.xmp` | — | tEXt `Comment` |
+| TIFF | EXIF IFD | tag 34675 | tag 700 | tags 33723 (IPTC) and 34377 (Photoshop) | tag 270 |
+| WebP | EXIF | ICCP | XMP | — | — |
+
+PNG and WebP define no place for IPTC, and WebP none for a comment: those are not kept there
+(IPTC's fields are mirrored in XMP by every current editor).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+
+from PIL import Image
+
+XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
+XMP_EXTENSION_ID = b"http://ns.adobe.com/xmp/extension/\x00"
+PHOTOSHOP_ID = b"Photoshop 3.0\x00"
+APP1, APP13, COM = 0xE1, 0xED, 0xFE
+IPTC_RESOURCE = 0x0404
+MAX_PAYLOAD = 65533  # a marker segment's length field counts itself
+
+
+@dataclass(frozen=True)
+class Segment:
+    marker: int
+    payload: bytes
+
+
+def is_carried(marker: int, payload: bytes) -> bool:
+    """XMP, extended XMP, Photoshop/IPTC and comment segments: what an output keeps besides
+    EXIF and ICC (and not JFIF, Adobe or maker segments, which describe the JPEG itself)."""
+    if marker == APP1:
+        return payload.startswith((XMP_ID, XMP_EXTENSION_ID))
+    if marker == APP13:
+        return payload.startswith(PHOTOSHOP_ID)
+    return marker == COM
+
+
+def xmp_packet(segments: tuple[Segment, ...]) -> bytes | None:
+    """The main XMP packet (without its namespace header), or None."""
+    for s in segments:
+        if s.marker == APP1 and s.payload.startswith(XMP_ID):
+            return s.payload[len(XMP_ID) :]
+    return None
+
+
+def comment(segments: tuple[Segment, ...]) -> bytes | None:
+    """The COM segments' text, joined by newlines, or None."""
+    texts = [s.payload for s in segments if s.marker == COM and s.payload]
+    return b"\n".join(texts) if texts else None
+
+
+def photoshop_resources(segments: tuple[Segment, ...]) -> bytes | None:
+    """The Photoshop image resource blocks of the APP13 segments, concatenated, or None."""
+    blocks = [s.payload[len(PHOTOSHOP_ID) :] for s in segments if s.marker == APP13]
+    return b"".join(blocks) or None
+
+
+def iptc_record(resources: bytes | None) -> bytes | None:
+    """The IPTC-NAA record (resource 0x0404) of Photoshop resource blocks, or None where
+    there is none or the blocks are malformed."""
+    pos, data = 0, resources or b""
+    while pos + 12 <= len(data) and data[pos : pos + 4] == b"8BIM":
+        (resource,) = struct.unpack(">H", data[pos + 4 : pos + 6])
+        name_length = data[pos + 6]
+        pos += 6 + (name_length + 2 if name_length % 2 == 0 else name_length + 1)  # Pascal name, even
+        if pos + 4 > len(data):
+            return None
+        (size,) = struct.unpack(">I", data[pos : pos + 4])
+        pos += 4
+        if pos + size > len(data):
+            return None
+        if resource == IPTC_RESOURCE:
+            return data[pos : pos + size]
+        pos += size + size % 2
+    return None
+
+
+def exif_without_orientation(exif: bytes | None) -> bytes | None:
+    """The EXIF block with its orientation tag set to 1 (pixels already turned), or None where
+    there is none or Pillow cannot parse it."""
+    if not exif:
+        return None
+    data = Image.Exif()
+    try:
+        data.load(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    except (SyntaxError, ValueError, struct.error, TypeError):
+        return None
+    data[0x0112] = 1
+    return data.tobytes()
+
+
+_XMP_ORIENTATION = re.compile(
+    rb"""(tiff:Orientation\s*=\s*["'])[1-8](["'])|(<tiff:Orientation>\s*)[1-8](\s*</tiff:Orientation>)"""
+)
+
+
+def xmp_without_orientation(segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
+    """The segments with the XMP orientation (tiff:Orientation) set to 1, for pixels already
+    turned: a viewer that reads XMP must not turn them again."""
+
+    def upright(match: re.Match) -> bytes:
+        if match.group(1) is not None:
+            return match.group(1) + b"1" + match.group(2)
+        return match.group(3) + b"1" + match.group(4)
+
+    return tuple(
+        Segment(s.marker, _XMP_ORIENTATION.sub(upright, s.payload))
+        if s.marker == APP1 and s.payload.startswith(XMP_ID)
+        else s
+        for s in segments
+    )
+
+
+def insert_into_jpeg(jpeg: bytes, segments: tuple[Segment, ...]) -> bytes:
+    """The JPEG with the segments inserted after its leading APPn segments (JFIF, EXIF, ICC
+    as the encoder wrote them), in their original order."""
+    if not segments:
+        return jpeg
+    pos = 2
+    while pos + 4 <= len(jpeg) and jpeg[pos] == 0xFF and 0xE0 <= jpeg[pos + 1] <= 0xEF:
+        pos += 2 + int.from_bytes(jpeg[pos + 2 : pos + 4], "big")
+    raw = b"".join(
+        bytes([0xFF, s.marker]) + struct.pack(">H", len(s.payload) + 2) + s.payload
+        for s in segments
+        if len(s.payload) <= MAX_PAYLOAD
+    )
+    return jpeg[:pos] + raw + jpeg[pos:]
+
+
+def png_text_chunks(segments: tuple[Segment, ...]) -> list[tuple[bytes, bytes]]:
+    """(chunk type, data) of the PNG chunks that hold the XMP packet and the comment."""
+    chunks = []
+    xmp = xmp_packet(segments)
+    if xmp:
+        chunks.append((b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp))
+    text = comment(segments)
+    if text:
+        chunks.append((b"tEXt", b"Comment\x00" + text.decode("utf-8", "replace").encode("latin-1", "replace")))
+    return chunks
+
+
+def tiff_tags(segments: tuple[Segment, ...]) -> dict[int, bytes | str]:
+    """TIFF tags for XMP (700), IPTC (33723), Photoshop resources (34377) and the comment
+    (ImageDescription, 270)."""
+    tags: dict[int, bytes | str] = {}
+    xmp = xmp_packet(segments)
+    if xmp:
+        tags[700] = xmp
+    resources = photoshop_resources(segments)
+    record = iptc_record(resources)
+    if record:
+        tags[33723] = record
+    if resources:
+        tags[34377] = resources
+    text = comment(segments)
+    if text:
+        tags[270] = text.decode("utf-8", "replace")
+    return tags

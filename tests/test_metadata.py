@@ -1,0 +1,124 @@
+"""XMP, IPTC and comments travel from the JPEG into every output format that can hold them."""
+
+import json
+import struct
+
+import pytest
+from click.testing import CliRunner
+from conftest import photo, pillow_jpeg, tiny_model
+from PIL import Image
+
+from qgac_cli import metadata, weights
+from qgac_cli.cli import main
+from qgac_cli.jpeg import carried_segments, read_info
+
+XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    b'tiff:Orientation="6"><dc:creator>Qgac Photographer</dc:creator></rdf:Description></rdf:RDF></x:xmpmeta>'
+)
+IPTC = b"\x1c\x02\x00\x00\x02\x00\x04" + b"\x1c\x02\x50\x00\x0bQgac Author"  # record version, by-line
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _photoshop(record: bytes) -> bytes:
+    pad = b"\x00" if len(record) % 2 else b""
+    return metadata.PHOTOSHOP_ID + b"8BIM" + struct.pack(">HBBI", 0x0404, 0, 0, len(record)) + record + pad
+
+
+@pytest.fixture
+def tagged(tmp_path):
+    """A JPEG with EXIF (orientation 6), XMP, an IPTC record and two comments."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    extra = _segment(0xED, _photoshop(IPTC)) + _segment(0xFE, b"first note") + _segment(0xFE, b"second")
+    data = pillow_jpeg(photo(32, 48), quality=30, exif=exif.tobytes(), xmp=XMP, extra=extra)
+    path = tmp_path / "in.jpg"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def tiny_weights(tmp_path):
+    path = tmp_path / "tiny.pt"
+    weights.save(tiny_model(), path)
+    return str(path)
+
+
+def restore(src, out, tiny_weights, *options):
+    result = CliRunner().invoke(main, ["restore", str(src), str(out), "--weights", tiny_weights, *options])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_the_reader_finds_xmp_iptc_and_comments(tagged):
+    segments = carried_segments(tagged.read_bytes())
+    assert metadata.xmp_packet(segments) == XMP
+    assert metadata.iptc_record(metadata.photoshop_resources(segments)) == IPTC
+    assert metadata.comment(segments) == b"first note\nsecond"
+    assert read_info(tagged.read_bytes()).segments == segments
+
+
+def test_jpeg_output_keeps_the_segments_as_they_were(tagged, tmp_path, tiny_weights):
+    kept = restore(tagged, tmp_path / "kept.jpg", tiny_weights, "--keep-orientation")
+    assert carried_segments(kept.read_bytes()) == carried_segments(tagged.read_bytes())
+    turned = restore(tagged, tmp_path / "turned.jpg", tiny_weights)
+    segments = carried_segments(turned.read_bytes())
+    assert b'tiff:Orientation="1"' in metadata.xmp_packet(segments)  # the pixels are upright now
+    assert metadata.iptc_record(metadata.photoshop_resources(segments)) == IPTC
+    with Image.open(turned) as im:
+        assert im.size == (32, 48) and im.getexif().get(0x0112) == 1
+
+
+@pytest.mark.parametrize("options", [(), ("--bit-depth", "16")])
+def test_png_holds_xmp_and_the_comment(tagged, tmp_path, tiny_weights, options):
+    out = restore(tagged, tmp_path / "out.png", tiny_weights, *options)
+    with Image.open(out) as im:
+        xmp = im.info["xmp"]
+        assert b"Qgac Photographer" in xmp and b'tiff:Orientation="1"' in xmp
+        assert im.info["Comment"] == "first note\nsecond"
+
+
+def test_tiff_holds_xmp_iptc_photoshop_and_the_comment(tagged, tmp_path, tiny_weights):
+    out = restore(tagged, tmp_path / "out.tif", tiny_weights)
+    with Image.open(out) as im:
+        tags = im.tag_v2
+        assert b"Qgac Photographer" in bytes(tags[700])
+        assert bytes(tags[33723]) == IPTC
+        assert metadata.iptc_record(bytes(tags[34377])) == IPTC
+        assert tags[270] == "first note\nsecond"
+
+
+def test_webp_holds_xmp(tagged, tmp_path, tiny_weights):
+    out = restore(tagged, tmp_path / "out.webp", tiny_weights)
+    with Image.open(out) as im:
+        assert b"Qgac Photographer" in im.info["xmp"]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".webp", ".jpg"])
+def test_strip_metadata_drops_all_of_it(tagged, tmp_path, tiny_weights, suffix):
+    out = restore(tagged, tmp_path / f"bare{suffix}", tiny_weights, "--strip-metadata")
+    with Image.open(out) as im:
+        assert "xmp" not in im.info and "Comment" not in im.info and "comment" not in im.info
+        if suffix == ".tif":
+            assert not {700, 33723, 34377, 270} & set(im.tag_v2)
+    if suffix == ".jpg":
+        assert carried_segments(out.read_bytes()) == ()
+
+
+def test_malformed_photoshop_blocks_give_no_record():
+    assert metadata.iptc_record(b"8BIM\x04\x04\x00\x00\xff\xff\xff\xff") is None
+    assert metadata.iptc_record(b"not resources") is None
+    assert metadata.iptc_record(None) is None
+
+
+def test_info_names_the_metadata(tagged):
+    result = CliRunner().invoke(main, ["info", str(tagged), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["exif"] and record["xmp"] and record["iptc"] and record["comment"] == "first note\nsecond"
+    table = CliRunner().invoke(main, ["info", str(tagged)])
+    assert "EXIF, XMP, IPTC" in table.output
