@@ -14,6 +14,7 @@ Usable without the CLI:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,7 +68,12 @@ def load_model(
 # --------------------------------------------------------------------------- restoring
 
 
-def restore_jpeg(jpeg: JpegData, model, options: RestoreOptions = RestoreOptions()) -> np.ndarray:
+Progress = Callable[[int, int], None]  # (tiles done, tiles in all), after every tile
+
+
+def restore_jpeg(
+    jpeg: JpegData, model, options: RestoreOptions = RestoreOptions(), progress: Progress | None = None
+) -> np.ndarray:
     """Restore a read JPEG (on the model's device): pixels (H, W, 3) or (H, W), float32 in
     [0, 1], or uint8/uint16 when `options.bits` asks for them.
 
@@ -89,12 +95,14 @@ def restore_jpeg(jpeg: JpegData, model, options: RestoreOptions = RestoreOptions
     channels = 3 if planes.is_color else 1
     kind = {None: np.float32, 8: np.uint8, 16: np.uint16}[options.bits]
     out = np.empty((jpeg.height, jpeg.width, channels), dtype=kind)  # filled tile by tile
-    for tile in restore_tiles(model, planes, options.tile, options.project, dtype):
+    for done, tile in enumerate(restore_tiles(model, planes, options.tile, options.project, dtype), 1):
         if not torch.isfinite(tile.pixels).all():
             raise WeightsError("the network produced non-finite values (NaN or infinity); no output written")
         h, w = tile.pixels.shape[-2:]
         pixels = tile.pixels[0].float().cpu().numpy().transpose(1, 2, 0)
         out[tile.top : tile.top + h, tile.left : tile.left + w] = _as_bits(pixels, options.bits)
+        if progress is not None:
+            progress(done, tile.count)
     return out[..., 0] if channels == 1 else out
 
 
@@ -111,12 +119,15 @@ def nothing_to_restore(jpeg: JpegData) -> bool:
 
 
 def restore(
-    source: bytes | str | os.PathLike | JpegData, model, options: RestoreOptions = RestoreOptions()
+    source: bytes | str | os.PathLike | JpegData,
+    model,
+    options: RestoreOptions = RestoreOptions(),
+    progress: Progress | None = None,
 ) -> RestoredImage:
     """Restore a JPEG given as bytes, a path or a read `JpegData`."""
     jpeg = source if isinstance(source, JpegData) else read_jpeg(source, max_pixels=options.max_pixels)
     return RestoredImage(
-        restore_jpeg(jpeg, model, options),
+        restore_jpeg(jpeg, model, options, progress),
         jpeg.icc_profile,
         jpeg.exif,
         jpeg.orientation,

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
@@ -180,17 +181,65 @@ def shard(jobs: list[Job], index: int, count: int) -> list[Job]:
 
 
 @dataclass
-class Report:
-    """Outcome of a batch: decides the exit code."""
+class FileRecord:
+    """What happened to one input: for `-v` lines and the `--json` summary."""
 
-    restored: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    megapixels: float = 0.0
+    source: str
+    target: str
+    status: str  # restored | skipped | failed
+    message: str = ""
+    width: int = 0
+    height: int = 0
+    subsampling: str = ""
+    quality: int | None = None  # estimated from the quantization tables
+    bytes_in: int | None = None
+    bytes_out: int | None = None
+    seconds: float = 0.0  # restoring and encoding (reading and writing overlap with other files)
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
+
+@dataclass
+class Report:
+    """Outcome of a batch, file by file as it goes: decides the exit code."""
+
+    files: list[FileRecord] = field(default_factory=list)
+
+    def _sources(self, status: str) -> list[str]:
+        return [r.source for r in self.files if r.status == status]
+
+    @property
+    def restored(self) -> list[str]:
+        return self._sources("restored")
+
+    @property
+    def skipped(self) -> list[str]:
+        return self._sources("skipped")
+
+    @property
+    def failed(self) -> list[tuple[str, str]]:
+        return [(r.source, r.message) for r in self.files if r.status == "failed"]
+
+    @property
+    def megapixels(self) -> float:
+        return sum(r.megapixels for r in self.files if r.status == "restored")
 
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
+
+    def summary(self) -> dict:
+        """JSON-ready: the counts, then every file."""
+        return {
+            "restored": len(self.restored),
+            "skipped": len(self.skipped),
+            "failed": len(self.failed),
+            "megapixels": round(self.megapixels, 3),
+            "seconds": round(sum(r.seconds for r in self.files), 3),
+            "files": [{**asdict(r), "seconds": round(r.seconds, 3)} for r in self.files],
+        }
 
 
 def check_target(job: Job, overwrite: bool) -> bool:
@@ -202,10 +251,12 @@ def check_target(job: Job, overwrite: bool) -> bool:
     return overwrite or not Path(job.target).exists()
 
 
-def _read(job: Job, read_stdin: Callable[[], bytes], max_pixels: int) -> JpegData:
+def _read(job: Job, read_stdin: Callable[[], bytes], max_pixels: int) -> tuple[JpegData, int]:
+    """The read JPEG and its size in bytes."""
     if job.source == "-":
-        return read_jpeg(read_stdin(), source="<stdin>", max_pixels=max_pixels)
-    return read_jpeg(job.source, max_pixels=max_pixels)
+        data = read_stdin()
+        return read_jpeg(data, source="<stdin>", max_pixels=max_pixels), len(data)
+    return read_jpeg(job.source, max_pixels=max_pixels), os.path.getsize(job.source)
 
 
 def run_batch(
@@ -214,16 +265,25 @@ def run_batch(
     options: api.RestoreOptions,
     output: OutputOptions,
     overwrite: bool = False,
-    on_done: Callable[[Job, str, float], None] | None = None,
+    on_done: Callable[[FileRecord], None] | None = None,
     read_stdin: Callable[[], bytes] = lambda: b"",
     write_stdout: Callable[[bytes], None] = lambda b: None,
     report: Report | None = None,
+    on_tile: Callable[[Job, int, int], None] | None = None,
 ) -> Report:
     """Restore every job; a failure is recorded and the batch goes on. Reading of the next
     file and writing of the previous one overlap with inference. `report`, when given, is
-    filled as the batch goes (what was done is known even if the batch is interrupted)."""
+    filled as the batch goes (what was done is known even if the batch is interrupted).
+    `on_done` hears of every file as it ends, `on_tile` of every tile (done, count) of the
+    image being restored."""
     report = report if report is not None else Report()
     options = replace(options, bits=output.bit_depth)  # no float copy of a whole image
+
+    def record(entry: FileRecord) -> None:
+        report.files.append(entry)
+        if on_done:
+            on_done(entry)
+
     todo: list[Job] = []
     clashing = clashes(jobs)
     for job in jobs:
@@ -233,11 +293,9 @@ def run_batch(
             if check_target(job, overwrite):
                 todo.append(job)
             else:
-                report.skipped.append(job.source)
-                if on_done:
-                    on_done(job, "skipped", 0.0)
+                record(FileRecord(job.source, job.target, "skipped", "exists (use --overwrite)"))
         except QgacError as e:
-            _record_failure(report, job, str(e), on_done)
+            record(FileRecord(job.source, job.target, "failed", str(e)))
 
     def prefetch(pool: ThreadPoolExecutor) -> Iterator[tuple[Job, Future]]:
         futures = [(job, pool.submit(_read, job, read_stdin, options.max_pixels)) for job in todo[:2]]
@@ -254,45 +312,46 @@ def run_batch(
             write_atomic(job.target, data)
 
     with ThreadPoolExecutor(max_workers=2) as readers, ThreadPoolExecutor(max_workers=1) as writers:
-        pending: list[tuple[Job, Future, float]] = []
+        pending: list[tuple[FileRecord, Future]] = []
         for job, future in prefetch(readers):
             try:
-                jpeg = future.result()
+                jpeg, size = future.result()
+                entry = _facts(job, jpeg, size)
+                started = time.perf_counter()
                 fmt = format_for(job.target if job.target != "-" else None, output.format)
-                data = encode_image(api.restore(jpeg, model, options), fmt, output)
-                pending.append((job, writers.submit(finish, job, data), jpeg.width * jpeg.height / 1e6))
+                progress = (lambda done, count, job=job: on_tile(job, done, count)) if on_tile else None
+                data = encode_image(api.restore(jpeg, model, options, progress), fmt, output)
+                entry.seconds, entry.bytes_out = time.perf_counter() - started, len(data)
+                pending.append((entry, writers.submit(finish, job, data)))
             except Exception as e:  # noqa: BLE001 - one file's surprise must not end the batch: recorded, reported
-                _record_failure(report, job, _describe(e), on_done)
-            pending = _drain(pending, report, on_done, wait=False)
-        _drain(pending, report, on_done, wait=True)
+                record(FileRecord(job.source, job.target, "failed", _describe(e)))
+            pending = _drain(pending, record, wait=False)
+        _drain(pending, record, wait=True)
     return report
 
 
-def _drain(pending, report: Report, on_done, wait: bool):
+def _facts(job: Job, jpeg: JpegData, size: int) -> FileRecord:
+    from qgac_cli.quality import estimate_quality
+
+    used = sorted({c.table_index for c in jpeg.components})
+    quality = estimate_quality([jpeg.tables[i] for i in used]).quality
+    return FileRecord(job.source, job.target, "restored", "", jpeg.width, jpeg.height, jpeg.subsampling, quality, size)
+
+
+def _drain(pending, record: Callable[[FileRecord], None], wait: bool):
     left = []
-    for job, future, mp in pending:
+    for entry, future in pending:
         if not wait and not future.done():
-            left.append((job, future, mp))
+            left.append((entry, future))
             continue
         try:
             future.result()
         except OSError as e:
-            _record_failure(report, job, f"cannot write {job.target}: {e.strerror or e}", on_done)
-            continue
+            entry = replace(entry, status="failed", message=f"cannot write {entry.target}: {e.strerror or e}")
         except Exception as e:  # noqa: BLE001 - as in run_batch: recorded and reported
-            _record_failure(report, job, _describe(e), on_done)
-            continue
-        report.restored.append(job.source)
-        report.megapixels += mp
-        if on_done:
-            on_done(job, "restored", mp)
+            entry = replace(entry, status="failed", message=_describe(e))
+        record(entry)
     return left
-
-
-def _record_failure(report: Report, job: Job, message: str, on_done) -> None:
-    report.failed.append((job.source, message))
-    if on_done:
-        on_done(job, "failed", 0.0)
 
 
 def _describe(error: Exception) -> str:

@@ -264,6 +264,19 @@ def _print_info(records: list[dict]) -> None:
 @precision_option
 @click.option("--half", is_flag=True, hidden=True, help="Old name of --precision bf16.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="One line per file as it ends: size, subsampling, estimated quality, time, bytes in and out.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write a JSON summary (counts, then every file with the facts -v prints) to this file, or - for stdout.",
+)
 @device_option
 @threads_option
 def restore(
@@ -289,6 +302,8 @@ def restore(
     precision,
     half,
     quiet,
+    verbose,
+    json_path,
     device,
     threads,
 ):
@@ -320,6 +335,10 @@ def restore(
         jobs = _apply_shard(jobs, shard)
         if any(j.target == "-" for j in jobs) and sys.stdout.isatty():
             raise _usage("refusing to write binary image data to a terminal; redirect stdout")
+        if json_path == "-" and any(j.target == "-" for j in jobs):
+            raise _usage("--json - and an image on standard output cannot share it; give --json a file")
+        if json_path not in (None, "-"):
+            _check_outputs(json_path=json_path)
         if len(weights_list) > 1:
             raise _usage("restore takes one --weights")
         if dry_run:
@@ -347,21 +366,17 @@ def restore(
         strip_metadata=strip_metadata,
     )
     report = batch.Report()
-    live = not quiet and len(jobs) > 1  # failures are printed above the bar as they happen
     try:
-        _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, report)
+        _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, verbose, report)
     except KeyboardInterrupt:
-        if not live:
-            _report_failures(report)
         click.echo(
             f"qgac: interrupted: restored {len(report.restored)}, skipped {len(report.skipped)}, "
-            f"failed {len(report.failed)}, not done {len(jobs) - _done(report)}",
+            f"failed {len(report.failed)}, not done {len(jobs) - len(report.files)}",
             err=True,
         )
+        _write_summary(report, json_path)
         sys.exit(130)
-    if not live:
-        _report_failures(report)
-    if not quiet and len(jobs) == 1 and report.skipped:
+    if not quiet and not verbose and len(jobs) == 1 and report.skipped:
         click.echo(f"qgac: skipped {jobs[0].source}: {jobs[0].target} exists (use --overwrite)", err=True)
     if not quiet and len(jobs) > 1:
         click.echo(
@@ -369,7 +384,47 @@ def restore(
             f"failed {len(report.failed)}",
             err=True,
         )
+    _write_summary(report, json_path)
     sys.exit(report.exit_code)
+
+
+def _write_summary(report, json_path: str | None) -> None:
+    """--json: the report's summary, to a file (atomically) or standard output."""
+    if json_path is None:
+        return
+    import json
+
+    from qgac_cli.output import write_atomic
+
+    text = json.dumps(report.summary(), indent=2) + "\n"
+    if json_path == "-":
+        click.echo(text, nl=False)
+    else:
+        write_atomic(json_path, text.encode())
+
+
+def _verbose_line(record) -> str:
+    """-v: one line for a file that ended."""
+    where = f"{record.source} -> {record.target}"
+    if record.status == "skipped":
+        return f"{where}: skipped ({record.message})"
+    if record.status == "failed":
+        return _failure_line(record.source, record.message)
+    quality = f"q~{record.quality}" if record.quality is not None else "q?"
+    size = f"{_bytes(record.bytes_in)} -> {_bytes(record.bytes_out)}"
+    return (
+        f"{where}: restored {record.width}x{record.height} ({record.megapixels:.1f} MP), "
+        f"{record.subsampling}, {quality}, {record.seconds:.2f} s, {size}"
+    )
+
+
+def _bytes(count: int | None) -> str:
+    if count is None:
+        return "?"
+    for unit, scale in (("MB", 1e6), ("KB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"
 
 
 def _print_plan(batch, jobs, overwrite: bool) -> None:
@@ -386,18 +441,9 @@ def _print_plan(batch, jobs, overwrite: bool) -> None:
         click.echo(f"{job.source} -> {job.target}: {what}")
 
 
-def _done(report) -> int:
-    return len(report.restored) + len(report.skipped) + len(report.failed)
-
-
 def _failure_line(source: str, message: str) -> str:
     named = source in message or (source == "-" and message.startswith("<stdin>"))
     return f"qgac: error: {message}" if named else f"qgac: error: {source}: {message}"
-
-
-def _report_failures(report) -> None:
-    for source, message in report.failed:
-        click.echo(_failure_line(source, message), err=True)
 
 
 def _terminate_cleanly() -> None:
@@ -434,7 +480,10 @@ def _apply_shard(jobs, shard: str | None):
     return jobs
 
 
-def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, report):
+def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, verbose, report):
+    """Run the batch with what the user sees as it goes: failures (and with -v every file) as
+    they happen; on a terminal a bar over the files and, for an image of several tiles, one
+    over its tiles."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     read_stdin = sys.stdin.buffer.read
@@ -443,27 +492,50 @@ def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, re
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
 
-    if quiet or len(jobs) < 2:
-        return batch.run_batch(jobs, model, options, output, overwrite, None, read_stdin, write_stdout, report)
-    with Progress(
-        TextColumn("[bold]restoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[mp]:.1f} MP"),
-        TimeRemainingColumn(),
-        console=_console(),
-        transient=False,
-    ) as progress:
-        task = progress.add_task("restore", total=len(jobs), mp=0.0)
-        done_mp = [0.0]
+    def line(record) -> str | None:
+        if verbose or record.status == "failed":
+            return _verbose_line(record)
+        return None
 
-        def on_done(job, status, mp):
-            done_mp[0] += mp
-            progress.update(task, advance=1, mp=done_mp[0])
-            if status == "failed":
-                progress.console.print(_failure_line(*report.failed[-1]), markup=False, highlight=False, soft_wrap=True)
+    console = _console()
+    if quiet or not console.is_terminal:
+
+        def on_done(record):
+            if text := line(record):  # failures are named even with -q
+                click.echo(text, err=True)
 
         return batch.run_batch(jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout, report)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[mp]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=len(jobs) == 1,
+    ) as progress:
+        files = progress.add_task("restoring", total=len(jobs), mp="0.0 MP") if len(jobs) > 1 else None
+        tiles = {"task": None}
+
+        def on_tile(job, done, count):
+            if count < 2:
+                return
+            if tiles["task"] is None:
+                tiles["task"] = progress.add_task("tiles", total=count, mp=Path(job.source).name)
+            progress.update(tiles["task"], completed=done, total=count, mp=Path(job.source).name)
+
+        def on_done(record):
+            if tiles["task"] is not None:
+                progress.remove_task(tiles["task"])
+                tiles["task"] = None
+            if files is not None:
+                progress.update(files, advance=1, mp=f"{report.megapixels:.1f} MP")
+            if text := line(record):
+                progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+        return batch.run_batch(
+            jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout, report, on_tile
+        )
 
 
 # --------------------------------------------------------------------------- compare

@@ -36,6 +36,7 @@ class Tile:
     top: int
     left: int
     pixels: torch.Tensor  # (B, C, h, w) restored, in [0, 1], already cropped to the image
+    count: int = 1  # how many tiles the image has
 
 
 def _slice(planes: Planes, rows: tuple[int, int], cols: tuple[int, int]) -> Planes:
@@ -70,9 +71,10 @@ def restore_tiles(
         size_c = max(1, tile_pixels // (8 * fx))
     context = context_blocks(model.config)
     margin_r, margin_c = -(-context // fy), -(-context // fx)  # whole MCUs covering the context
+    rows, cols = list(_spans(mcu_rows, size_r, margin_r)), list(_spans(mcu_cols, size_c, margin_c))
     with torch.no_grad():
-        for r0, r1, o0, o1 in _spans(mcu_rows, size_r, margin_r):
-            for c0, c1, p0, p1 in _spans(mcu_cols, size_c, margin_c):
+        for r0, r1, o0, o1 in rows:
+            for c0, c1, p0, p1 in cols:
                 sub = _slice(planes, (o0, o1), (p0, p1))
                 pixels = restore_planes(model, sub, project, dtype).pixels
                 top, left = r0 * fy * 8, c0 * fx * 8
@@ -81,4 +83,5 @@ def restore_tiles(
                 if bottom <= top or right <= left:
                     continue
                 dy, dx = top - o0 * fy * 8, left - p0 * fx * 8
-                yield Tile(top, left, pixels[..., dy : dy + bottom - top, dx : dx + right - left])
+                inner = pixels[..., dy : dy + bottom - top, dx : dx + right - left]
+                yield Tile(top, left, inner, len(rows) * len(cols))

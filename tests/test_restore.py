@@ -331,11 +331,11 @@ def test_an_unexpected_error_in_one_file_does_not_end_the_batch(tmp_path, tiny_w
         write_jpeg(tmp_path / "in" / f"{i}.jpg", photo(32, 32, seed=i), quality=30)
     real = api_module.restore_jpeg
 
-    def flaky(jpeg, model, options=api_module.RestoreOptions()):
+    def flaky(jpeg, model, options=api_module.RestoreOptions(), progress=None):
         if jpeg.width == 32 and not flaky.failed:
             flaky.failed = True
             raise ZeroDivisionError("division by zero")
-        return real(jpeg, model, options)
+        return real(jpeg, model, options, progress)
 
     flaky.failed = False
     monkeypatch.setattr(api_module, "restore_jpeg", flaky)
