@@ -331,8 +331,9 @@ def plot_curve(log_path: Path, png_path: Path) -> None:
     plt.close(fig)
 
 
-def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = None) -> Path:
-    """Run one stage; returns the path of the best checkpoint."""
+def train(cfg: TrainConfig, progress: Callable[[int, int, dict | None], None] | None = None) -> Path:
+    """Run one stage; returns the path of the best checkpoint. `progress` hears of every step
+    (step, steps, the training record where one was logged, else None)."""
     if cfg.stage not in STAGES:
         raise UsageError(f"unknown stage {cfg.stage!r}; choose one of {', '.join(STAGES)}")
     if cfg.loss not in PIXEL_LOSSES:
@@ -467,7 +468,8 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
         ema.update(model, step)
         step += 1
         running.append(float(loss.detach()))
-        if rank == 0 and step % cfg.log_every == 0:
+        finishing = step >= cfg.steps or (deadline is not None and time.time() > deadline)
+        if rank == 0 and (step % cfg.log_every == 0 or finishing):  # a short run logs its loss too
             rate = (step - start_step) * cfg.batch * world / (time.time() - started)
             record = {
                 "step": step,
@@ -481,7 +483,8 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict], None] | None = 
                 f.write(json.dumps(record) + "\n")
             if progress:
                 progress(step, cfg.steps, record)
-        finishing = step >= cfg.steps or (deadline is not None and time.time() > deadline)
+        elif rank == 0 and progress:
+            progress(step, cfg.steps, None)
         if rank == 0 and (step % cfg.val_every == 0 or finishing):
             ema_model = copy.deepcopy(model)
             ema_model.load_state_dict(ema.state)

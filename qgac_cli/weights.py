@@ -20,16 +20,10 @@ import torch
 from qgac_cli.errors import MissingWeightsError, WeightsError
 from qgac_cli.model import QGAC, ModelConfig
 from qgac_cli.model.growth import grow
+from qgac_cli.shipping import DEFAULT_WEIGHTS, GAN_SIBLINGS, SHIPPED  # noqa: F401 - part of this module's API
 
 FORMAT = "qgac-checkpoint"
 VERSION = 1
-
-# Shipped weights: name -> file in the package's weights folder. The first is the default.
-SHIPPED = {"large": "qgac-large.pt", "base": "qgac-base.pt", "base-gan": "qgac-base-gan.pt"}
-DEFAULT_WEIGHTS = "large"
-# The GAN weights that pair with each shipped regression name for --texture. `large` pairs
-# with `base-gan` grown into the large preset (`match_config`): exactly base-gan's function.
-GAN_SIBLINGS = {"large": "base-gan", "base": "base-gan"}
 
 
 @dataclass(frozen=True)

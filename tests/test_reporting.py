@@ -94,3 +94,17 @@ def test_progress_reports_every_tile_once(tiny_weights, tmp_path):
         on_tile=lambda job, done, total: seen.append((job.source, done, total)),
     )
     assert seen[-1] == (str(src), count, count) and len(seen) == count
+
+
+def test_shell_completion_offers_commands_and_shipped_weights():
+    def complete(words: str, index: int) -> list[str]:
+        env = {"_QGAC_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(index)}
+        result = CliRunner().invoke(main, [], env=env, prog_name="qgac")
+        assert result.exit_code == 0, result.output
+        return result.output.split()
+
+    assert "plain,restore" in complete("qgac re", 1)
+    offered = complete("qgac restore a.jpg b.png --weights ba", 5)
+    assert "plain,base" in offered and "plain,base-gan" in offered and "plain,large" not in offered
+    script = CliRunner().invoke(main, [], env={"_QGAC_COMPLETE": "bash_source"}, prog_name="qgac")
+    assert "_qgac_completion" in script.output  # what README tells users to source

@@ -236,3 +236,25 @@ def test_an_earlier_run_is_not_overwritten_silently(images, tmp_path):
 
     steps = [r["step"] for r in read_log(out / "log.jsonl") if "loss" in r]
     assert steps == [1, 2]  # a fresh log, not appended to the old one
+
+
+def test_a_short_run_logs_its_loss_and_reports_every_step(images, tmp_path):
+    seen = []
+    train(config(images, tmp_path / "short", steps=3, log_every=50), lambda s, t, r: seen.append((s, t, r)))
+    assert [(s, t) for s, t, _ in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert seen[-1][2] is not None and "loss" in seen[-1][2]  # the last step logs what it has
+    records = [json.loads(line) for line in (tmp_path / "short" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == [3]
+
+
+def test_the_train_command_ends_with_its_best_checkpoint(images, tmp_path):
+    from click.testing import CliRunner
+
+    from qgac_cli.cli import main
+
+    out = tmp_path / "cli"
+    args = ["train", str(images), "--stage", "y", "--out", str(out), "--preset", "small", "--steps", "2"]
+    args += ["--batch", "2", "--patch", "32", "--val-every", "2", "--threads", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith("best.pt") and (out / "best.pt").is_file()

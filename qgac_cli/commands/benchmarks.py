@@ -1,0 +1,268 @@
+"""`qgac eval` and `qgac equivalent-quality`: the paper's benchmarks."""
+
+from __future__ import annotations
+
+import click
+
+from qgac_cli.commands.common import (
+    CONTEXT,
+    check_outputs,
+    console,
+    device_option,
+    fail,
+    note_precision,
+    precision_option,
+    set_threads,
+    table_console,
+    threads_option,
+    usage,
+    weights_option,
+)
+from qgac_cli.errors import QgacError
+
+
+@click.command(name="eval", context_settings=CONTEXT)
+@click.argument("datasets", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@click.option("--quality", "qualities", type=click.IntRange(1, 100), multiple=True, help="JPEG quality (repeatable).")
+@click.option("--subsampling", type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]), default="4:2:0", show_default=True)
+@weights_option
+@click.option("--jpeg-only", is_flag=True, help="Score the plain JPEG decode only.")
+@click.option(
+    "--paired",
+    nargs=2,
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    metavar="JPEG_DIR REF_DIR",
+    help="Score existing JPEG files against references with the same names.",
+)
+@click.option("--no-projection", is_flag=True, help="Score without the quantization-interval projection.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write records as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write records as CSV.")
+@click.option("--per-image", is_flag=True, help="Also record every image.")
+@click.option("--limit", type=int, default=None, help="Only the first N images of each set.")
+@precision_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@device_option
+@threads_option
+def eval_command(
+    datasets,
+    qualities,
+    subsampling,
+    weights_list,
+    jpeg_only,
+    paired,
+    no_projection,
+    json_path,
+    csv_path,
+    per_image,
+    limit,
+    precision,
+    quiet,
+    device,
+    threads,
+):
+    """Benchmark PSNR / PSNR-B / SSIM under the paper's conventions.
+
+    Every image of each dataset is compressed at each quality with libjpeg's standard tables;
+    the plain decode and each set of weights are scored against the original.
+
+    \b
+    Examples:
+      qgac eval data/live1 --quality 10 --quality 20 --quality 50
+      qgac eval data/live1 --quality 10 --weights base --weights my.pt --json out.json
+      qgac eval --paired jpegs/ originals/
+    """
+    from qgac_cli import api, weights
+    from qgac_cli.evaluate import EvalConfig, evaluate, write_csv, write_json
+
+    try:
+        if not datasets and not paired:
+            raise usage("give at least one dataset folder, or --paired JPEG_DIR REF_DIR")
+        if not qualities and not paired:
+            raise usage("give at least one --quality")
+        check_outputs(json_path, csv_path)
+        note_precision(precision, device)
+        set_threads(threads)
+        names = [] if jpeg_only else list(weights_list or [weights.DEFAULT_WEIGHTS])
+        methods = {name: api.load_model(name, device=device) for name in names}
+        cfg = EvalConfig(
+            datasets=tuple(datasets),
+            qualities=tuple(qualities),
+            subsampling=subsampling,
+            paired=tuple(paired) if paired else None,
+            project=not no_projection,
+            per_image=per_image,
+            limit=limit,
+            precision=precision,
+        )
+        records = _evaluate_with_progress(evaluate, cfg, methods, quiet)
+    except QgacError as e:
+        fail(e)
+    _print_eval(records)
+    if json_path:
+        write_json(records, json_path)
+    if csv_path:
+        write_csv(records, csv_path)
+
+
+def _evaluate_with_progress(evaluate, cfg, methods, quiet):
+    if quiet:
+        return evaluate(cfg, methods)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console(),
+    ) as progress:
+        task = progress.add_task("evaluating", total=None)
+
+        def on_progress(done: int, total: int, label: str) -> None:
+            progress.update(task, completed=done, total=total, description=label)
+
+        return evaluate(cfg, methods, on_progress)
+
+
+def _print_eval(records: list[dict]) -> None:
+    from rich.table import Table
+
+    rows = [r for r in records if r.get("image") is None]
+    jpeg = {(r["dataset"], r["quality"]): r for r in rows if r["method"] == "jpeg"}
+    table = Table(title="qgac eval (PSNR and PSNR-B in dB; SSIM 8x8 uniform window)")
+    columns = (
+        "dataset",
+        "quality",
+        "method",
+        "PSNR",
+        "PSNR-B",
+        "SSIM",
+        "gain PSNR",
+        "worst gain",
+        "below JPEG",
+        "images",
+    )
+    for column in columns:
+        table.add_column(column, justify="right" if column not in ("dataset", "method") else "left")
+    for r in rows:
+        base = jpeg.get((r["dataset"], r["quality"]))
+        gain = f"{r['psnr'] - base['psnr']:+.2f}" if base and r["method"] != "jpeg" else ""
+        table.add_row(
+            r["dataset"],
+            str(r["quality"]),
+            r["method"],
+            f"{r['psnr']:.2f}",
+            f"{r['psnrb']:.2f}",
+            f"{r['ssim']:.3f}",
+            gain,
+            f"{r['worst_gain']:+.2f}" if "worst_gain" in r else "",
+            str(r["below_jpeg"]) if "below_jpeg" in r else "",
+            str(r["images"]),
+        )
+    table_console().print(table)
+
+
+# --------------------------------------------------------------------------- equivalent quality
+
+
+@click.command(name="equivalent-quality", context_settings=CONTEXT)
+@click.argument("datasets", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--quality",
+    "qualities",
+    type=click.IntRange(1, 100),
+    multiple=True,
+    required=True,
+    help="Quality of the restored files (repeatable).",
+)
+@click.option(
+    "--weights", "weights_name", default=None, metavar="NAME|PATH", help="Weights to restore with (default: large)."
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["ssim", "psnr"]),
+    default="ssim",
+    show_default=True,
+    help="What the plain JPEG must match.",
+)
+@click.option("--subsampling", type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]), default="4:2:0", show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write records as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write records as CSV.")
+@click.option(
+    "--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a chart (.png, .svg or .pdf)."
+)
+@click.option("--per-image", is_flag=True, help="Also record every image.")
+@click.option("--limit", type=int, default=None, help="Only the first N images of each set.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@device_option
+@threads_option
+def equivalent_quality(
+    datasets,
+    qualities,
+    weights_name,
+    metric,
+    subsampling,
+    json_path,
+    csv_path,
+    plot_path,
+    per_image,
+    limit,
+    quiet,
+    device,
+    threads,
+):
+    """How much storage restoration saves (paper, appendix B.3).
+
+    For each image and quality q: restore the q file, then find the smallest JPEG quality
+    whose plain decode scores as well; compare the file sizes.
+
+    \b
+    Example:
+      qgac equivalent-quality data/live1 --quality 10 --quality 20 --plot saved.png
+    """
+    from qgac_cli import api
+    from qgac_cli.equivalent import EquivalentConfig, plot, summarize
+    from qgac_cli.equivalent import equivalent_quality as run
+    from qgac_cli.evaluate import write_csv, write_json
+
+    try:
+        check_outputs(json_path, csv_path, plot_path)
+        set_threads(threads)
+        model = api.load_model(weights_name, device=device)
+        cfg = EquivalentConfig(
+            datasets=tuple(datasets), qualities=tuple(qualities), metric=metric, subsampling=subsampling, limit=limit
+        )
+        rows = _evaluate_with_progress(lambda c, m, cb=None: run(c, m, cb), cfg, model, quiet)
+    except QgacError as e:
+        fail(e)
+    summary = summarize(rows)
+    _print_equivalent(summary, metric)
+    records = summary + (rows if per_image else [])
+    if json_path:
+        write_json(records, json_path)
+    if csv_path:
+        write_csv(records, csv_path)
+    if plot_path:
+        plot(summary, plot_path)
+
+
+def _print_equivalent(summary: list[dict], metric: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"equivalent quality ({metric.upper()})")
+    for column in ("set", "q", "equiv. q", "+q", "bytes at q", "bytes equiv.", "saved", "saved %", ">100"):
+        table.add_column(column, justify="right" if column != "set" else "left")
+    for r in summary:
+        table.add_row(
+            r["dataset"],
+            str(r["quality"]),
+            f"{r['equivalent_quality']:.1f}",
+            f"{r['quality_increase']:+.1f}",
+            f"{r['bytes']:.0f}",
+            f"{r['equivalent_bytes']:.0f}",
+            f"{r['bytes_saved']:.0f}",
+            f"{r['percent_saved']:.1f}",
+            str(r["above_100"]),
+        )
+    table_console().print(table)

@@ -1,0 +1,115 @@
+"""What every command shares: options, checks made before any work, consoles, failing with a
+usage error (exit 2) or an error of ours (its own code)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from qgac_cli.errors import QgacError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def fail(error: QgacError) -> None:
+    click.echo(f"qgac: error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+def console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def table_console():
+    """Tables on stdout: the terminal's width, or wide enough to cut nothing when piped."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def complete_weights(ctx, param, incomplete: str) -> list:
+    """Shell completion of --weights: the shipped names, then checkpoint files."""
+    from click.shell_completion import CompletionItem
+
+    from qgac_cli.shipping import SHIPPED
+
+    names = [CompletionItem(n, help="shipped") for n in SHIPPED if n.startswith(incomplete)]
+    return names + [CompletionItem(incomplete, type="file")]
+
+
+device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+weights_option = click.option(
+    "--weights",
+    "weights_list",
+    multiple=True,
+    metavar="NAME|PATH",
+    shell_complete=complete_weights,
+    help="Shipped weights name or a checkpoint path (default: the shipped default).",
+)
+precision_option = click.option(
+    "--precision",
+    type=click.Choice(["auto", "bf16", "fp32"]),
+    default="auto",
+    show_default=True,
+    help="The networks' arithmetic (auto: bf16 where the CPU or GPU runs it natively).",
+)
+threads_option = click.option(
+    "--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (at least 1)."
+)
+
+
+def check_tile(ctx, param, value: int) -> int:
+    if value != 0 and value < 64:
+        raise click.BadParameter("0 (no tiling) or at least 64 pixels", ctx, param)
+    return value
+
+
+def check_outputs(json_path=None, csv_path=None, plot_path=None) -> None:
+    """Report-file options checked before any computation, whose results would be lost."""
+    from qgac_cli.errors import UsageError
+
+    for option, path in (("--json", json_path), ("--csv", csv_path), ("--plot", plot_path)):
+        if path is None:
+            continue
+        folder = Path(path).resolve().parent
+        if not folder.is_dir():
+            raise UsageError(f"{option} {path}: no such folder {folder}")
+        if not os.access(folder, os.W_OK):
+            raise UsageError(f"{option} {path}: folder {folder} is not writable")
+    if plot_path is not None and Path(plot_path).suffix.lower() not in PLOT_SUFFIXES:
+        raise UsageError(f"--plot {plot_path}: use one of {', '.join(sorted(PLOT_SUFFIXES))}")
+
+
+PLOT_SUFFIXES = {".png", ".svg", ".pdf"}
+
+
+def note_precision(precision: str, device: str) -> None:
+    """A word when bf16 was asked for where it is only emulated (it works, far more slowly)."""
+    if precision != "bf16":
+        return
+    from qgac_cli.devices import bf16_is_fast, pick_device
+
+    try:
+        chosen = pick_device(device)
+    except QgacError:
+        return  # reported where the device is used
+    if not bf16_is_fast(chosen):
+        click.echo(f"qgac: note: bf16 is not native on this {chosen.type}: emulated, far slower than fp32", err=True)
+
+
+def set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def usage(message: str) -> QgacError:
+    from qgac_cli.errors import UsageError
+
+    return UsageError(message)

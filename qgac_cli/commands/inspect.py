@@ -1,0 +1,184 @@
+"""`qgac info`, `qgac models` and `qgac compare`: looking at files, weights and results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from qgac_cli.commands.common import (
+    CONTEXT,
+    check_outputs,
+    device_option,
+    fail,
+    set_threads,
+    table_console,
+    threads_option,
+    usage,
+    weights_option,
+)
+from qgac_cli.errors import QgacError
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
+def info(files: tuple[str, ...], as_json: bool) -> None:
+    """Describe JPEG files (paths, folders, or - for standard input): size, colour space,
+    subsampling, coding, quality, tables. Reads the markers only: instant at any size.
+
+    \b
+    Examples:
+      qgac info photo.jpg --json | jq .quality_estimate
+      qgac info photos/
+      cat photo.jpg | qgac info -
+    """
+    from qgac_cli.info import describe
+
+    records, failures = [], []
+    for item in files:
+        if item != "-" and Path(item).is_dir():
+            from qgac_cli.batch import inputs_of
+
+            paths = inputs_of(Path(item))
+            if not paths:
+                failures.append(f"{item}: no JPEG files found")
+        else:
+            paths = [item]
+        for path in paths:
+            try:
+                if path == "-":
+                    records.append(describe("<stdin>", sys.stdin.buffer.read()))
+                else:
+                    records.append(describe(path))
+            except QgacError as e:
+                failures.append(str(e))
+    if as_json:
+        for record in records:
+            click.echo(json.dumps(record))
+    else:
+        _print_info(records)
+    for failure in failures:
+        click.echo(f"qgac: error: {failure}", err=True)
+    sys.exit(1 if failures else 0)
+
+
+def _print_info(records: list[dict]) -> None:
+    from rich.table import Table
+
+    console = table_console()
+    for r in records:
+        table = Table(title=r["path"], show_header=False)
+        q = r["quality_estimate"]
+        quality = f"{q['quality']}" + (
+            "" if q["exact"] else f" (non-standard tables; closest, mean error {q['mean_abs_error']:.2f})"
+        )
+        for key, value in (
+            ("size", f"{r['width']} x {r['height']}"),
+            ("colour space", r["color_space"]),
+            ("components", r["components"]),
+            ("subsampling", r["subsampling"]),
+            ("coding", r["coding"]),
+            ("restart interval", r["restart_interval"]),
+            ("estimated quality", quality),
+            ("table of each component", ", ".join(map(str, r["component_tables"]))),
+            ("ICC profile", "yes" if r["icc_profile"] else "no"),
+            ("EXIF orientation", r["orientation"]),
+            ("metadata", ", ".join(k.upper() for k in ("exif", "xmp", "iptc") if r[k]) or "none"),
+            ("comment", r["comment"] if r["comment"] is not None else "none"),
+        ):
+            table.add_row(key, str(value))
+        for i, t in enumerate(r["quant_tables"]):
+            table.add_row(f"table {i}", "\n".join(" ".join(f"{v:3d}" for v in row) for row in t))
+        console.print(table)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("jpeg_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("restored_file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The sheet (PNG).")
+@click.option("--size", type=click.IntRange(16, 1024), default=96, show_default=True, help="Crop side in pixels.")
+@click.option("--count", type=click.IntRange(1, 12), default=3, show_default=True, help="How many crops.")
+@click.option("--zoom", type=click.IntRange(1, 8), default=3, show_default=True, help="Enlargement of each crop.")
+@weights_option
+@device_option
+@threads_option
+def compare(jpeg_file, restored_file, out, size, count, zoom, weights_list, device, threads):
+    """Show what restoration did: crops of the JPEG beside the restoration, where it changed most.
+
+    Without RESTORED_FILE the JPEG is restored here first (with --weights).
+
+    \b
+    Examples:
+      qgac compare photo.jpg -o compare.png
+      qgac compare photo.jpg photo.png -o compare.png --count 4 --zoom 4
+    """
+    import numpy as np
+    from PIL import Image
+
+    from qgac_cli import api
+    from qgac_cli.compare import side_by_side
+    from qgac_cli.jpeg import read_jpeg
+    from qgac_cli.output import apply_orientation, write_atomic
+
+    try:
+        check_outputs(plot_path=out)
+        jpeg = read_jpeg(jpeg_file)
+        decoded = apply_orientation(jpeg.decoded, jpeg.orientation)
+        if restored_file:
+            with Image.open(restored_file) as im:
+                restored = np.asarray(im.convert("L" if decoded.ndim == 2 else "RGB"))
+            if restored.shape != decoded.shape:
+                raise usage(
+                    f"{restored_file} is {restored.shape[1]}x{restored.shape[0]}, the JPEG "
+                    f"{decoded.shape[1]}x{decoded.shape[0]}"
+                )
+        else:
+            set_threads(threads)
+            model = api.load_model(weights_list[0] if weights_list else None, device=device)
+            restored = apply_orientation(api.restore_jpeg(jpeg, model, api.RestoreOptions(bits=8)), jpeg.orientation)
+    except QgacError as e:
+        fail(e)
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(side_by_side(decoded, restored, size, count, zoom)).save(buffer, format="PNG")
+    write_atomic(out, buffer.getvalue())
+    click.echo(f"wrote {out}: JPEG (left) and restored (right), {count} crops where it changed most", err=True)
+
+
+# --------------------------------------------------------------------------- models
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="JSON records on stdout.")
+def models(as_json: bool) -> None:
+    """List the model presets and the shipped weights.
+
+    \b
+    Example:
+      qgac models --json
+    """
+    from qgac_cli.catalog import catalog
+
+    records = catalog()
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="qgac models")
+    for column in ("name", "kind", "parameters", "file", "trained on", "headline"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(
+            r["name"],
+            r["kind"],
+            f"{r['parameters'] / 1e6:.2f} M",
+            r.get("file") or "",
+            r.get("trained_on") or "",
+            r.get("headline") or r.get("description", ""),
+        )
+    table_console().print(table)

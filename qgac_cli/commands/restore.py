@@ -1,0 +1,360 @@
+"""`qgac restore`: plan the jobs, check everything up front, run the batch with progress,
+report every file, exit with an honest code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from qgac_cli.commands.common import (
+    CONTEXT,
+    check_outputs,
+    check_tile,
+    console,
+    device_option,
+    fail,
+    note_precision,
+    precision_option,
+    set_threads,
+    threads_option,
+    usage,
+    weights_option,
+)
+from qgac_cli.errors import QgacError
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "output_dir", default=None, help="Output folder for several inputs.")
+@click.option(
+    "--suffix",
+    default=None,
+    metavar="TEXT",
+    help="Write each output beside its input as NAME+TEXT.png (e.g. --suffix .restored), mogrify-style.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be written where, and stop.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "tiff", "webp", "jpeg"]),
+    default=None,
+    help="Output format (default: from the extension; png in folders).",
+)
+@click.option("--bit-depth", type=click.Choice(["8", "16"]), default="8", show_default=True, help="PNG bit depth.")
+@click.option(
+    "--jpeg-quality", type=click.IntRange(1, 100), default=95, show_default=True, help="Quality of JPEG output."
+)
+@click.option(
+    "--jpeg-subsampling",
+    type=click.Choice(["4:4:4", "4:2:2", "4:2:0", "input"]),
+    default="4:4:4",
+    show_default=True,
+    help="Chroma of JPEG output: 4:4:4 keeps the restored colour; input matches the input file (smaller).",
+)
+@click.option(
+    "--glob", default=None, help="Only files matching this pattern inside folders (default: JPEG extensions)."
+)
+@click.option(
+    "--keep-orientation",
+    is_flag=True,
+    help="Keep pixels as stored (the EXIF orientation tag stays, for viewers to turn them).",
+)
+@click.option(
+    "--strip-metadata",
+    is_flag=True,
+    help="Write no EXIF (camera, date, GPS). Kept by default in every format; ICC is always kept.",
+)
+@weights_option
+@click.option("--gan-weights", default=None, metavar="NAME|PATH", help="GAN weights for --texture.")
+@click.option(
+    "--texture",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Blend regression (0) and GAN (1) weights by model interpolation.",
+)
+@click.option(
+    "--tile",
+    type=int,
+    default=1024,
+    show_default=True,
+    callback=check_tile,
+    help="Tile size in pixels (0: no tiling; else at least 64).",
+)
+@click.option("--max-pixels", type=int, default=None, help="Refuse images larger than this (default 200 MP).")
+@click.option("--no-projection", is_flag=True, help="Do not clamp coefficients into their quantization intervals.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never overwritten).")
+@click.option(
+    "--shard", default=None, metavar="I/N", help="Take only share I of N of the inputs (I counts from 0: 0/2 and 1/2)."
+)
+@precision_option
+@click.option("--half", is_flag=True, hidden=True, help="Old name of --precision bf16.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="One line per file as it ends: size, subsampling, estimated quality, time, bytes in and out.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write a JSON summary (counts, then every file with the facts -v prints) to this file, or - for stdout.",
+)
+@device_option
+@threads_option
+def restore(
+    inputs,
+    output_dir,
+    suffix,
+    dry_run,
+    fmt,
+    bit_depth,
+    jpeg_quality,
+    jpeg_subsampling,
+    glob,
+    keep_orientation,
+    strip_metadata,
+    weights_list,
+    gan_weights,
+    texture,
+    tile,
+    max_pixels,
+    no_projection,
+    overwrite,
+    shard,
+    precision,
+    half,
+    quiet,
+    verbose,
+    json_path,
+    device,
+    threads,
+):
+    """Restore JPEG files, folders (recursively, mirrored) or standard input.
+
+    \b
+    Examples:
+      qgac restore in.jpg out.png
+      qgac restore a.jpg b.jpg photos/ -o restored/
+      cat in.jpg | qgac restore - - > out.png
+      qgac restore big.jpg big.tif --tile 512 --threads 2
+    """
+    from qgac_cli import api, batch
+    from qgac_cli.jpeg import DEFAULT_MAX_PIXELS
+    from qgac_cli.output import OutputOptions
+
+    try:
+        if suffix is not None:
+            if output_dir is not None:
+                raise usage("--suffix writes beside the inputs: give it or -o, not both")
+            jobs = batch.plan_beside(list(inputs), suffix, fmt, glob)
+        elif len(inputs) == 2 and output_dir is None:
+            jobs = batch.plan_pair(inputs[0], inputs[1], fmt, glob)
+        else:
+            jobs = batch.plan_jobs(list(inputs), output_dir, fmt, glob, folder=True)
+        if not jobs:
+            raise usage(f"no JPEG files found in {', '.join(inputs)}" + (f" matching {glob!r}" if glob else ""))
+        batch.check_formats(jobs, fmt, int(bit_depth))
+        jobs = _apply_shard(jobs, shard)
+        if any(j.target == "-" for j in jobs) and sys.stdout.isatty():
+            raise usage("refusing to write binary image data to a terminal; redirect stdout")
+        if json_path == "-" and any(j.target == "-" for j in jobs):
+            raise usage("--json - and an image on standard output cannot share it; give --json a file")
+        if json_path not in (None, "-"):
+            check_outputs(json_path=json_path)
+        if len(weights_list) > 1:
+            raise usage("restore takes one --weights")
+        if dry_run:
+            _print_plan(batch, jobs, overwrite)
+            sys.exit(0)
+        batch.check_writable(jobs)
+        note_precision("bf16" if half else precision, device)
+        set_threads(threads)
+        model = api.load_model(weights_list[0] if weights_list else None, texture, gan_weights, device)
+    except QgacError as e:
+        fail(e)
+    _terminate_cleanly()
+    options = api.RestoreOptions(
+        tile=tile,
+        project=not no_projection,
+        max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+        precision="bf16" if half else precision,
+    )
+    output = OutputOptions(
+        format=fmt,
+        bit_depth=int(bit_depth),
+        jpeg_quality=jpeg_quality,
+        jpeg_subsampling=jpeg_subsampling,
+        keep_orientation=keep_orientation,
+        strip_metadata=strip_metadata,
+    )
+    report = batch.Report()
+    try:
+        _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, verbose, report)
+    except KeyboardInterrupt:
+        click.echo(
+            f"qgac: interrupted: restored {len(report.restored)}, skipped {len(report.skipped)}, "
+            f"failed {len(report.failed)}, not done {len(jobs) - len(report.files)}",
+            err=True,
+        )
+        _write_summary(report, json_path)
+        sys.exit(130)
+    if not quiet and not verbose and len(jobs) == 1 and report.skipped:
+        click.echo(f"qgac: skipped {jobs[0].source}: {jobs[0].target} exists (use --overwrite)", err=True)
+    if not quiet and len(jobs) > 1:
+        click.echo(
+            f"restored {len(report.restored)}, skipped {len(report.skipped)} (exist; --overwrite), "
+            f"failed {len(report.failed)}",
+            err=True,
+        )
+    _write_summary(report, json_path)
+    sys.exit(report.exit_code)
+
+
+def _write_summary(report, json_path: str | None) -> None:
+    """--json: the report's summary, to a file (atomically) or standard output."""
+    if json_path is None:
+        return
+
+    from qgac_cli.output import write_atomic
+
+    text = json.dumps(report.summary(), indent=2) + "\n"
+    if json_path == "-":
+        click.echo(text, nl=False)
+    else:
+        write_atomic(json_path, text.encode())
+
+
+def _verbose_line(record) -> str:
+    """-v: one line for a file that ended."""
+    where = f"{record.source} -> {record.target}"
+    if record.status == "skipped":
+        return f"{where}: skipped ({record.message})"
+    if record.status == "failed":
+        return _failure_line(record.source, record.message)
+    quality = f"q~{record.quality}" if record.quality is not None else "q?"
+    size = f"{_bytes(record.bytes_in)} -> {_bytes(record.bytes_out)}"
+    return (
+        f"{where}: restored {record.width}x{record.height} ({record.megapixels:.1f} MP), "
+        f"{record.subsampling}, {quality}, {record.seconds:.2f} s, {size}"
+    )
+
+
+def _bytes(count: int | None) -> str:
+    if count is None:
+        return "?"
+    for unit, scale in (("MB", 1e6), ("KB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"
+
+
+def _print_plan(batch, jobs, overwrite: bool) -> None:
+    """--dry-run: one line per input, what would happen to it."""
+    clashing = batch.clashes(jobs)
+    for job in jobs:
+        try:
+            if job in clashing:
+                what = "clash: " + clashing[job]
+            else:
+                what = "write" if batch.check_target(job, overwrite) else "skip (exists; --overwrite)"
+        except QgacError as e:
+            what = f"refused: {e}"
+        click.echo(f"{job.source} -> {job.target}: {what}")
+
+
+def _failure_line(source: str, message: str) -> str:
+    named = source in message or (source == "-" and message.startswith("<stdin>"))
+    return f"qgac: error: {message}" if named else f"qgac: error: {source}: {message}"
+
+
+def _terminate_cleanly() -> None:
+    """SIGTERM ends the batch like an exception, not a kill: the file being written is finished
+    or removed (no .part left behind), then the process exits 143."""
+    import signal
+    import threading
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():  # only there can Python take signals
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _apply_shard(jobs, shard: str | None):
+    from qgac_cli import batch
+
+    if shard:
+        try:
+            index, count = (int(v) for v in shard.split("/"))
+        except ValueError:
+            raise usage(f"--shard takes I/N, got {shard!r}") from None
+        return batch.shard(jobs, index, count)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:  # under torchrun every process takes its own share
+        return batch.shard(jobs, int(os.environ.get("RANK", "0")), world)
+    return jobs
+
+
+def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, verbose, report):
+    """Run the batch with what the user sees as it goes: failures (and with -v every file) as
+    they happen; on a terminal a bar over the files and, for an image of several tiles, one
+    over its tiles."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    read_stdin = sys.stdin.buffer.read
+
+    def write_stdout(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    def line(record) -> str | None:
+        if verbose or record.status == "failed":
+            return _verbose_line(record)
+        return None
+
+    stderr = console()
+    if quiet or not stderr.is_terminal:
+
+        def on_done(record):
+            if text := line(record):  # failures are named even with -q
+                click.echo(text, err=True)
+
+        return batch.run_batch(jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout, report)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[mp]}"),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=len(jobs) == 1,
+    ) as progress:
+        files = progress.add_task("restoring", total=len(jobs), mp="0.0 MP") if len(jobs) > 1 else None
+        tiles = {"task": None}
+
+        def on_tile(job, done, count):
+            if count < 2:
+                return
+            if tiles["task"] is None:
+                tiles["task"] = progress.add_task("tiles", total=count, mp=Path(job.source).name)
+            progress.update(tiles["task"], completed=done, total=count, mp=Path(job.source).name)
+
+        def on_done(record):
+            if tiles["task"] is not None:
+                progress.remove_task(tiles["task"])
+                tiles["task"] = None
+            if files is not None:
+                progress.update(files, advance=1, mp=f"{report.megapixels:.1f} MP")
+            if text := line(record):
+                progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+        return batch.run_batch(
+            jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout, report, on_tile
+        )

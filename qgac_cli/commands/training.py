@@ -1,0 +1,150 @@
+"""`qgac train`: one stage of the staged training, with a progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from qgac_cli.commands.common import (
+    CONTEXT,
+    console,
+    device_option,
+    fail,
+    note_precision,
+    precision_option,
+    threads_option,
+)
+from qgac_cli.errors import QgacError
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--stage", type=click.Choice(["y", "color", "joint", "gan"]), required=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for checkpoints and logs.")
+@click.option("--preset", default="base", show_default=True, help="Model preset (stage y from scratch).")
+@click.option(
+    "--init", default=None, metavar="NAME|PATH", help="Weights to start from (color, joint, gan; warm restarts)."
+)
+@click.option(
+    "--grow",
+    default=None,
+    metavar="PRESET",
+    help="Grow the --init weights into this larger preset first (new blocks start as the identity).",
+)
+@click.option("--resume", default=None, type=click.Path(dir_okay=False), help="Resume exactly from OUT/last.pt.")
+@click.option("--overwrite", is_flag=True, help="Start afresh in an --out that holds an earlier run.")
+@click.option(
+    "--validation",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Held-out folder (default: every 25th training image).",
+)
+@click.option("--steps", type=int, default=10_000, show_default=True, help="Optimizer steps (the schedule's length).")
+@click.option("--batch", type=int, default=32, show_default=True, help="Patches per step.")
+@click.option("--patch", type=int, default=128, show_default=True, help="Patch side in pixels (a multiple of 16).")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate (warm-up, then cosine).")
+@click.option(
+    "--loss",
+    type=click.Choice(["l1", "l2", "psnr"]),
+    default="l1",
+    show_default=True,
+    help="Regression loss: l1 (the paper's), l2, or psnr (mean −PSNR of the patches: "
+    "every quality counts by its decibels, as eval averages them).",
+)
+@click.option("--ssim-weight", type=float, default=0.05, show_default=True, help="λ of the −λ·SSIM term.")
+@click.option("--val-every", type=int, default=500, show_default=True, help="Validate and checkpoint every N steps.")
+@click.option("--max-minutes", type=float, default=None, help="Stop (and save) after this long.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@precision_option
+@device_option
+@threads_option
+def train(
+    data,
+    stage,
+    out,
+    preset,
+    init,
+    grow,
+    resume,
+    overwrite,
+    validation,
+    steps,
+    batch,
+    patch,
+    lr,
+    loss,
+    ssim_weight,
+    val_every,
+    max_minutes,
+    seed,
+    precision,
+    device,
+    threads,
+):
+    """Train one stage: y (from scratch), color (Y frozen), joint, gan.
+
+    Runs data-parallel under torchrun (NCCL on GPUs, gloo on CPUs).
+
+    \b
+    Examples:
+      qgac train data/train --stage y --out runs/y --steps 20000
+      qgac train data/train --stage color --init runs/y/best.pt --out runs/color
+      torchrun --nproc_per_node 2 -m qgac_cli train data/train --stage y --out runs/y
+    """
+    from qgac_cli.train import TrainConfig
+    from qgac_cli.train import train as run_training
+
+    note_precision(precision, device)
+
+    cfg = TrainConfig(
+        stage=stage,
+        data=tuple(data),
+        out=out,
+        preset=preset,
+        init=init,
+        grow=grow,
+        resume=resume,
+        overwrite=overwrite,
+        validation=tuple(validation),
+        steps=steps,
+        batch=batch,
+        patch=patch,
+        lr=lr,
+        loss=loss,
+        ssim_weight=ssim_weight,
+        val_every=val_every,
+        checkpoint_every=val_every,
+        max_minutes=max_minutes,
+        device=device,
+        threads=threads,
+        seed=seed,
+        precision=precision,
+    )
+    try:
+        best = _train_with_progress(run_training, cfg)
+    except QgacError as e:
+        fail(e)
+    click.echo(str(Path(best)))
+
+
+def _train_with_progress(run_training, cfg):
+    """The training bar, drawn like restore's and eval's: steps, the last logged loss and
+    patch rate, time left."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn(f"[bold]train {cfg.stage}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeRemainingColumn(),
+        console=console(),
+    ) as bar:
+        task = bar.add_task("train", total=cfg.steps, status="")
+
+        def progress(step: int, total: int, record: dict | None) -> None:
+            status = f"loss {record['loss']:.4f}, {record['patches_per_s']:.0f} patches/s" if record else None
+            bar.update(task, completed=step, **({"status": status} if status else {}))
+
+        return run_training(cfg, progress)
