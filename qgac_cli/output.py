@@ -26,7 +26,7 @@ PNG_LEVEL = 1  # zlib level of PNG outputs: chosen for throughput
 class OutputOptions:
     format: str | None = None  # png | tiff | webp | jpeg; None: from the extension
     bit_depth: int = 8
-    jpeg_quality: int = 95
+    jpeg_quality: int | str = 95  # 1..100, or "input": the input file's own quantization tables
     jpeg_subsampling: str = "4:4:4"  # 4:4:4 | 4:2:2 | 4:2:0 | input (the input file's own)
     keep_orientation: bool = False
     strip_metadata: bool = False  # drop EXIF, XMP, IPTC and comments; the ICC profile is always kept
@@ -40,6 +40,7 @@ class RestoredImage:
     orientation: int
     subsampling: str | None = None  # the input file's chroma subsampling ("4:2:0", "gray", ...)
     segments: tuple[Segment, ...] = ()  # XMP, IPTC, comments as the input held them
+    tables: tuple[np.ndarray, ...] = ()  # the input's quantization tables (luma, chroma), 8x8 natural order
 
 
 EXTENSIONS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg"}
@@ -131,6 +132,16 @@ def _jpeg_subsampling(choice: str, input_subsampling: str | None) -> int:
     return SUBSAMPLING_CODES[choice]
 
 
+def _jpeg_quality(choice: int | str, image: RestoredImage) -> dict:
+    """Pillow's quality arguments: a quality, or with "input" the input's own tables (an
+    output about the input's size, with its own camera's or encoder's tables)."""
+    if choice != "input":
+        return {"quality": int(choice)}
+    if not image.tables:
+        raise UsageError("--jpeg-quality input needs the input's quantization tables")
+    return {"qtables": [np.clip(t, 1, 255).astype(int).ravel().tolist() for t in image.tables]}
+
+
 def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = OutputOptions()) -> bytes:
     """The bytes of the output file: orientation applied (unless kept), ICC carried over."""
     if options.bit_depth not in (8, 16):
@@ -166,7 +177,7 @@ def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = Output
         pil.save(buffer, format="WEBP", lossless=True, **({"xmp": xmp} if xmp else {}), **extra)
     elif fmt == "jpeg":
         subsampling = _jpeg_subsampling(options.jpeg_subsampling, image.subsampling)
-        pil.save(buffer, format="JPEG", quality=options.jpeg_quality, subsampling=subsampling, **extra)
+        pil.save(buffer, format="JPEG", subsampling=subsampling, **_jpeg_quality(options.jpeg_quality, image), **extra)
         return metadata.insert_into_jpeg(buffer.getvalue(), segments)
     else:
         raise UsageError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMAT_SUFFIX)}")

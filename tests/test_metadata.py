@@ -122,3 +122,15 @@ def test_info_names_the_metadata(tagged):
     assert record["exif"] and record["xmp"] and record["iptc"] and record["comment"] == "first note\nsecond"
     table = CliRunner().invoke(main, ["info", str(tagged)])
     assert "EXIF, XMP, IPTC" in table.output
+
+
+def test_jpeg_output_can_take_the_inputs_own_tables(tagged, tmp_path, tiny_weights):
+    from qgac_cli.jpeg import read_jpeg
+
+    out = restore(tagged, tmp_path / "same.jpg", tiny_weights, "--jpeg-quality", "input", "--jpeg-subsampling", "input")
+    written, original = read_jpeg(out.read_bytes()), read_jpeg(tagged.read_bytes())
+    assert written.subsampling == original.subsampling == "4:2:0"
+    assert all((written.table_for(i) == original.table_for(i)).all() for i in range(3))
+    for bad in ("0", "101", "best"):
+        result = CliRunner().invoke(main, ["restore", str(tagged), str(tmp_path / "x.jpg"), "--jpeg-quality", bad])
+        assert result.exit_code == 2 and "--jpeg-quality" in result.output

@@ -2,6 +2,7 @@
 
 import json
 
+import click
 import pytest
 from click.testing import CliRunner
 from conftest import photo, pillow_jpeg, tiny_model
@@ -108,3 +109,10 @@ def test_shell_completion_offers_commands_and_shipped_weights():
     assert "plain,base" in offered and "plain,base-gan" in offered and "plain,large" not in offered
     script = CliRunner().invoke(main, [], env={"_QGAC_COMPLETE": "bash_source"}, prog_name="qgac")
     assert "_qgac_completion" in script.output  # what README tells users to source
+
+
+@pytest.mark.parametrize("command", ["restore", "info", "compare", "models", "eval", "equivalent-quality", "train"])
+def test_every_option_has_help(command):
+    for param in main.commands[command].params:
+        if isinstance(param, click.Option) and not param.hidden:
+            assert param.help, f"qgac {command} {param.opts[0]} has no help"

@@ -69,6 +69,18 @@ def check_tile(ctx, param, value: int) -> int:
     return value
 
 
+def check_jpeg_quality(ctx, param, value: str) -> int | str:
+    if value == "input":
+        return value
+    try:
+        quality = int(value)
+    except ValueError:
+        quality = 0
+    if not 1 <= quality <= 100:
+        raise click.BadParameter(f"{value!r}: a quality from 1 to 100, or input", ctx, param)
+    return quality
+
+
 def check_outputs(json_path=None, csv_path=None, plot_path=None) -> None:
     """Report-file options checked before any computation, whose results would be lost."""
     from qgac_cli.errors import UsageError

@@ -12,6 +12,7 @@ import click
 
 from qgac_cli.commands.common import (
     CONTEXT,
+    check_jpeg_quality,
     check_outputs,
     check_tile,
     console,
@@ -46,14 +47,20 @@ from qgac_cli.errors import QgacError
 )
 @click.option("--bit-depth", type=click.Choice(["8", "16"]), default="8", show_default=True, help="PNG bit depth.")
 @click.option(
-    "--jpeg-quality", type=click.IntRange(1, 100), default=95, show_default=True, help="Quality of JPEG output."
+    "--jpeg-quality",
+    default="95",
+    show_default=True,
+    metavar="1-100|input",
+    callback=check_jpeg_quality,
+    help="Quality of JPEG output; input: the input file's own quantization tables (about its size).",
 )
 @click.option(
     "--jpeg-subsampling",
     type=click.Choice(["4:4:4", "4:2:2", "4:2:0", "input"]),
     default="4:4:4",
     show_default=True,
-    help="Chroma of JPEG output: 4:4:4 keeps the restored colour; input matches the input file (smaller).",
+    help="Chroma of JPEG output: 4:4:4 (the default) keeps all the restored colour; input matches the input file "
+    "(smaller).",
 )
 @click.option(
     "--glob", default=None, help="Only files matching this pattern inside folders (default: JPEG extensions)."

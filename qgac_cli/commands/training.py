@@ -20,7 +20,12 @@ from qgac_cli.errors import QgacError
 
 @click.command(context_settings=CONTEXT)
 @click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--stage", type=click.Choice(["y", "color", "joint", "gan"]), required=True)
+@click.option(
+    "--stage",
+    type=click.Choice(["y", "color", "joint", "gan"]),
+    required=True,
+    help="y from scratch, then color (Y frozen), joint (both), gan (texture); all but y need --init.",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for checkpoints and logs.")
 @click.option("--preset", default="base", show_default=True, help="Model preset (stage y from scratch).")
 @click.option(
@@ -55,7 +60,7 @@ from qgac_cli.errors import QgacError
 @click.option("--ssim-weight", type=float, default=0.05, show_default=True, help="λ of the −λ·SSIM term.")
 @click.option("--val-every", type=int, default=500, show_default=True, help="Validate and checkpoint every N steps.")
 @click.option("--max-minutes", type=float, default=None, help="Stop (and save) after this long.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the patches, qualities and weights.")
 @precision_option
 @device_option
 @threads_option
