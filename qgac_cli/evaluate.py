@@ -102,7 +102,7 @@ def evaluate(cfg: EvalConfig, methods: dict, progress: Progress | None = None) -
     """Records (dataset, quality, method, psnr, psnrb, ssim, images), per-image rows too if
     asked (with an `image` field). `methods` maps a name to a loaded model."""
     options = RestoreOptions(project=cfg.project, tile=0, bits=8, precision=cfg.precision)  # scored as users receive it
-    work = _paired_work(cfg) if cfg.paired else _compressed_work(cfg)
+    work = plan(cfg)
     rows: list[dict] = []
     total = len(work)
     for i, (dataset, quality, name, make_jpeg, reference) in enumerate(work):
@@ -128,6 +128,15 @@ def evaluate(cfg: EvalConfig, methods: dict, progress: Progress | None = None) -
             progress(i + 1, total, f"{dataset} q{quality}")
     summary = _summaries(rows)
     return summary + (rows if cfg.per_image else [])
+
+
+def plan(cfg: EvalConfig) -> list[tuple]:
+    """The work, one (dataset, quality, image, make JPEG, load reference) per image and
+    quality; raises UsageError for an empty folder or a missing reference, before any work."""
+    work = _paired_work(cfg) if cfg.paired else _compressed_work(cfg)
+    if not work:
+        raise UsageError(f"no JPEG images in {cfg.paired[0]}" if cfg.paired else "nothing to evaluate")
+    return work
 
 
 def _compressed_work(cfg: EvalConfig) -> list[tuple]:

@@ -180,3 +180,10 @@ def test_report_paths_are_checked_before_the_work(tmp_path, dataset):
         main, ["equivalent-quality", str(folder), "--quality", "10", "--plot", str(tmp_path / "p.gif"), "-q"]
     )
     assert result.exit_code == 2 and "--plot" in result.output
+
+
+def test_an_empty_folder_is_refused_before_any_work(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "empty"), "--quality", "10", "--weights", "nope"])
+    assert result.exit_code == 2 and "no images in" in result.output  # before the weights are even looked at
+    assert "evaluating" not in result.output

@@ -79,7 +79,7 @@ def eval_command(
       qgac eval --paired jpegs/ originals/
     """
     from qgac_cli import api, weights
-    from qgac_cli.evaluate import EvalConfig, evaluate, write_csv, write_json
+    from qgac_cli.evaluate import EvalConfig, evaluate, plan, write_csv, write_json
 
     try:
         if not datasets and not paired:
@@ -89,8 +89,6 @@ def eval_command(
         check_outputs(json_path, csv_path)
         note_precision(precision, device)
         set_threads(threads)
-        names = [] if jpeg_only else list(weights_list or [weights.DEFAULT_WEIGHTS])
-        methods = {name: api.load_model(name, device=device) for name in names}
         cfg = EvalConfig(
             datasets=tuple(datasets),
             qualities=tuple(qualities),
@@ -101,6 +99,9 @@ def eval_command(
             limit=limit,
             precision=precision,
         )
+        plan(cfg)  # empty folders and missing references are refused before any work
+        names = [] if jpeg_only else list(weights_list or [weights.DEFAULT_WEIGHTS])
+        methods = {name: api.load_model(name, device=device) for name in names}
         records = _evaluate_with_progress(evaluate, cfg, methods, quiet)
     except QgacError as e:
         fail(e)
