@@ -16,7 +16,7 @@ from PIL import Image
 
 from qgac_cli import api
 from qgac_cli.errors import OutputExistsError, QgacError, UsageError
-from qgac_cli.jpeg import JpegData, read_jpeg
+from qgac_cli.jpeg import JpegData
 from qgac_cli.output import (
     EXTENSIONS,
     FORMAT_SUFFIX,
@@ -255,8 +255,8 @@ def _read(job: Job, read_stdin: Callable[[], bytes], max_pixels: int) -> tuple[J
     """The read JPEG and its size in bytes."""
     if job.source == "-":
         data = read_stdin()
-        return read_jpeg(data, source="<stdin>", max_pixels=max_pixels), len(data)
-    return read_jpeg(job.source, max_pixels=max_pixels), os.path.getsize(job.source)
+        return api.read(data, max_pixels, "<stdin>"), len(data)
+    return api.read(job.source, max_pixels), os.path.getsize(job.source)
 
 
 def run_batch(
@@ -298,11 +298,12 @@ def run_batch(
             record(FileRecord(job.source, job.target, "failed", str(e)))
 
     def prefetch(pool: ThreadPoolExecutor) -> Iterator[tuple[Job, Future]]:
-        futures = [(job, pool.submit(_read, job, read_stdin, options.max_pixels)) for job in todo[:2]]
-        for i, _ in enumerate(todo):
-            job, future = futures[i]
-            if i + 2 < len(todo):
-                futures.append((todo[i + 2], pool.submit(_read, todo[i + 2], read_stdin, options.max_pixels)))
+        """Each file is read while the one before it is restored: one image ahead, not more
+        (a batch of huge photos must not hold several at once)."""
+        ahead = pool.submit(_read, todo[0], read_stdin, options.max_pixels) if todo else None
+        for i, job in enumerate(todo):
+            future = ahead
+            ahead = pool.submit(_read, todo[i + 1], read_stdin, options.max_pixels) if i + 1 < len(todo) else None
             yield job, future
 
     def finish(job: Job, data: bytes) -> None:
@@ -311,7 +312,7 @@ def run_batch(
         else:
             write_atomic(job.target, data)
 
-    with ThreadPoolExecutor(max_workers=2) as readers, ThreadPoolExecutor(max_workers=1) as writers:
+    with ThreadPoolExecutor(max_workers=1) as readers, ThreadPoolExecutor(max_workers=1) as writers:
         pending: list[tuple[FileRecord, Future]] = []
         for job, future in prefetch(readers):
             try:

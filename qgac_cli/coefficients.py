@@ -46,36 +46,52 @@ class Planes:
 
 def _blocks_to_channels(coefficients: np.ndarray) -> torch.Tensor:
     """(by, bx, 8, 8) ints -> (1, 64, by, bx) float."""
-    t = torch.from_numpy(np.ascontiguousarray(coefficients, dtype=np.float32))
-    return t.permute(2, 3, 0, 1).reshape(1, 64, *coefficients.shape[:2])  # (1, 64, by, bx)
+    t = torch.from_numpy(np.ascontiguousarray(coefficients.transpose(2, 3, 0, 1), dtype=np.float32))
+    return t.reshape(1, 64, *coefficients.shape[:2])  # (1, 64, by, bx)
+
+
+def _window(coefficients: np.ndarray, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+    """Blocks [r0, r1) x [c0, c1) of (by, bx, 8, 8) coefficients; indices past the edge repeat
+    the edge blocks (replicate padding)."""
+    by, bx = coefficients.shape[:2]
+    r = np.clip(np.arange(*rows), 0, by - 1)
+    c = np.clip(np.arange(*cols), 0, bx - 1)
+    if rows[1] <= by and cols[1] <= bx:
+        return coefficients[rows[0] : rows[1], cols[0] : cols[1]]  # a view: nothing copied
+    return coefficients[r][:, c]
 
 
 def _table(table: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(table, dtype=np.float32)).reshape(1, 1, 8, 8)
 
 
-def pad_blocks(blocks: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Pad block channels (B, 64, h, w) to (B, 64, height, width) by repeating the edge blocks."""
-    pad = (0, width - blocks.shape[-1], 0, height - blocks.shape[-2])
-    if pad == (0, 0, 0, 0):
-        return blocks
-    return F.pad(blocks, pad, mode="replicate")
+def mcu_grid(jpeg: JpegData) -> tuple[int, int]:
+    """How many MCUs (rows, columns) the restoration grid of a JPEG has: the chroma's blocks,
+    or Y's for grayscale."""
+    return jpeg.components[-1].coefficients.shape[:2]
 
 
-def from_jpeg(jpeg: JpegData) -> Planes:
-    """Dequantized tensors of a JPEG's coefficients (batch of one)."""
+def from_jpeg(jpeg: JpegData, rows: tuple[int, int] | None = None, cols: tuple[int, int] | None = None) -> Planes:
+    """Dequantized tensors of a JPEG's coefficients (batch of one), whole or of the MCU window
+    rows x cols: only the window is made float, so a large image is held as integers until a
+    tile needs it. A window's visible size ends where the image ends."""
+    grid = mcu_grid(jpeg)
+    rows, cols = rows or (0, grid[0]), cols or (0, grid[1])
+    fy, fx = jpeg.chroma_factor
+    y_rows, y_cols = (rows[0] * fy, rows[1] * fy), (cols[0] * fx, cols[1] * fx)
+    height = min((y_rows[1] - y_rows[0]) * 8, jpeg.height - y_rows[0] * 8)
+    width = min((y_cols[1] - y_cols[0]) * 8, jpeg.width - y_cols[0] * 8)
     y_table = _table(jpeg.table_for(0))
-    y = _blocks_to_channels(jpeg.components[0].coefficients) * dct.table_channels(y_table)
+    y = _blocks_to_channels(_window(jpeg.components[0].coefficients, y_rows, y_cols)) * dct.table_channels(y_table)
     if len(jpeg.components) == 1:
-        return Planes(y, y_table, None, None, (1, 1), jpeg.height, jpeg.width)
+        return Planes(y, y_table, None, None, (1, 1), height, width)
     c_table = _table(jpeg.table_for(1))
     cb, cr = (
-        _blocks_to_channels(c.coefficients) * dct.table_channels(_table(jpeg.tables[c.table_index]))
+        _blocks_to_channels(_window(c.coefficients, rows, cols))
+        * dct.table_channels(_table(jpeg.tables[c.table_index]))
         for c in jpeg.components[1:]
     )
-    fy, fx = jpeg.chroma_factor
-    y = pad_blocks(y, cb.shape[-2] * fy, cb.shape[-1] * fx)
-    return Planes(y, y_table, torch.stack([cb, cr], dim=1), c_table, (fy, fx), jpeg.height, jpeg.width)
+    return Planes(y, y_table, torch.stack([cb, cr], dim=1), c_table, (fy, fx), height, width)
 
 
 def samples(blocks: torch.Tensor, clamp: bool = True) -> torch.Tensor:

@@ -453,7 +453,7 @@ def read_jpeg(
             raw = jpeglib.read_dct(name)
             raw.load()
             planes = [raw.Y] + ([raw.Cb, raw.Cr] if header.components == 3 else [])
-            planes = [np.array(p, dtype=np.int16) for p in planes]
+            planes = [np.asarray(p, dtype=np.int16) for p in planes]  # int16 already: no copy
             qt = np.array(raw.qt, dtype=np.int64)
             table_numbers = [int(n) for n in np.asarray(raw.quant_tbl_no).ravel()[: header.components]]
         except (OSError, RuntimeError, ValueError, IndexError) as e:

@@ -3,12 +3,14 @@ equals the untiled one. Pure tensors in, pixel tiles out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 
 import torch
 
-from qgac_cli.coefficients import Planes
+from qgac_cli.coefficients import Planes, from_jpeg, mcu_grid
+from qgac_cli.jpeg import JpegData
 from qgac_cli.model import QGAC
 from qgac_cli.model.networks import ModelConfig
 from qgac_cli.restoration import restore_planes
@@ -63,23 +65,62 @@ def restore_tiles(
 ) -> Iterator[Tile]:
     """Restore `planes` (batch of one or more) tile by tile; None or 0 means one tile."""
     fy, fx = planes.factor
-    mcu_rows, mcu_cols = planes.y.shape[-2] // fy, planes.y.shape[-1] // fx
+    grid = (planes.y.shape[-2] // fy, planes.y.shape[-1] // fx)
+    window = partial(_slice, planes)
+    return _restore_windows(
+        model, window, grid, planes.factor, (planes.height, planes.width), tile_pixels, project, dtype
+    )
+
+
+def restore_jpeg_tiles(
+    model: QGAC,
+    jpeg: JpegData,
+    tile_pixels: int | None,
+    project: bool = True,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str = "cpu",
+    halo: int | None = None,
+) -> Iterator[Tile]:
+    """Restore a read JPEG tile by tile, making each tile's coefficients float only when it
+    is its turn: memory is bounded by the tile, not the image. `halo` (blocks) caps the
+    context each tile is given (None: the network's whole reach, exactly the untiled result)."""
+
+    def window(rows: tuple[int, int], cols: tuple[int, int]) -> Planes:
+        return from_jpeg(jpeg, rows, cols).to(device)
+
+    size = (jpeg.height, jpeg.width)
+    return _restore_windows(model, window, mcu_grid(jpeg), jpeg.chroma_factor, size, tile_pixels, project, dtype, halo)
+
+
+def _restore_windows(
+    model: QGAC,
+    window: Callable[[tuple[int, int], tuple[int, int]], Planes],
+    grid: tuple[int, int],
+    factor: tuple[int, int],
+    size: tuple[int, int],
+    tile_pixels: int | None,
+    project: bool,
+    dtype: torch.dtype | None,
+    halo: int | None = None,
+) -> Iterator[Tile]:
+    """The tiles of an image of `grid` MCUs, each restored from the planes `window(rows,
+    cols)` gives for its MCUs plus the context margin."""
+    (fy, fx), (mcu_rows, mcu_cols), (height, width) = factor, grid, size
     if not tile_pixels:
         size_r, size_c = mcu_rows, mcu_cols
     else:
         size_r = max(1, tile_pixels // (8 * fy))
         size_c = max(1, tile_pixels // (8 * fx))
-    context = context_blocks(model.config)
+    context = context_blocks(model.config) if halo is None else min(halo, context_blocks(model.config))
     margin_r, margin_c = -(-context // fy), -(-context // fx)  # whole MCUs covering the context
     rows, cols = list(_spans(mcu_rows, size_r, margin_r)), list(_spans(mcu_cols, size_c, margin_c))
     with torch.no_grad():
         for r0, r1, o0, o1 in rows:
             for c0, c1, p0, p1 in cols:
-                sub = _slice(planes, (o0, o1), (p0, p1))
-                pixels = restore_planes(model, sub, project, dtype).pixels
+                pixels = restore_planes(model, window((o0, o1), (p0, p1)), project, dtype).pixels
                 top, left = r0 * fy * 8, c0 * fx * 8
-                bottom = min(r1 * fy * 8, planes.height)
-                right = min(c1 * fx * 8, planes.width)
+                bottom = min(r1 * fy * 8, height)
+                right = min(c1 * fx * 8, width)
                 if bottom <= top or right <= left:
                     continue
                 dy, dx = top - o0 * fy * 8, left - p0 * fx * 8
