@@ -22,7 +22,7 @@ import numpy as np
 from qgac_cli import weights as weights_mod
 from qgac_cli.devices import pick_device, pick_dtype
 from qgac_cli.errors import WeightsError
-from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, JpegData, read_jpeg
+from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, JpegData, decode_strict, file_bytes, read_header, read_jpeg
 from qgac_cli.output import RestoredImage, quantize
 
 DEFAULT_TILE = 1024
@@ -120,8 +120,11 @@ def read(source: bytes | str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS
     """Read a JPEG for restoring: libjpeg's decode (made for the strict corruption check) is
     kept only where it is the result (`nothing_to_restore`), so a large image is held as its
     integer coefficients alone."""
-    jpeg = read_jpeg(source, source=name, max_pixels=max_pixels)
-    return jpeg if nothing_to_restore(jpeg) else replace(jpeg, decoded=None)
+    data, name = file_bytes(source, name)
+    jpeg = read_jpeg(data, source=name, max_pixels=max_pixels, keep_decoded=False)
+    if nothing_to_restore(jpeg):  # the decode is the result (a rare file, at q >= 98): made again
+        jpeg = replace(jpeg, decoded=decode_strict(data, read_header(data, name), name))
+    return jpeg
 
 
 def nothing_to_restore(jpeg: JpegData) -> bool:

@@ -433,20 +433,34 @@ def _check_tables(tables: tuple[np.ndarray, ...], source: str) -> None:
             raise JpegError(f"quantization table {i} has a zero entry", source)
 
 
+def file_bytes(data: bytes | str | os.PathLike, source: str | None = None) -> tuple[bytes, str]:
+    """(the bytes, the name errors give) of bytes or a path."""
+    if isinstance(data, bytes):
+        return data, source or "<bytes>"
+    source = source or str(data)
+    try:
+        return Path(data).read_bytes(), source
+    except OSError as e:
+        raise JpegError(f"cannot read: {e.strerror or e}", source) from e
+
+
 def read_jpeg(
-    data: bytes | str | os.PathLike, source: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+    data: bytes | str | os.PathLike,
+    source: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    keep_decoded: bool = True,
 ) -> JpegData:
-    """Read a JPEG's quantized coefficients, tables and metadata from bytes or a path."""
-    if not isinstance(data, bytes):
-        source = source or str(data)
-        try:
-            data = Path(data).read_bytes()
-        except OSError as e:
-            raise JpegError(f"cannot read: {e.strerror or e}", source) from e
-    source = source or "<bytes>"
+    """Read a JPEG's quantized coefficients, tables and metadata from bytes or a path.
+
+    libjpeg decodes the whole image first, strictly, as the corruption check; the decode is
+    kept as `decoded` unless keep_decoded is False (then it is gone before the coefficients
+    are read: a large image is never held twice)."""
+    data, source = file_bytes(data, source)
     header = read_header(data, source)
     check_supported(header, source, max_pixels, len(data))
-    decoded = decode_strict(data, header, source)
+    decoded = decode_strict(data, header, source) if keep_decoded else None
+    if not keep_decoded:
+        decode_strict(data, header, source)  # checked, not kept
     jpeglib = _jpeglib()
     with _as_file(without_metadata_segments(data)) as name:
         try:

@@ -226,6 +226,14 @@ def test_the_default_halo_matches_the_untiled_result_in_8_bits():
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-3
 
 
+def test_reading_for_restore_keeps_the_decode_only_where_it_is_the_result():
+    lossy = api.read(pillow_jpeg(photo(48, 64), quality=50))
+    assert lossy.decoded is None  # held as int16 coefficients alone
+    exact = api.read(pillow_jpeg(photo(48, 64), quality=100, subsampling=0))
+    assert api.nothing_to_restore(exact) and exact.decoded is not None
+    assert (exact.decoded == read_jpeg(pillow_jpeg(photo(48, 64), quality=100, subsampling=0)).decoded).all()
+
+
 def test_too_large_header_is_refused(tmp_path, tiny_weights):
     data = bytearray(pillow_jpeg(photo(16, 16), quality=50))
     sof = data.index(b"\xff\xc0")
