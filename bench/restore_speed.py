@@ -1,16 +1,22 @@
-"""End-to-end restoration speed, memory and quality on this CPU, in one run.
+"""End-to-end restoration speed, memory and quality on this CPU, side by side in one run.
 
-    python bench/restore_speed.py [--threads 2] [--big-mp 24]
+    python bench/restore_speed.py [--threads 2] [--sizes 1,12,24] [--folder 8x8] [--huge 150]
 
-Rows: the shipped weights (`large`, the default, and `base`, the fast choice) tiled and
-untiled on a 1-megapixel photo-like image, tiled on a large image (default 24 MP), the paper
-preset (random weights, speed only) on a small image, and the model-free peer `jpegqs -q 6`
-when it is installed. PSNR is against the original.
+In process (a fresh child per row; peak = the child's VmHWM, torch and the model included):
+Pillow's decode alone, then `qgac` restore with `large` (the default) and `base` (the fast
+choice), tiled 1024 as the CLI does, at each size; on the largest size also the exact tile
+overlap (--exact-tiles) and tile 512 (the lean choice). `--precision auto` rows are added
+where bf16 is native (elsewhere auto is fp32). Through the CLI: a folder of photo-sized
+JPEGs (default 8 of 8 MP, q20 4:2:0) with `qgac restore DIR -o OUT`, against `jpegqs -q 6`
+over the same files when it is installed, and the fixed cost of one small file (starting
+Python, importing torch, loading the weights). Inputs are Live-1 photos mirrored out to the
+size (synthetic photos without the shared data), q20 4:2:0; PSNR is against the original.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -25,124 +31,205 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 RESTORE = """
 import time, numpy as np
 from qgac_cli import api
-from qgac_cli.evaluate import score
-from qgac_cli.model import QGAC, preset
-data = open({path!r}, 'rb').read()
-original = np.load({original!r})
-if {weights!r} == 'paper':
-    model = QGAC(preset('paper')).eval()
-else:
-    model = api.load_model({weights!r})
-options = api.RestoreOptions(tile={tile}, bits=8)
+model = api.load_model({weights!r})
+options = api.RestoreOptions(tile={tile}, bits=8, halo={halo}, precision={precision!r})
 api.restore(open({warmup!r}, 'rb').read(), model, options)  # first-call costs are not per-image costs
 start = time.perf_counter()
-image = api.restore(data, model, options)
+image = api.restore({path!r}, model, options)
 seconds = time.perf_counter() - start
 pixels = image.pixels
-result = dict(seconds=seconds, megapixels=pixels.shape[0] * pixels.shape[1] / 1e6,
-              psnr=score(pixels, original)['psnr'] if {score} else float('nan'))
+np.save({save!r}, pixels)
+result = dict(seconds=seconds, megapixels=pixels.shape[0] * pixels.shape[1] / 1e6)
 """
 
+DECODE = """
+import time, numpy as np
+from PIL import Image
+start = time.perf_counter()
+with Image.open({path!r}) as im:
+    pixels = np.asarray(im.convert('RGB'))
+seconds = time.perf_counter() - start
+np.save({save!r}, pixels)
+result = dict(seconds=seconds, megapixels=pixels.shape[0] * pixels.shape[1] / 1e6)
+"""
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval" / "live1"
 
 
-def source_pixels(height: int, width: int):
+def source_pixels(height: int, width: int, index: int = 0):
     """A Live-1 photo mirrored out to the size when the shared data is there, else synthetic."""
     import numpy as np
 
     if REAL.is_dir():
         from qgac_cli.data import list_images, load_rgb
 
-        image = load_rgb(list_images([REAL])[0])
+        images = list_images([REAL])
+        image = load_rgb(images[index % len(images)])
         reps = (-(-height // image.shape[0]) + 1, -(-width // image.shape[1]) + 1, 1)
         flipped = np.concatenate([image, image[::-1]], 0)
         flipped = np.concatenate([flipped, flipped[:, ::-1]], 1)
         return np.ascontiguousarray(np.tile(flipped, reps)[:height, :width])
     from conftest import photo
 
-    return photo(height, width, seed=height)
+    return photo(height, width, seed=height + index)
 
 
-def make_case(folder: Path, name: str, height: int, width: int, quality: int = 20) -> tuple[str, str, str]:
+def make_case(folder: Path, name: str, megapixels: float, quality: int = 20, index: int = 0) -> tuple[Path, Path]:
+    """A q20 4:2:0 JPEG of about `megapixels` (3:2) and its original as .npy."""
     import numpy as np
 
     from qgac_cli.jpeg import encode
 
-    pixels = source_pixels(height, width)
+    side = int((megapixels * 1e6 / 1.5) ** 0.5)
+    pixels = source_pixels(side, int(side * 1.5), index)
     jpeg = folder / f"{name}.jpg"
     jpeg.write_bytes(encode(pixels, quality))
     original = folder / f"{name}.npy"
     np.save(original, pixels)
-    return str(jpeg), str(original), name
+    return jpeg, original
 
 
-def jpegqs_row(jpeg: str, original: str) -> list | None:
-    tool = shutil.which("jpegqs")
-    if tool is None:
-        return None
+def psnr_of(saved: Path, original: Path) -> str:
+    import numpy as np
+
+    from qgac_cli.evaluate import score
+
+    return f"{score(np.load(saved), np.load(original))['psnr']:.2f}"
+
+
+def in_process(label: str, code: str, case: tuple[Path, Path], threads: int, size: str) -> list:
+    saved = case[0].with_suffix(".out.npy")
+    r = run_child(code.replace("__SAVE__", str(saved)), threads)
+    if "error" in r:
+        return [label, size, "-", "-", r["error"]]
+    result = [label, size, f"{r['seconds'] / r['megapixels']:.2f}", f"{r['peak_mib']:.0f}", psnr_of(saved, case[1])]
+    saved.unlink(missing_ok=True)
+    return result
+
+
+def wall(command: list[str], threads: int) -> float:
+    env = {"OMP_NUM_THREADS": str(threads), **os.environ}
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    return time.perf_counter() - start
+
+
+def folder_psnr(out_dir: Path, originals: list[Path], suffix: str) -> str:
     import numpy as np
     from PIL import Image
 
     from qgac_cli.evaluate import score
 
-    out = Path(jpeg).with_suffix(".qs.jpg")
-    start = time.perf_counter()
-    subprocess.run([tool, "-q", "6", jpeg, str(out)], check=True, capture_output=True)
-    seconds = time.perf_counter() - start
-    pixels = np.asarray(Image.open(out).convert("RGB"))
-    mp = pixels.shape[0] * pixels.shape[1] / 1e6
-    return ["jpegqs -q 6", "1 MP", f"{seconds / mp:.2f}", "-", f"{score(pixels, np.load(original))['psnr']:.2f}"]
+    values = []
+    for original in originals:
+        with Image.open(out_dir / (original.stem + suffix)) as im:
+            values.append(score(np.asarray(im.convert("RGB")), np.load(original))["psnr"])
+    return f"{np.mean(values):.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--big-mp", type=float, default=24.0)
+    parser.add_argument("--sizes", default="1,12,24", help="Megapixels of the in-process rows.")
+    parser.add_argument("--folder", default="8x8", help="COUNTxMP of the CLI folder (0 to skip).")
+    parser.add_argument("--huge", type=float, default=0, help="Also restore one image this large (MP), base only.")
+    parser.add_argument("--weights", default="large,base")
     args = parser.parse_args()
-    rows = []
+    import torch
+
+    from qgac_cli.devices import bf16_is_fast
+
+    qgac = [sys.executable, "-m", "qgac_cli"]
+    names = args.weights.split(",")
+    precisions = ["fp32"] + (["auto"] if bf16_is_fast(torch.device("cpu")) else [])
+    rows, cli_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        one = make_case(folder, "1mp", 1000, 1000)
-        side = int((args.big_mp * 1e6 / 1.5) ** 0.5)
-        big = make_case(folder, "big", side, int(side * 1.5))
-        small = make_case(folder, "small", 128, 128)
-        import numpy as np
-        from PIL import Image
-
-        from qgac_cli.evaluate import score
-
-        plain = np.asarray(Image.open(one[0]).convert("RGB"))
-        rows.append(["JPEG decode", "1 MP", "-", "-", f"{score(plain, np.load(one[1]))['psnr']:.2f}"])
-        plan = [(f"{w}, untiled", w, one, 0, True) for w in ("large", "base")] + [
-            (f"{w}, tiled 1024", w, one, 1024, True) for w in ("large", "base")
-        ]
-        plan += [(f"{w}, tiled 1024, {args.big_mp:g} MP", w, big, 1024, False) for w in ("large", "base")]
-        plan.append(("paper preset (random weights)", "paper", small, 0, False))
-        for label, weights, (jpeg, original, _), tile, with_score in plan:
-            code = RESTORE.format(
-                path=jpeg, original=original, tile=tile, weights=weights, score=with_score, warmup=small[0]
-            )
-            r = run_child(code, args.threads)
-            if "error" in r:
-                rows.append([label, "-", "-", "-", r["error"]])
-                continue
-            rows.append(
-                [
-                    label,
-                    f"{r['megapixels']:.2f} MP",
-                    f"{r['seconds'] / r['megapixels']:.2f}",
-                    f"{r['peak_mib']:.0f}",
-                    f"{r['psnr']:.2f}" if with_score else "-",
-                ]
-            )
-        peer = jpegqs_row(*one[:2])
-        rows.append(peer or ["jpegqs -q 6", "-", "-", "-", "not installed"])
+        warmup = make_case(folder, "warmup", 0.016)[0]
+        sizes = [float(s) for s in args.sizes.split(",")]
+        for mp in sizes + ([args.huge] if args.huge else []):
+            case = make_case(folder, f"{mp:g}mp", mp)
+            size = f"{mp:g} MP"
+            rows.append(in_process("Pillow decode", DECODE.format(path=str(case[0]), save="__SAVE__"), case, 1, size))
+            plan = [(f"qgac {w}, tile 1024", w, 1024, 16) for w in (names if mp != args.huge else ["base"])]
+            if mp == max(sizes):
+                plan += [(f"qgac {w}, tile 1024, --exact-tiles", w, 1024, None) for w in names]
+                plan += [("qgac base, tile 512", "base", 512, 16)]
+            for label, weights, tile, halo in plan:
+                for precision in precisions:
+                    code = RESTORE.format(
+                        path=str(case[0]),
+                        weights=weights,
+                        tile=tile,
+                        halo=halo,
+                        precision=precision,
+                        warmup=str(warmup),
+                        save="__SAVE__",
+                    )
+                    tag = "" if len(precisions) == 1 else f", {precision}"
+                    rows.append(in_process(label + tag, code, case, args.threads, size))
+            case[1].unlink()
+        count, mp = (float(v) for v in args.folder.split("x"))
+        if count:
+            photos = folder / "photos"
+            photos.mkdir()
+            originals = [make_case(photos, f"p{i}", mp, index=i)[1] for i in range(int(count))]  # .npy: not inputs
+            total = mp * count
+            tool = shutil.which("jpegqs")
+            if tool:
+                out = folder / "qs"
+                out.mkdir()
+                seconds = sum(
+                    wall([tool, "-q", "6", str(p), str(out / (p.stem + ".jpg"))], args.threads)
+                    for p in sorted(photos.glob("*.jpg"))
+                )
+                cli_rows.append(
+                    ["jpegqs -q 6", f"{seconds:.1f}", f"{seconds / total:.2f}", folder_psnr(out, originals, ".jpg")]
+                )
+            else:
+                cli_rows.append(["jpegqs -q 6", "-", "-", "not installed"])
+            for w in names:
+                out = folder / f"out-{w}"
+                seconds = wall(
+                    [
+                        *qgac,
+                        "restore",
+                        str(photos),
+                        "-o",
+                        str(out),
+                        "--weights",
+                        w,
+                        "-q",
+                        "--threads",
+                        str(args.threads),
+                    ],
+                    args.threads,
+                )
+                cli_rows.append(
+                    [
+                        f"qgac restore DIR ({w})",
+                        f"{seconds:.1f}",
+                        f"{seconds / total:.2f}",
+                        folder_psnr(out, originals, ".png"),
+                    ]
+                )
+            for w in names:
+                seconds = wall(
+                    [*qgac, "restore", str(warmup), str(folder / f"small-{w}.png"), "--weights", w], args.threads
+                )
+                cli_rows.append([f"one 0.016 MP file ({w}): start-up", f"{seconds:.1f}", "-", "-"])
     print_table(
-        f"qgac restore on this CPU ({args.threads} threads; q20 4:2:0 inputs; read + restore to 8 bits, warm)",
+        f"qgac restore in process on this CPU ({args.threads} threads; q20 4:2:0 inputs; read + restore to 8 "
+        "bits, warm)",
         ["method", "image", "s/MP", "peak MiB", "PSNR dB"],
         rows,
     )
+    if cli_rows:
+        print_table(
+            f"through the CLI: a folder of {args.folder.replace('x', ' photos of ')} MP (whole processes, wall)",
+            ["command", "seconds", "s/MP", "mean PSNR dB"],
+            cli_rows,
+        )
 
 
 if __name__ == "__main__":
