@@ -293,7 +293,7 @@ def run_batch(
             if check_target(job, overwrite):
                 todo.append(job)
             else:
-                record(FileRecord(job.source, job.target, "skipped", "exists (use --overwrite)"))
+                record(FileRecord(job.source, job.target, "skipped", "exists; --overwrite replaces it"))
         except QgacError as e:
             record(FileRecord(job.source, job.target, "failed", str(e)))
 

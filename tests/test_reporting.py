@@ -44,7 +44,7 @@ def test_verbose_prints_a_line_per_file(folder, tmp_path, tiny_weights):
     assert "4:4:4" in b and "q~80" in b
     assert any(line.startswith("qgac: error:") and "c.jpg" in line for line in lines)
     again = run("restore", folder, "-o", tmp_path / "out", "-v", "--weights", tiny_weights)
-    assert "a.jpg -> " in again.output and "skipped (exists (use --overwrite))" in again.output
+    assert "a.jpg -> " in again.output and "skipped (exists; --overwrite replaces it)" in again.output
 
 
 def test_json_summary_counts_and_describes_every_file(folder, tmp_path, tiny_weights):
