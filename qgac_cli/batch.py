@@ -21,9 +21,11 @@ from qgac_cli.output import (
     EXTENSIONS,
     FORMAT_SUFFIX,
     OutputOptions,
+    RestoredImage,
     encode_image,
     format_for,
     write_atomic,
+    write_image,
 )
 
 JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
@@ -306,11 +308,15 @@ def run_batch(
             ahead = pool.submit(_read, todo[i + 1], read_stdin, options.max_pixels) if i + 1 < len(todo) else None
             yield job, future
 
-    def finish(job: Job, data: bytes) -> None:
+    def finish(job: Job, image: RestoredImage, fmt: str) -> tuple[int, float]:
+        """Encode and write one image (beside the next one's restoration): (bytes, seconds)."""
+        started = time.perf_counter()
         if job.target == "-":
+            data = encode_image(image, fmt, output)
             write_stdout(data)
-        else:
-            write_atomic(job.target, data)
+            return len(data), time.perf_counter() - started
+        write_atomic(job.target, lambda f: write_image(f, image, fmt, output))  # PNG streams: no second copy
+        return os.path.getsize(job.target), time.perf_counter() - started
 
     with ThreadPoolExecutor(max_workers=1) as readers, ThreadPoolExecutor(max_workers=1) as writers:
         pending: list[tuple[FileRecord, Future]] = []
@@ -321,9 +327,9 @@ def run_batch(
                 started = time.perf_counter()
                 fmt = format_for(job.target if job.target != "-" else None, output.format)
                 progress = (lambda done, count, job=job: on_tile(job, done, count)) if on_tile else None
-                data = encode_image(api.restore(jpeg, model, options, progress), fmt, output)
-                entry.seconds, entry.bytes_out = time.perf_counter() - started, len(data)
-                pending.append((entry, writers.submit(finish, job, data)))
+                image = api.restore(jpeg, model, options, progress)
+                entry.seconds = time.perf_counter() - started
+                pending.append((entry, writers.submit(finish, job, image, fmt)))
             except Exception as e:  # noqa: BLE001 - one file's surprise must not end the batch: recorded, reported
                 record(FileRecord(job.source, job.target, "failed", _describe(e)))
             pending = _drain(pending, record, wait=False)
@@ -346,7 +352,8 @@ def _drain(pending, record: Callable[[FileRecord], None], wait: bool):
             left.append((entry, future))
             continue
         try:
-            future.result()
+            entry.bytes_out, seconds = future.result()
+            entry.seconds += seconds
         except OSError as e:
             entry = replace(entry, status="failed", message=f"cannot write {entry.target}: {e.strerror or e}")
         except Exception as e:  # noqa: BLE001 - as in run_batch: recorded and reported

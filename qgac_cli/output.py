@@ -7,17 +7,19 @@ import io
 import os
 import struct
 import tempfile
-import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from qgac_cli import metadata
 from qgac_cli.errors import UsageError
 from qgac_cli.jpeg import SUBSAMPLING_CODES
 from qgac_cli.metadata import Segment
+from qgac_cli.png import write_png
 
 PNG_LEVEL = 1  # zlib level of PNG outputs: chosen for throughput
 
@@ -59,8 +61,9 @@ _ORIENT = {
 }
 
 
-def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """Turn stored pixels (H, W[, C]) into display orientation per the EXIF tag."""
+def oriented(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Stored pixels (H, W[, C]) turned into display orientation per the EXIF tag, as a view
+    (nothing copied)."""
     transpose, flip_v, flip_h = _ORIENT.get(orientation, _ORIENT[1])
     if transpose:
         pixels = pixels.swapaxes(0, 1)
@@ -68,7 +71,13 @@ def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
         pixels = pixels[::-1]
     if flip_h:
         pixels = pixels[:, ::-1]
-    return np.ascontiguousarray(pixels)
+    return pixels
+
+
+def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels (H, W[, C]) into display orientation per the EXIF tag (a copy where
+    they turn)."""
+    return np.ascontiguousarray(oriented(pixels, orientation))
 
 
 def format_for(path: str | os.PathLike | None, explicit: str | None) -> str:
@@ -98,30 +107,6 @@ def quantize(pixels: np.ndarray, bits: int) -> np.ndarray:
     return np.round(np.clip(pixels, 0, 1) * top).astype(np.uint8 if bits == 8 else np.uint16)
 
 
-def _png16(
-    pixels: np.ndarray, icc: bytes | None, exif: bytes | None = None, segments: tuple[Segment, ...] = ()
-) -> bytes:
-    """A 16-bit PNG (gray or RGB) with optional iCCP, eXIf, XMP and comment chunks: Pillow
-    cannot write 16-bit RGB."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    h, w = pixels.shape[:2]
-    color_type = 2 if pixels.ndim == 3 else 0
-    rows = pixels.astype(">u2").reshape(h, -1).tobytes()
-    stride = len(rows) // h
-    raw = b"".join(b"\x00" + rows[i * stride : (i + 1) * stride] for i in range(h))
-    parts = [b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0))]
-    if icc:
-        parts.append(chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc)))
-    if exif:
-        parts.append(chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
-    parts += [chunk(kind, data) for kind, data in metadata.png_text_chunks(segments)]
-    parts += [chunk(b"IDAT", zlib.compress(raw, PNG_LEVEL)), chunk(b"IEND", b"")]
-    return b"".join(parts)
-
-
 def _jpeg_subsampling(choice: str, input_subsampling: str | None) -> int:
     """Pillow's subsampling code for a JPEG output: the choice, or with "input" the input's
     own where JPEG writers offer it (4:4:4 otherwise: never less colour than asked for)."""
@@ -143,12 +128,20 @@ def _jpeg_quality(choice: int | str, image: RestoredImage) -> dict:
 
 
 def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = OutputOptions()) -> bytes:
-    """The bytes of the output file: orientation applied (unless kept), ICC carried over."""
+    """The bytes of the output file: orientation applied (unless kept), metadata carried over."""
+    buffer = io.BytesIO()
+    write_image(buffer, image, fmt, options)
+    return buffer.getvalue()
+
+
+def write_image(out: BinaryIO, image: RestoredImage, fmt: str, options: OutputOptions = OutputOptions()) -> None:
+    """Write the output file to a binary stream. PNG streams a band of rows at a time (no
+    second copy of the image); the other formats go through Pillow."""
     if options.bit_depth not in (8, 16):
         raise UsageError(f"bit depth must be 8 or 16, got {options.bit_depth}")
     if options.bit_depth == 16 and fmt != "png":
         raise UsageError("16-bit output is available for PNG only")
-    pixels = image.pixels if options.keep_orientation else apply_orientation(image.pixels, image.orientation)
+    pixels = image.pixels if options.keep_orientation else oriented(image.pixels, image.orientation)
     # metadata goes into every format that can hold it; the orientation tags (EXIF and XMP) say
     # 1 once the pixels are turned, and keep their value where they stay as stored
     # (--keep-orientation), so viewers turn them
@@ -156,32 +149,28 @@ def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = Output
     if not options.strip_metadata:
         exif = image.exif if options.keep_orientation else metadata.exif_without_orientation(image.exif)
         segments = image.segments if options.keep_orientation else metadata.xmp_without_orientation(image.segments)
-    if fmt == "png" and options.bit_depth == 16:
-        return _png16(quantize(pixels, 16), image.icc_profile, exif, segments)
-    pil = Image.fromarray(quantize(pixels, 8))
-    buffer = io.BytesIO()
+    if fmt == "png":
+        # zlib level 1: 2.8x faster than 6 for 2.5 % more bytes on Live-1 photos (bench/pipeline_profile.py)
+        text = metadata.png_text_chunks(segments)
+        write_png(out, quantize(pixels, options.bit_depth), image.icc_profile, exif, text, PNG_LEVEL)
+        return
+    pil = Image.fromarray(np.ascontiguousarray(quantize(pixels, 8)))
     extra: dict = {"icc_profile": image.icc_profile} if image.icc_profile else {}
     if exif:
         extra["exif"] = exif
-    if fmt == "png":
-        text = PngImagePlugin.PngInfo()
-        for kind, data in metadata.png_text_chunks(segments):
-            text.add(kind, data)
-        # level 1: 2.8x faster than 6 for 2.5 % more bytes on Live-1 photos (bench/pipeline_profile.py)
-        pil.save(buffer, format="PNG", compress_level=PNG_LEVEL, pnginfo=text, **extra)
-    elif fmt == "tiff":
+    if fmt == "tiff":
         extra["exif"] = _tiff_tags(exif, segments)
-        pil.save(buffer, format="TIFF", compression="tiff_deflate", **extra)
+        pil.save(out, format="TIFF", compression="tiff_deflate", **extra)
     elif fmt == "webp":
         xmp = metadata.xmp_packet(segments)
-        pil.save(buffer, format="WEBP", lossless=True, **({"xmp": xmp} if xmp else {}), **extra)
+        pil.save(out, format="WEBP", lossless=True, **({"xmp": xmp} if xmp else {}), **extra)
     elif fmt == "jpeg":
+        buffer = io.BytesIO()
         subsampling = _jpeg_subsampling(options.jpeg_subsampling, image.subsampling)
         pil.save(buffer, format="JPEG", subsampling=subsampling, **_jpeg_quality(options.jpeg_quality, image), **extra)
-        return metadata.insert_into_jpeg(buffer.getvalue(), segments)
+        out.write(metadata.insert_into_jpeg(buffer.getvalue(), segments))
     else:
         raise UsageError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMAT_SUFFIX)}")
-    return buffer.getvalue()
 
 
 def _tiff_tags(exif: bytes | None, segments: tuple[Segment, ...]) -> Image.Exif:
@@ -211,15 +200,19 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temporary name in the same folder, then rename: never a truncated file.
-    The file gets the mode any new file gets here (0666 less the umask), not mkstemp's 0600."""
+def write_atomic(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None]) -> None:
+    """Write bytes, or whatever `data(file)` writes, to a temporary name in the same folder,
+    then rename: never a truncated file. The file gets the mode any new file gets here (0666
+    less the umask), not mkstemp's 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as f:
-            f.write(data)
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
