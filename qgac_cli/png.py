@@ -1,8 +1,9 @@
 """A PNG writer that streams: rows go through the Up filter and zlib a band at a time, into
 any binary file, so an image is never held a second time (Pillow copies it to 4 bytes a
 pixel, then holds the whole encoded file). 8 and 16 bits, grey or RGB, with iCCP, eXIf and
-text chunks. Measured on an 8 MP photo at zlib level 1: 2× faster than Pillow's PNG at the
-same level and 6 % smaller (the Up filter)."""
+text chunks. At zlib level 1 it encodes 1.4–2× faster than Pillow's PNG at the same level
+(`bench/pipeline_profile.py`: 0.086 against 0.121 s/MP at 1 MP, 0.032 against 0.052 at 12 MP)
+and ~6 % smaller (the Up filter; an 8 MP photo)."""
 
 from __future__ import annotations
 
