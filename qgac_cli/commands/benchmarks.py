@@ -20,17 +20,19 @@ from qgac_cli.commands.common import (
 )
 from qgac_cli.errors import QgacError
 
-
-@click.command(name="eval", context_settings=CONTEXT)
-@click.argument("datasets", nargs=-1, type=click.Path(exists=True, file_okay=False))
-@click.option("--quality", "qualities", type=click.IntRange(1, 100), multiple=True, help="JPEG quality (repeatable).")
-@click.option(
+subsampling_option = click.option(
     "--subsampling",
     type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]),
     default="4:2:0",
     show_default=True,
     help="Chroma subsampling of the test JPEGs (grayscale sets have none).",
 )
+
+
+@click.command(name="eval", context_settings=CONTEXT)
+@click.argument("datasets", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@click.option("--quality", "qualities", type=click.IntRange(1, 100), multiple=True, help="JPEG quality (repeatable).")
+@subsampling_option
 @weights_option
 @click.option("--jpeg-only", is_flag=True, help="Score the plain JPEG decode only.")
 @click.option(
@@ -193,13 +195,7 @@ def _print_eval(records: list[dict]) -> None:
     show_default=True,
     help="What the plain JPEG must match.",
 )
-@click.option(
-    "--subsampling",
-    type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]),
-    default="4:2:0",
-    show_default=True,
-    help="Chroma subsampling of the test JPEGs (grayscale sets have none).",
-)
+@subsampling_option
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write records as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write records as CSV.")
 @click.option(
