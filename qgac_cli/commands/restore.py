@@ -360,11 +360,11 @@ def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, ve
             if tiles["task"] is None:
                 tiles["task"] = progress.add_task("tiles", total=count, mp=Path(job.source).name)
             progress.update(tiles["task"], completed=done, total=count, mp=Path(job.source).name)
-
-        def on_done(record):
-            if tiles["task"] is not None:
+            if done == count:  # the image is restored; it is written while the next one starts
                 progress.remove_task(tiles["task"])
                 tiles["task"] = None
+
+        def on_done(record):
             if files is not None:
                 progress.update(files, advance=1, mp=f"{report.megapixels:.1f} MP")
             if text := line(record):
