@@ -2,7 +2,7 @@
 report, exit. Data goes to stdout, messages and progress to stderr. torch is imported only
 inside the commands that need it, so `qgac --help` and `qgac --version` are instant.
 
-Exit codes: 0 success, 1 some inputs failed, 2 usage error.
+Exit codes: 0 success, 1 some inputs failed, 2 usage error, 130 Ctrl-C, 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ def main() -> None:
       cat in.jpg | qgac restore - - > out.png
       qgac info photo.jpg --json
       qgac eval data/live1 --quality 10 --quality 50
+
+    \b
+    Exit codes: 0 done, 1 some inputs failed (each named on stderr), 2 usage error
+    (checked before any work), 130 interrupted (Ctrl-C, after a summary), 143 SIGTERM.
+    Shell completion: eval "$(_QGAC_COMPLETE=bash_source qgac)" (zsh_source, fish_source).
     """
 
 

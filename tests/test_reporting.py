@@ -116,3 +116,9 @@ def test_every_option_has_help(command):
     for param in main.commands[command].params:
         if isinstance(param, click.Option) and not param.hidden:
             assert param.help, f"qgac {command} {param.opts[0]} has no help"
+
+
+def test_help_names_the_exit_codes():
+    for args in ([], ["restore"]):
+        text = CliRunner().invoke(main, [*args, "--help"]).output
+        assert "Exit codes: 0" in text and "130" in text

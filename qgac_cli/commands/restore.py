@@ -158,6 +158,12 @@ def restore(
       qgac restore a.jpg b.jpg photos/ -o restored/
       cat in.jpg | qgac restore - - > out.png
       qgac restore big.jpg big.tif --tile 512 --threads 2
+      qgac restore photos/ --suffix .restored -v --json summary.json
+
+    \b
+    Metadata (EXIF, ICC, XMP, IPTC, comments) goes into every format that can hold it.
+    Exit codes: 0 all restored or skipped, 1 some failed, 2 usage error (nothing done),
+    130 Ctrl-C, 143 SIGTERM.
     """
     from qgac_cli import api, batch
     from qgac_cli.jpeg import DEFAULT_MAX_PIXELS
