@@ -1,15 +1,15 @@
 """Tiled restoration: large images in MCU-aligned tiles with enough overlap that the result
-equals the untiled one. Pure tensors in, pixel tiles out."""
+equals the untiled one (or, with a capped halo, matches it in 8 bits). A read JPEG in, pixel
+tiles out."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from functools import partial
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 
-from qgac_cli.coefficients import Planes, from_jpeg, mcu_grid
+from qgac_cli.coefficients import from_jpeg, mcu_grid
 from qgac_cli.jpeg import JpegData
 from qgac_cli.model import QGAC
 from qgac_cli.model.networks import ModelConfig
@@ -41,35 +41,11 @@ class Tile:
     count: int = 1  # how many tiles the image has
 
 
-def _slice(planes: Planes, rows: tuple[int, int], cols: tuple[int, int]) -> Planes:
-    """The sub-planes of MCU rows/cols [r0, r1) x [c0, c1); their visible size ends where the
-    image ends, so edge handling matches the untiled restoration."""
-    fy, fx = planes.factor
-    (r0, r1), (c0, c1) = rows, cols
-    y = planes.y[..., r0 * fy : r1 * fy, c0 * fx : c1 * fx]
-    chroma = None if planes.chroma is None else planes.chroma[..., r0:r1, c0:c1]
-    height = min(y.shape[-2] * 8, planes.height - r0 * fy * 8)
-    width = min(y.shape[-1] * 8, planes.width - c0 * fx * 8)
-    return replace(planes, y=y, chroma=chroma, height=height, width=width)
-
-
 def _spans(count: int, size: int, margin: int) -> Iterator[tuple[int, int, int, int]]:
     """(inner start, inner end, outer start, outer end) over `count` MCUs."""
     for start in range(0, count, size):
         end = min(count, start + size)
         yield start, end, max(0, start - margin), min(count, end + margin)
-
-
-def restore_tiles(
-    model: QGAC, planes: Planes, tile_pixels: int | None, project: bool = True, dtype: torch.dtype | None = None
-) -> Iterator[Tile]:
-    """Restore `planes` (batch of one or more) tile by tile; None or 0 means one tile."""
-    fy, fx = planes.factor
-    grid = (planes.y.shape[-2] // fy, planes.y.shape[-1] // fx)
-    window = partial(_slice, planes)
-    return _restore_windows(
-        model, window, grid, planes.factor, (planes.height, planes.width), tile_pixels, project, dtype
-    )
 
 
 def restore_jpeg_tiles(
@@ -81,31 +57,11 @@ def restore_jpeg_tiles(
     device: torch.device | str = "cpu",
     halo: int | None = None,
 ) -> Iterator[Tile]:
-    """Restore a read JPEG tile by tile, making each tile's coefficients float only when it
-    is its turn: memory is bounded by the tile, not the image. `halo` (blocks) caps the
-    context each tile is given (None: the network's whole reach, exactly the untiled result)."""
-
-    def window(rows: tuple[int, int], cols: tuple[int, int]) -> Planes:
-        return from_jpeg(jpeg, rows, cols).to(device)
-
-    size = (jpeg.height, jpeg.width)
-    return _restore_windows(model, window, mcu_grid(jpeg), jpeg.chroma_factor, size, tile_pixels, project, dtype, halo)
-
-
-def _restore_windows(
-    model: QGAC,
-    window: Callable[[tuple[int, int], tuple[int, int]], Planes],
-    grid: tuple[int, int],
-    factor: tuple[int, int],
-    size: tuple[int, int],
-    tile_pixels: int | None,
-    project: bool,
-    dtype: torch.dtype | None,
-    halo: int | None = None,
-) -> Iterator[Tile]:
-    """The tiles of an image of `grid` MCUs, each restored from the planes `window(rows,
-    cols)` gives for its MCUs plus the context margin."""
-    (fy, fx), (mcu_rows, mcu_cols), (height, width) = factor, grid, size
+    """Restore a read JPEG tile by tile (None or 0: one tile), making each tile's coefficients
+    float only when it is its turn: memory is bounded by the tile, not the image. `halo`
+    (blocks) caps the context each tile is given (None: the network's whole reach, exactly
+    the untiled result)."""
+    (fy, fx), (mcu_rows, mcu_cols) = jpeg.chroma_factor, mcu_grid(jpeg)
     if not tile_pixels:
         size_r, size_c = mcu_rows, mcu_cols
     else:
@@ -117,10 +73,11 @@ def _restore_windows(
     with torch.no_grad():
         for r0, r1, o0, o1 in rows:
             for c0, c1, p0, p1 in cols:
-                pixels = restore_planes(model, window((o0, o1), (p0, p1)), project, dtype).pixels
+                planes = from_jpeg(jpeg, (o0, o1), (p0, p1)).to(device)
+                pixels = restore_planes(model, planes, project, dtype).pixels
                 top, left = r0 * fy * 8, c0 * fx * 8
-                bottom = min(r1 * fy * 8, height)
-                right = min(c1 * fx * 8, width)
+                bottom = min(r1 * fy * 8, jpeg.height)
+                right = min(c1 * fx * 8, jpeg.width)
                 if bottom <= top or right <= left:
                     continue
                 dy, dx = top - o0 * fy * 8, left - p0 * fx * 8
