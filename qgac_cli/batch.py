@@ -338,10 +338,7 @@ def run_batch(
 
 
 def _facts(job: Job, jpeg: JpegData, size: int) -> FileRecord:
-    from qgac_cli.quality import estimate_quality
-
-    used = sorted({c.table_index for c in jpeg.components})
-    quality = estimate_quality([jpeg.tables[i] for i in used]).quality
+    quality = jpeg.quality().quality
     return FileRecord(job.source, job.target, "restored", "", jpeg.width, jpeg.height, jpeg.subsampling, quality, size)
 
 

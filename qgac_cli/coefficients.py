@@ -54,10 +54,10 @@ def _window(coefficients: np.ndarray, rows: tuple[int, int], cols: tuple[int, in
     """Blocks [r0, r1) x [c0, c1) of (by, bx, 8, 8) coefficients; indices past the edge repeat
     the edge blocks (replicate padding)."""
     by, bx = coefficients.shape[:2]
-    r = np.clip(np.arange(*rows), 0, by - 1)
-    c = np.clip(np.arange(*cols), 0, bx - 1)
     if rows[1] <= by and cols[1] <= bx:
         return coefficients[rows[0] : rows[1], cols[0] : cols[1]]  # a view: nothing copied
+    r = np.clip(np.arange(*rows), 0, by - 1)
+    c = np.clip(np.arange(*cols), 0, bx - 1)
     return coefficients[r][:, c]
 
 

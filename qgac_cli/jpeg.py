@@ -458,9 +458,9 @@ def read_jpeg(
     data, source = file_bytes(data, source)
     header = read_header(data, source)
     check_supported(header, source, max_pixels, len(data))
-    decoded = decode_strict(data, header, source) if keep_decoded else None
+    decoded = decode_strict(data, header, source)
     if not keep_decoded:
-        decode_strict(data, header, source)  # checked, not kept
+        decoded = None  # checked, not kept
     jpeglib = _jpeglib()
     with _as_file(without_metadata_segments(data)) as name:
         try:

@@ -88,15 +88,28 @@ def iptc_record(resources: bytes | None) -> bytes | None:
     return None
 
 
-def exif_without_orientation(exif: bytes | None) -> bytes | None:
-    """The EXIF block with its orientation tag set to 1 (pixels already turned), or None where
-    there is none or Pillow cannot parse it."""
+def exif_payload(exif: bytes) -> bytes:
+    """An EXIF block's TIFF structure, without the "Exif\\0\\0" header of its JPEG segment."""
+    return exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
+
+
+def parse_exif(exif: bytes | None) -> Image.Exif | None:
+    """Pillow's reading of an EXIF block, or None where there is none or it cannot be parsed."""
     if not exif:
         return None
     data = Image.Exif()
     try:
-        data.load(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+        data.load(exif_payload(exif))
     except (SyntaxError, ValueError, struct.error, TypeError):
+        return None
+    return data
+
+
+def exif_without_orientation(exif: bytes | None) -> bytes | None:
+    """The EXIF block with its orientation tag set to 1 (pixels already turned), or None where
+    there is none or Pillow cannot parse it."""
+    data = parse_exif(exif)
+    if data is None:
         return None
     data[0x0112] = 1
     return data.tobytes()

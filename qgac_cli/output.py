@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -176,12 +175,7 @@ def write_image(out: BinaryIO, image: RestoredImage, fmt: str, options: OutputOp
 def _tiff_tags(exif: bytes | None, segments: tuple[Segment, ...]) -> Image.Exif:
     """EXIF and the XMP/IPTC/comment tags in one directory: Pillow's TIFF writer takes either
     `exif` or `tiffinfo`, not both."""
-    tags = Image.Exif()
-    if exif:
-        try:
-            tags.load(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
-        except (SyntaxError, ValueError, struct.error, TypeError):
-            tags = Image.Exif()  # unreadable EXIF: the other tags still go in
+    tags = metadata.parse_exif(exif) or Image.Exif()  # unreadable EXIF: the other tags still go in
     for tag, value in metadata.tiff_tags(segments).items():
         tags[tag] = value
     return tags

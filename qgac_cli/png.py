@@ -13,6 +13,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from qgac_cli.metadata import exif_payload
+
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 UP = 2  # PNG filter type: each byte minus the byte above it
 BAND_BYTES = 4 << 20  # about this many raw bytes are filtered and compressed at a time
@@ -52,7 +54,7 @@ def write_png(
     if icc:
         out.write(chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc)))
     if exif:
-        out.write(chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
+        out.write(chunk(b"eXIf", exif_payload(exif)))
     for kind, data in text:
         out.write(chunk(kind, data))
     compressor = zlib.compressobj(level)
