@@ -1,12 +1,12 @@
 """Do restorations add colour to grey and nearly grey photos? Chroma error against the truth.
 
-    python bench/near_grey.py EVAL_DIR [--weights large --weights base] [--limit 8]
+    python bench/near_grey.py DIR... [--weights large --weights base] [--limit 8] [--every N]
         [--saturation 0 --saturation 0.05 --saturation 0.2] [--quality 50 --quality 90]
 
 Each photo is faded toward its own luma (saturation 0: grey, 1: as it is), compressed 4:2:0
-at each quality, and restored; the table gives the mean squared error of Cb and Cr (levels²)
-of the JPEG decode and of each set of weights, over the photos, and how many photos each
-restoration made worse in chroma than their JPEG.
+at each quality, and restored with and without the grey guard (`restoration.GreyGuard`); the
+table gives the mean squared error of Cb and Cr (levels²) of the JPEG decode and of each
+restoration, over the photos, and how many photos each made worse in chroma than their JPEG.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import argparse
 
 import numpy as np
 from common import print_table
+
+GUARDS = ((True, ""), (False, ", no guard"))
 
 
 def chroma(pixels: np.ndarray) -> np.ndarray:
@@ -32,11 +34,12 @@ def fade(rgb: np.ndarray, saturation: float) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data")
+    parser.add_argument("data", nargs="+")
     parser.add_argument("--weights", action="append", default=None)
     parser.add_argument("--saturation", type=float, action="append", default=None)
     parser.add_argument("--quality", type=int, action="append", default=None)
     parser.add_argument("--limit", type=int, default=8)
+    parser.add_argument("--every", type=int, default=1, help="take every N-th image (25: the training hold-out)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
@@ -47,9 +50,11 @@ def main() -> None:
     from qgac_cli.jpeg import decode_with_pillow, encode, read_jpeg
 
     torch.set_num_threads(args.threads)
-    names = args.weights or ["large", "base"]
-    models = {name: api.load_model(name) for name in names}
-    photos = [load_rgb(p) for p in list_images([args.data])[: args.limit]]
+    weights = args.weights or ["large", "base"]
+    models = {name: api.load_model(name) for name in weights}
+    runs = {f"{name}{label}": (model, guard) for name, model in models.items() for guard, label in GUARDS}
+    names = list(runs)
+    photos = [load_rgb(p) for p in list_images(args.data)[:: args.every][: args.limit]]
     rows = []
     for saturation in args.saturation or [0.0, 0.05, 0.2]:
         for quality in args.quality or [50, 90]:
@@ -60,9 +65,9 @@ def main() -> None:
                 truth = chroma(image)
                 errors["jpeg"].append(float(((chroma(decode_with_pillow(data)) - truth) ** 2).mean()))
                 jpeg = read_jpeg(data)
-                for name, model in models.items():
+                for name, (model, guard) in runs.items():
                     with torch.no_grad():
-                        restored = api.restore_jpeg(jpeg, model, api.RestoreOptions(bits=8))
+                        restored = api.restore_jpeg(jpeg, model, api.RestoreOptions(bits=8, grey_guard=guard))
                     errors[name].append(float(((chroma(restored) - truth) ** 2).mean()))
             row = [saturation, quality, f"{np.mean(errors['jpeg']):.3f}"]
             for name in names:

@@ -42,6 +42,7 @@ class RestoreOptions:
     precision: str = "auto"  # the networks' arithmetic: auto (bf16 where native) | bf16 | fp32
     bits: int | None = None  # result as float32 in [0, 1] (None), or uint8 (8) / uint16 (16)
     halo: int | None = DEFAULT_HALO  # blocks of context around each tile; None: exact (the whole reach)
+    grey_guard: bool = True  # keep near-grey photos grey (restoration.GreyGuard)
 
 
 # --------------------------------------------------------------------------- model
@@ -100,7 +101,9 @@ def restore_jpeg(
     channels = 3 if len(jpeg.components) == 3 else 1
     kind = {None: np.float32, 8: np.uint8, 16: np.uint16}[options.bits]
     out = np.empty((jpeg.height, jpeg.width, channels), dtype=kind)  # filled tile by tile
-    tiles = restore_jpeg_tiles(model, jpeg, options.tile, options.project, dtype, device, options.halo)
+    tiles = restore_jpeg_tiles(
+        model, jpeg, options.tile, options.project, dtype, device, options.halo, options.grey_guard
+    )
     for done, tile in enumerate(tiles, 1):
         if not torch.isfinite(tile.pixels).all():
             raise WeightsError("the network produced non-finite values (NaN or infinity); no output written")

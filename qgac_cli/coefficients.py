@@ -94,6 +94,20 @@ def from_jpeg(jpeg: JpegData, rows: tuple[int, int] | None = None, cols: tuple[i
     return Planes(y, y_table, torch.stack([cb, cr], dim=1), c_table, (fy, fx), height, width)
 
 
+def colourfulness(jpeg: JpegData, percentile: float = 99.0) -> float:
+    """How far from grey a colour JPEG's colour strays, in levels: the `percentile` of its
+    chroma blocks' mean distance from grey (the farther of Cb and Cr), read from the DC
+    coefficients alone, so it costs nothing on any image size. 0 for a grayscale file."""
+    if len(jpeg.components) < 3:
+        return 0.0
+    distance = None
+    for i in (1, 2):
+        dc = jpeg.components[i].coefficients[..., 0, 0]
+        mean = np.abs(dc.astype(np.float32)) * float(jpeg.table_for(i)[0, 0]) / 8.0  # DC = 8 x the block mean
+        distance = mean if distance is None else np.maximum(distance, mean)
+    return float(np.percentile(distance, percentile))
+
+
 def samples(blocks: torch.Tensor, clamp: bool = True) -> torch.Tensor:
     """Dequantized block channels (B, 64, h, w) -> samples (B, 1, 8h, 8w), range-limited to
     0..255 as libjpeg does after its IDCT (clamp=False for training losses, where a clamp

@@ -36,6 +36,7 @@ class EvalConfig:
     per_image: bool = False
     limit: int | None = None
     precision: str = "auto"  # the networks' arithmetic (RestoreOptions.precision)
+    grey_guard: bool = True  # RestoreOptions.grey_guard
 
 
 def load_reference(path: Path) -> np.ndarray:
@@ -101,7 +102,9 @@ def _summaries(rows: list[dict]) -> list[dict]:
 def evaluate(cfg: EvalConfig, methods: dict, progress: Progress | None = None) -> list[dict]:
     """Records (dataset, quality, method, psnr, psnrb, ssim, images), per-image rows too if
     asked (with an `image` field). `methods` maps a name to a loaded model."""
-    options = RestoreOptions(project=cfg.project, tile=0, bits=8, precision=cfg.precision)  # scored as users receive it
+    options = RestoreOptions(  # scored as users receive it
+        project=cfg.project, tile=0, bits=8, precision=cfg.precision, grey_guard=cfg.grey_guard
+    )
     work = plan(cfg)
     rows: list[dict] = []
     total = len(work)

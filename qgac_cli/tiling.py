@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import torch
 
-from qgac_cli.coefficients import from_jpeg, mcu_grid
+from qgac_cli.coefficients import colourfulness, from_jpeg, mcu_grid
 from qgac_cli.jpeg import JpegData
 from qgac_cli.model import QGAC
 from qgac_cli.model.networks import ModelConfig
-from qgac_cli.restoration import restore_planes
+from qgac_cli.restoration import guard_floor, restore_planes
 
 
 def context_blocks(config: ModelConfig) -> int:
@@ -56,11 +56,12 @@ def restore_jpeg_tiles(
     dtype: torch.dtype | None = None,
     device: torch.device | str = "cpu",
     halo: int | None = None,
+    guard: bool = True,
 ) -> Iterator[Tile]:
     """Restore a read JPEG tile by tile (None or 0: one tile), making each tile's coefficients
     float only when it is its turn: memory is bounded by the tile, not the image. `halo`
     (blocks) caps the context each tile is given (None: the network's whole reach, exactly
-    the untiled result)."""
+    the untiled result). `guard` applies the `GreyGuard`, decided once for the whole photo."""
     (fy, fx), (mcu_rows, mcu_cols) = jpeg.chroma_factor, mcu_grid(jpeg)
     if not tile_pixels:
         size_r, size_c = mcu_rows, mcu_cols
@@ -70,11 +71,12 @@ def restore_jpeg_tiles(
     context = context_blocks(model.config) if halo is None else min(halo, context_blocks(model.config))
     margin_r, margin_c = -(-context // fy), -(-context // fx)  # whole MCUs covering the context
     rows, cols = list(_spans(mcu_rows, size_r, margin_r)), list(_spans(mcu_cols, size_c, margin_c))
+    floor = guard_floor(colourfulness(jpeg)) if guard and len(jpeg.components) == 3 else 1.0
     with torch.no_grad():
         for r0, r1, o0, o1 in rows:
             for c0, c1, p0, p1 in cols:
                 planes = from_jpeg(jpeg, (o0, o1), (p0, p1)).to(device)
-                pixels = restore_planes(model, planes, project, dtype).pixels
+                pixels = restore_planes(model, planes, project, dtype, floor).pixels
                 top, left = r0 * fy * 8, c0 * fx * 8
                 bottom = min(r1 * fy * 8, jpeg.height)
                 right = min(c1 * fx * 8, jpeg.width)

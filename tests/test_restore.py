@@ -327,20 +327,77 @@ def test_grey_photos_come_back_grey(quality):
     assert np.array_equal(restored[..., 0], restored[..., 1]) and np.array_equal(restored[..., 1], restored[..., 2])
 
 
-@pytest.mark.parametrize("quality", [30, 50, 90])
-def test_near_grey_photos_gain_no_colour(quality):
+def _chroma(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB -> (2, H, W) Cb and Cr around 0 (JFIF)."""
+    x = pixels.astype(np.float64)
+    cb = -0.168736 * x[..., 0] - 0.331264 * x[..., 1] + 0.5 * x[..., 2]
+    cr = 0.5 * x[..., 0] - 0.418688 * x[..., 1] - 0.081312 * x[..., 2]
+    return np.stack([cb, cr])
+
+
+def _faded(saturation: float, seed: int = 4) -> np.ndarray:
+    """A generated colour photo faded toward its own luma (0: grey, 1: as it is)."""
+    rgb = photo(128, 160, seed=seed).astype(np.float64)
+    luma = (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2])[..., None]
+    return np.clip(np.round(luma + saturation * (rgb - luma)), 0, 255).astype(np.uint8)
+
+
+def test_colourfulness_reads_the_stored_colour():
+    from qgac_cli.coefficients import colourfulness
+
+    def measured(pixels, quality=50):
+        return colourfulness(read_jpeg(pillow_jpeg(pixels, quality=quality, subsampling=2)))
+
+    grey = photo(64, 64, seed=2, channels=1)
+    assert measured(np.stack([grey] * 3, -1)) == 0.0
+    assert measured(grey) == 0.0  # a grayscale file has no colour at all
+    assert measured(_faded(0.05)) < 6.0 < 12.0 < measured(_faded(1.0))
+    cast = np.full((64, 64, 3), (140, 128, 116), np.uint8)  # a flat warm cast: Cb -8.0, Cr +7.0 levels
+    assert abs(measured(cast, quality=95) - 8.0) < 0.5
+
+
+@pytest.mark.parametrize("quality", [10, 30, 50, 90])
+@pytest.mark.parametrize("name", ["large", "base"])
+def test_near_grey_photos_gain_no_colour(quality, name):
+    """A photo faded to 5 % of its colour: the restored chroma is no farther from the truth
+    than the JPEG's (without the grey guard the colour network adds colour along the edges)."""
     from qgac_cli.api import RestoreOptions, load_model, restore_jpeg
     from qgac_cli.jpeg import decode_with_pillow
 
-    model = load_model("base")
-    grey = photo(96, 128, seed=4, channels=1).astype(np.int16)
-    tint = np.stack([grey + 2, grey, grey - 2], -1).clip(0, 255).astype(np.uint8)  # a faint warm cast
-    data = pillow_jpeg(tint, quality=quality, subsampling=2)
+    model = load_model(name)
+    truth = _faded(0.05)
+    data = pillow_jpeg(truth, quality=quality, subsampling=2)
     with torch.no_grad():
         restored = restore_jpeg(read_jpeg(data), model, RestoreOptions(bits=8))
-    truth, jpeg = _chroma_spread(tint), _chroma_spread(decode_with_pillow(data))
-    # the restored colour is no farther from the true faint cast than the JPEG's colour is
-    assert abs(_chroma_spread(restored) - truth) <= abs(jpeg - truth) + 0.25
+    error = ((_chroma(restored) - _chroma(truth)) ** 2).mean()
+    jpeg_error = ((_chroma(decode_with_pillow(data)) - _chroma(truth)) ** 2).mean()
+    assert error <= jpeg_error
+
+
+def test_the_grey_guard_leaves_colourful_photos_alone():
+    """On a colourful photo the guard is off: bit for bit what the network restores."""
+    from qgac_cli.api import RestoreOptions, load_model, restore_jpeg
+
+    model = load_model("base")
+    jpeg = read_jpeg(pillow_jpeg(_faded(1.0), quality=20, subsampling=2))
+    with torch.no_grad():
+        guarded = restore_jpeg(jpeg, model, RestoreOptions(bits=8))
+        free = restore_jpeg(jpeg, model, RestoreOptions(bits=8, grey_guard=False))
+    assert np.array_equal(guarded, free)
+
+
+def test_the_grey_guard_scales_the_correction_by_the_colour_nearby():
+    from qgac_cli.restoration import GreyGuard, grey_guard
+
+    stored = torch.full((1, 2, 64, 64), 128.0)
+    stored[..., :8, :8] += 6.0  # colour in one corner only
+    color = stored + 4.0  # the network adds colour everywhere
+    guarded = grey_guard(color, stored, floor=0.0, guard=GreyGuard(window=17, levels=3.0))
+    assert torch.equal(guarded[..., :8, :8], color[..., :8, :8])  # where the file has colour: kept
+    assert torch.equal(guarded[..., 40:, 40:], stored[..., 40:, 40:])  # far from it: none added
+    half = grey_guard(color, stored, floor=0.5)
+    assert torch.allclose(half[..., 40:, 40:], stored[..., 40:, 40:] + 2.0)  # the floor keeps its share
+    assert torch.equal(grey_guard(color, stored, floor=1.0), color)
 
 
 def test_a_second_photo_is_never_an_output(tmp_path, tiny_weights):

@@ -44,6 +44,7 @@ subsampling_option = click.option(
     help="Score existing JPEG files against references with the same names.",
 )
 @click.option("--no-projection", is_flag=True, help="Score without the quantization-interval projection.")
+@click.option("--no-grey-guard", is_flag=True, help="Score without the guard that keeps near-grey photos grey.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write records as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write records as CSV.")
 @click.option("--per-image", is_flag=True, help="Also record every image.")
@@ -60,6 +61,7 @@ def eval_command(
     jpeg_only,
     paired,
     no_projection,
+    no_grey_guard,
     json_path,
     csv_path,
     per_image,
@@ -97,6 +99,7 @@ def eval_command(
             subsampling=subsampling,
             paired=tuple(paired) if paired else None,
             project=not no_projection,
+            grey_guard=not no_grey_guard,
             per_image=per_image,
             limit=limit,
             precision=precision,

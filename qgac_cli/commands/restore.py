@@ -99,6 +99,12 @@ from qgac_cli.errors import QgacError
 )
 @click.option("--max-pixels", type=int, default=None, help="Refuse images larger than this (default 200 MP).")
 @click.option("--no-projection", is_flag=True, help="Do not clamp coefficients into their quantization intervals.")
+@click.option(
+    "--no-grey-guard",
+    is_flag=True,
+    help="Let the colour network add colour to near-grey photos too (by default it may only where the file "
+    "has colour nearby).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never overwritten).")
 @click.option(
     "--shard", default=None, metavar="I/N", help="Take only share I of N of the inputs (I counts from 0: 0/2 and 1/2)."
@@ -140,6 +146,7 @@ def restore(
     exact_tiles,
     max_pixels,
     no_projection,
+    no_grey_guard,
     overwrite,
     shard,
     precision,
@@ -206,6 +213,7 @@ def restore(
         max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
         precision="bf16" if half else precision,
         halo=None if exact_tiles else api.DEFAULT_HALO,
+        grey_guard=not no_grey_guard,
     )
     output = OutputOptions(
         format=fmt,
