@@ -247,15 +247,22 @@ def test_tiles_made_float_one_window_at_a_time_equal_the_whole(tmp_path):
 
 
 def test_the_default_halo_matches_the_untiled_result_in_8_bits():
-    """Tiles get 16 blocks of context, not the network's whole reach (25 for base): the 8-bit
+    """Tiles get 8 blocks of context, not the network's whole reach (25 for base): the 8-bit
     result may differ from the untiled one by a level in a rare pixel, no more."""
     model = weights.load("base")
     jpeg = read_jpeg(pillow_jpeg(photo(200, 328, seed=9), quality=15))
     whole = api.restore_jpeg(jpeg, model, api.RestoreOptions(tile=0, bits=8)).astype(int)
     tiled = api.restore_jpeg(jpeg, model, api.RestoreOptions(tile=128, bits=8)).astype(int)
-    assert api.RestoreOptions().halo == 16
+    assert api.RestoreOptions().halo == 8
     difference = np.abs(tiled - whole)
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-3
+
+
+def test_the_cli_tiles_as_the_library_does():
+    from qgac_cli.commands.restore import restore
+
+    tile = next(p for p in restore.params if p.name == "tile")
+    assert tile.default == api.DEFAULT_TILE == api.RestoreOptions().tile
 
 
 def test_reading_for_restore_keeps_the_decode_only_where_it_is_the_result():

@@ -86,7 +86,7 @@ from qgac_cli.errors import QgacError
 @click.option(
     "--tile",
     type=int,
-    default=1024,
+    default=768,
     show_default=True,
     callback=check_tile,
     help="Tile size in pixels (0: no tiling; else at least 64).",
@@ -95,7 +95,7 @@ from qgac_cli.errors import QgacError
     "--exact-tiles",
     is_flag=True,
     help="Overlap tiles by the network's whole reach: exactly the untiled result, up to 2x slower on large "
-    "images (by default 16 blocks, which changes about one pixel in 10^5 by one level).",
+    "images (by default 8 blocks, which changes a few pixels in 10^5 by one level).",
 )
 @click.option("--max-pixels", type=int, default=None, help="Refuse images larger than this (default 200 MP).")
 @click.option("--no-projection", is_flag=True, help="Do not clamp coefficients into their quantization intervals.")
