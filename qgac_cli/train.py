@@ -403,6 +403,8 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict | None], None] | 
         "batch": cfg.batch * world,
         "precision": "bf16" if dtype is not None else "fp32",
     }
+    if cfg.stage == "gan":  # what the GAN weights were trained to trade against PSNR
+        meta.update(adv_weight=cfg.adv_weight, texture_weight=cfg.texture_weight)
     steps_before = int(metadata.get("total_steps", 0))
     started, start_step = time.time(), step
     seconds_before = float(metadata.get("total_seconds", 0.0))

@@ -258,3 +258,20 @@ def test_the_train_command_ends_with_its_best_checkpoint(images, tmp_path):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().endswith("best.pt") and (out / "best.pt").is_file()
+
+
+def test_the_gan_loss_weights_reach_the_trainer_and_the_checkpoint(images, tmp_path):
+    from click.testing import CliRunner
+
+    from qgac_cli.cli import main
+
+    y = train(config(images, tmp_path / "y", steps=2))
+    out = tmp_path / "gan"
+    args = ["train", str(images), "--stage", "gan", "--init", str(y), "--out", str(out), "--steps", "2"]
+    args += ["--batch", "2", "--patch", "32", "--val-every", "2", "--threads", "1"]
+    result = CliRunner().invoke(main, [*args, "--adv-weight", "0.02", "--texture-weight", "0.5"])
+    assert result.exit_code == 0, result.output
+    metadata = weights.read(out / "best.pt").metadata
+    assert metadata["stage"] == "gan" and metadata["adv_weight"] == 0.02 and metadata["texture_weight"] == 0.5
+    refused = CliRunner().invoke(main, [*args, "--overwrite", "--adv-weight", "-1"])
+    assert refused.exit_code == 2 and "adv-weight" in refused.output

@@ -58,6 +58,20 @@ from qgac_cli.errors import QgacError
     "every quality counts by its decibels, as eval averages them).",
 )
 @click.option("--ssim-weight", type=float, default=0.05, show_default=True, help="λ of the −λ·SSIM term.")
+@click.option(
+    "--adv-weight",
+    type=click.FloatRange(min=0),
+    default=5e-3,
+    show_default=True,
+    help="Weight of the adversarial (relativistic average) loss in stage gan.",
+)
+@click.option(
+    "--texture-weight",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Weight of the texture (Gram matrix) loss in stage gan.",
+)
 @click.option("--val-every", type=int, default=500, show_default=True, help="Validate and checkpoint every N steps.")
 @click.option("--max-minutes", type=float, default=None, help="Stop (and save) after this long.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the patches, qualities and weights.")
@@ -80,6 +94,8 @@ def train(
     lr,
     loss,
     ssim_weight,
+    adv_weight,
+    texture_weight,
     val_every,
     max_minutes,
     seed,
@@ -118,6 +134,8 @@ def train(
         lr=lr,
         loss=loss,
         ssim_weight=ssim_weight,
+        adv_weight=adv_weight,
+        texture_weight=texture_weight,
         val_every=val_every,
         checkpoint_every=val_every,
         max_minutes=max_minutes,
