@@ -173,7 +173,7 @@ def main() -> None:
                     tag = "" if len(precisions) == 1 else f", {precision}"
                     rows.append(in_process(label + tag, code, case, args.threads, size))
             case[1].unlink()
-        count, mp = (float(v) for v in args.folder.split("x"))
+        count, mp = (float(v) for v in args.folder.split("x")) if "x" in args.folder else (0.0, 0.0)
         if count:
             photos = folder / "photos"
             photos.mkdir()

@@ -51,7 +51,7 @@ class RestoreOptions:
 
 
 def gan_sibling(name_or_path: str | None) -> str:
-    """The GAN weights that pair with a shipped regression name ("large" -> "base-gan")."""
+    """The GAN weights that pair with a shipped regression name ("large" -> "large-gan")."""
     name = name_or_path or weights_mod.DEFAULT_WEIGHTS
     if name not in weights_mod.GAN_SIBLINGS:
         raise WeightsError(f"no GAN weights pair with {name!r}; give --gan-weights")
