@@ -188,14 +188,17 @@ def project_chroma(restored: torch.Tensor, planes: Planes) -> torch.Tensor:
     return restored + dct.replicate(delta.reshape(b, 2, *delta.shape[-2:]), planes.factor)
 
 
-def chroma_at_luma_grid(planes: Planes) -> torch.Tensor:
+def chroma_at_luma_grid(planes: Planes, stored: torch.Tensor | None = None) -> torch.Tensor:
     """Stored chroma brought to the luma grid in pixel space, as coefficients (B, 2, 64, hy, wy).
 
     Upsampling happens on raw samples (libjpeg's triangle filter), never on normalized
     coefficients, so at the network's zero-residual start the decode equals libjpeg's.
+    `stored`: those samples, `chroma_samples(planes, planes.chroma)`, where the caller has them.
     """
     assert planes.chroma is not None
-    up = chroma_samples(planes, planes.chroma) - 128.0  # (B, 2, Hy, Wy)
+    if stored is None:
+        stored = chroma_samples(planes, planes.chroma)
+    up = stored - 128.0  # (B, 2, Hy, Wy)
     b = up.shape[0]
     blocks = dct.block_dct(dct.to_blocks(up.flatten(0, 1).unsqueeze(1)))  # (2B, 64, hy, wy)
     return blocks.view(b, 2, *blocks.shape[1:])

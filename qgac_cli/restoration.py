@@ -78,11 +78,11 @@ def restore_planes(
         y = project_coefficients(y, planes.y, planes.y_table)
     if not planes.is_color:
         return Restored(y, None, to_pixels(planes, y=y))
+    stored = chroma_samples(planes, planes.chroma)  # as libjpeg decodes it, at the luma grid
     if not planes.chroma.any():  # a grey picture stored in colour: no colour to restore, add none
-        color = chroma_samples(planes, planes.chroma)
-        return Restored(y, color, to_pixels(planes, y=y, color=color))
-    chroma = model.restore_color(chroma_at_luma_grid(planes), y, planes.c_table, planes.y_table, dtype)
-    color = grey_guard(color_samples(chroma), chroma_samples(planes, planes.chroma), grey_floor)
+        return Restored(y, stored, to_pixels(planes, y=y, color=stored))
+    chroma = model.restore_color(chroma_at_luma_grid(planes, stored), y, planes.c_table, planes.y_table, dtype)
+    color = grey_guard(color_samples(chroma), stored, grey_floor)
     if project:
         color = project_chroma(color, planes)
     return Restored(y, color, to_pixels(planes, y=y, color=color))

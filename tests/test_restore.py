@@ -314,14 +314,6 @@ def test_sharding_and_api_without_cli(tmp_path, tiny_weights):
     os.environ.pop("WORLD_SIZE", None)
 
 
-def _chroma_spread(pixels: np.ndarray) -> float:
-    """Mean distance of the pixels' chroma from grey (Cb = Cr = 128), in levels."""
-    rgb = pixels.astype(np.float64)
-    cb = -0.168736 * rgb[..., 0] - 0.331264 * rgb[..., 1] + 0.5 * rgb[..., 2]
-    cr = 0.5 * rgb[..., 0] - 0.418688 * rgb[..., 1] - 0.081312 * rgb[..., 2]
-    return float(np.mean(np.abs(cb)) + np.mean(np.abs(cr)))
-
-
 @pytest.mark.parametrize("quality", [10, 50, 90])
 def test_grey_photos_come_back_grey(quality):
     from qgac_cli.api import RestoreOptions, load_model, restore_jpeg
@@ -336,10 +328,10 @@ def test_grey_photos_come_back_grey(quality):
 
 def _chroma(pixels: np.ndarray) -> np.ndarray:
     """(H, W, 3) RGB -> (2, H, W) Cb and Cr around 0 (JFIF)."""
-    x = pixels.astype(np.float64)
-    cb = -0.168736 * x[..., 0] - 0.331264 * x[..., 1] + 0.5 * x[..., 2]
-    cr = 0.5 * x[..., 0] - 0.418688 * x[..., 1] - 0.081312 * x[..., 2]
-    return np.stack([cb, cr])
+    from qgac_cli.dct import rgb_to_ycbcr
+
+    rgb = torch.tensor(pixels, dtype=torch.float64).permute(2, 0, 1)[None] / 255.0
+    return (rgb_to_ycbcr(rgb)[0, 1:] - 128.0).numpy()
 
 
 def _faded(saturation: float, seed: int = 4) -> np.ndarray:
