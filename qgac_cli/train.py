@@ -31,7 +31,8 @@ from qgac_cli.errors import UsageError
 from qgac_cli.metrics import psnr, ssim
 from qgac_cli.model import QGAC, preset
 from qgac_cli.model.discriminator import Discriminator, gram
-from qgac_cli.model.growth import grow
+from qgac_cli.model.growth import grow, growth_target
+from qgac_cli.model.presets import PRESETS
 from qgac_cli.restoration import restore_planes
 
 STAGES = ("y", "color", "joint", "gan")
@@ -45,7 +46,7 @@ class TrainConfig:
     preset: str = "base"
     generator: str | None = None  # override the preset's weight generator (CFM ablation)
     init: str | None = None  # weights to start from (required for every stage but y)
-    grow: str | None = None  # a larger preset to grow the init weights into (model.growth)
+    grow: str | None = None  # grow the init weights: a larger preset or "y.channels=128,..." (model.growth)
     precision: str = "auto"  # the networks' autocast: auto (bf16 where native) | bf16 | fp32
     resume: str | None = None
     overwrite: bool = False  # start afresh in an --out that holds an earlier run
@@ -245,10 +246,12 @@ def _prepare_model(cfg: TrainConfig, bank: PatchBank) -> tuple[QGAC, dict]:
         metadata = dict(ckpt.metadata)
         if cfg.grow:
             try:
-                model = grow(model, preset(cfg.grow), seed=cfg.seed)
+                model = grow(model, growth_target(cfg.grow, model.config), seed=cfg.seed)
             except ValueError as e:
                 raise UsageError(f"cannot grow {cfg.init} into {cfg.grow}: {e}") from None
-            metadata.update(preset=cfg.grow, grown_from=metadata.get("preset", "?"))
+            before = metadata.get("preset", "?")
+            named = cfg.grow if cfg.grow in PRESETS else f"{before}+{cfg.grow}"
+            metadata.update(preset=named, grown_from=before)
         return model, metadata
     if cfg.grow:
         raise UsageError("--grow needs trained weights to grow: give --init")

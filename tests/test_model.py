@@ -160,19 +160,58 @@ def test_grown_model_restores_exactly_as_the_original():
     assert new_last.grad is not None and new_last.grad.abs().sum() > 0
 
 
-def test_growth_only_adds_blocks():
+def test_widened_model_restores_as_the_original_and_its_new_channels_learn():
+    from dataclasses import replace
+
+    from qgac_cli.model.growth import grow
+
+    small = tiny_model(0)
+    target = replace(TINY, y=replace(TINY.y, channels=12, blocks=2), color=replace(TINY.color, channels=16))
+    grown = grow(small, target).eval()
+    assert grown.config == target
+    data = pillow_jpeg(photo(40, 56), quality=20, subsampling=2)
+    planes = from_jpeg(read_jpeg(data))
+    with torch.no_grad():
+        expected = restore_planes(small.eval(), planes).pixels
+        restored = restore_planes(grown, planes).pixels
+    # equal up to the order of float sums (more channels, other kernels): far below one level
+    assert torch.allclose(restored, expected, atol=1e-5)
+    # the new channels are live (random) and the zero weights reading them get gradients
+    grown.train()
+    y, table = torch.randn(1, 64, 6, 7), torch.full((1, 1, 8, 8), 10.0)
+    grown.y_net(y, table).square().sum().backward()
+    fuse = grown.y_net.fuse.shared  # (64, 3 * 12): columns 8..11 of each piece are new
+    assert torch.all(fuse[:, 8:12] == 0) and fuse.grad[:, 8:12].abs().sum() > 0
+    assert grown.y_net.head.shared[8:].abs().sum() > 0  # new channels computed from the input
+
+
+def test_growth_positions_keep_each_piece_of_a_concatenation_in_place():
+    from qgac_cli.model.growth import positions
+
+    assert positions(6, 6, 2, 3).tolist() == list(range(6))
+    assert positions(6, 9, 2, 3).tolist() == [0, 1, 3, 4, 6, 7]
+    with pytest.raises(ValueError):
+        positions(5, 9, 2, 3)
+
+
+def test_growth_only_adds_blocks_and_channels():
     from dataclasses import replace
 
     from qgac_cli.model.growth import grow
 
     small = tiny_model(0)
     for target in (
-        replace(TINY, y=replace(TINY.y, channels=16)),
+        replace(TINY, y=replace(TINY.y, channels=4)),
         replace(TINY, y=replace(TINY.y, blocks=0)),
+        replace(TINY, y=replace(TINY.y, freq_channels=2)),
+        replace(TINY, color=replace(TINY.color, basis=3)),
         preset("paper"),
     ):
         with pytest.raises(ValueError):
             grow(small, target)
+    full = replace(TINY, y=replace(TINY.y, generator="full"))
+    with pytest.raises(ValueError, match="cannot widen"):
+        grow(QGAC(full), replace(full, y=replace(full.y, channels=16)))
 
 
 def test_match_config_grows_a_checkpoint_and_refuses_other_shapes():

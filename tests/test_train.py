@@ -196,9 +196,18 @@ def test_grow_starts_from_the_init_weights(images, tmp_path, monkeypatch):
     assert ckpt.config == deeper and ckpt.metadata["preset"] == "small-deeper"
     assert ckpt.metadata["grown_from"] == "small"
     with pytest.raises(UsageError, match="cannot grow"):
-        train(config(images, tmp_path / "bad", stage="joint", init=str(first), grow="base"))
+        train(config(images, tmp_path / "bad", stage="joint", init=str(first), grow="paper"))
     with pytest.raises(UsageError, match="--init"):
         train(config(images, tmp_path / "bad2", grow="small-deeper"))
+    wider = train(
+        config(images, tmp_path / "w", stage="joint", init=str(first), grow="y.channels=56,color.blocks=2", steps=2)
+    )
+    ckpt = weights.read(wider)
+    assert ckpt.config == replace(small, y=replace(small.y, channels=56), color=replace(small.color, blocks=2))
+    assert ckpt.metadata["preset"] == "small+y.channels=56,color.blocks=2"
+    for bad in ("y.width=60", "colour.blocks=2", "y.channels=many", "y.channels=8"):
+        with pytest.raises(UsageError, match="cannot grow"):
+            train(config(images, tmp_path / "bad3", stage="joint", init=str(first), grow=bad, steps=2))
 
 
 def test_bf16_training_runs_and_records_its_precision(images, tmp_path):

@@ -34,8 +34,9 @@ from qgac_cli.errors import QgacError
 @click.option(
     "--grow",
     default=None,
-    metavar="PRESET",
-    help="Grow the --init weights into this larger preset first (new blocks start as the identity).",
+    metavar="PRESET|CHANGES",
+    help="Grow the --init weights first: into a larger preset, or by changes such as "
+    "y.channels=128,color.blocks=8 (new blocks and channels start silent: same output).",
 )
 @click.option("--resume", default=None, type=click.Path(dir_okay=False), help="Resume exactly from OUT/last.pt.")
 @click.option("--overwrite", is_flag=True, help="Start afresh in an --out that holds an earlier run.")

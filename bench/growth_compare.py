@@ -1,0 +1,166 @@
+"""What to grow, by measurement: equal-time training runs of grown candidates from one start.
+
+    python bench/growth_compare.py DATA... --init large --minutes 12 \\
+        --candidate none --candidate y.blocks=10 --candidate y.channels=128 \\
+        --candidate color.blocks=9 --candidate color.channels=64 [--batch 16] [--lr 5e-5]
+        [--threads 2] [--device auto] [--out runs/growth]
+
+Every candidate starts from the same weights (`--init`), grown by `qgac train --grow`'s rules
+(new blocks and channels silent, so every run starts at the same validation score), and
+trains the joint stage for the same wall time from the same seed and patches: a short probe
+measures its rate, then the cosine schedule is sized to end inside the budget (a bigger
+candidate gets fewer steps, which is the point). "none" is the start trained as it is. The
+table gives each candidate's validation gain over the JPEG at q10 / q50 / q90 (held-out
+crops) at the start and at its best, the change against "none", and the restoring networks'
+forward time per megapixel (fp32, in a fresh process, one megapixel) against the start's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from common import print_table, run_child
+
+MEASURE = """
+import time
+from qgac_cli import weights
+from qgac_cli.model.growth import grow, growth_target
+model = weights.build(weights.read(weights.resolve({init!r})))
+if {spec!r} != "none":
+    model = grow(model, growth_target({spec!r}, model.config))
+model = model.eval()
+h = w = 128  # one megapixel of 8x8 blocks
+torch.manual_seed(0)
+y, c = torch.randn(1, 64, h, w), torch.randn(1, 2, 64, h, w)
+t = torch.full((1, 1, 8, 8), 20.0)
+def forward():
+    model.restore_color(c, model.restore_y(y, t), t, t)
+with torch.no_grad():
+    forward()
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        forward()
+        times.append(time.perf_counter() - start)
+from qgac_cli.model import count_parameters
+result = dict(parameters=count_parameters(model), seconds=min(times), megapixels=(8 * h) * (8 * w) / 1e6)
+"""
+
+
+def gains(log: Path) -> tuple[dict, dict]:
+    """The validation records at the start (step 0) and at the best mean gain."""
+    records = [json.loads(line) for line in log.read_text().splitlines() if '"gain_q' in line]
+    mean = lambda r: sum(v for k, v in r.items() if k.startswith("gain_q")) / 3  # noqa: E731
+    return records[0], max(records, key=mean)
+
+
+def train_candidate(spec: str, args: argparse.Namespace, out: Path) -> dict:
+    """Train one candidate for the budget (probe, then a sized schedule); its log's figures."""
+    import time
+
+    from qgac_cli.train import TrainConfig, patch_rate, train
+
+    common = dict(
+        stage="joint",
+        data=tuple(args.data),
+        init=args.init,
+        grow=None if spec == "none" else spec,
+        batch=args.batch,
+        patch=args.patch,
+        lr=args.lr,
+        warmup=20,
+        loss=args.loss,
+        ssim_weight=args.ssim_weight,
+        precision=args.precision,
+        device=args.device,
+        threads=args.threads,
+        seed=0,
+        overwrite=True,
+    )
+    started = time.time()
+    probe = TrainConfig(
+        out=str(out / "probe"),
+        steps=args.probe_steps,
+        val_every=10**9,
+        checkpoint_every=10**9,
+        log_every=max(1, args.probe_steps // 3),
+        **common,
+    )
+    train(probe)
+    rate = patch_rate(out / "probe" / "log.jsonl", args.batch, since=-2)
+    left = args.minutes * 60 - (time.time() - started)
+    steps = max(2, int(rate / args.batch * left * 0.9))
+    cfg = TrainConfig(
+        out=str(out / "run"),
+        steps=steps,
+        val_every=max(1, steps // 3),
+        checkpoint_every=max(1, steps // 3),
+        log_every=max(1, steps // 10),
+        max_minutes=left / 60,
+        **common,
+    )
+    train(cfg)
+    start, best = gains(out / "run" / "log.jsonl")
+    return {"steps": steps, "rate": rate, "start": start, "best": best}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", nargs="+")
+    parser.add_argument("--init", default="large")
+    parser.add_argument("--candidate", action="append", default=None, help="none, a preset or ROLE.FIELD=N,...")
+    parser.add_argument("--minutes", type=float, default=12.0, help="wall time per candidate")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--patch", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--loss", default="l2")
+    parser.add_argument("--ssim-weight", type=float, default=0.0)
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--probe-steps", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default="runs/growth")
+    args = parser.parse_args()
+    candidates = args.candidate or ["none", "y.blocks=10", "y.channels=128", "color.blocks=9", "color.channels=64"]
+    if "none" not in candidates:
+        candidates.insert(0, "none")
+
+    results = {}
+    for spec in candidates:
+        results[spec] = train_candidate(spec, args, Path(args.out) / spec.replace(",", "+"))
+        speed = run_child(MEASURE.format(init=args.init, spec=spec), args.threads)
+        results[spec]["speed"] = speed
+        print(spec, json.dumps(results[spec]), flush=True)
+
+    qualities = sorted(k for k in results["none"]["best"] if k.startswith("gain_q"))
+    base_best = results["none"]["best"]
+    base_speed = results["none"]["speed"].get("seconds")
+    rows = []
+    for spec, r in results.items():
+        speed = r["speed"]
+        per_mp = speed["seconds"] / speed["megapixels"] if "seconds" in speed else None
+        rows.append(
+            [
+                spec,
+                f"{speed.get('parameters', 0) / 1e6:.2f} M",
+                r["steps"],
+                f"{r['rate']:.1f}",
+                " / ".join(f"{r['start'][q]:+.3f}" for q in qualities),
+                " / ".join(f"{r['best'][q]:+.3f}" for q in qualities),
+                " / ".join(f"{r['best'][q] - base_best[q]:+.4f}" for q in qualities),
+                f"{per_mp:.2f}" if per_mp else speed.get("error", "-"),
+                f"{speed['seconds'] / base_speed:.2f}x" if per_mp and base_speed else "-",
+            ]
+        )
+    names = "/".join(q.removeprefix("gain_") for q in qualities)
+    print_table(
+        f"growth candidates from {args.init}, {args.minutes:g} min each ({args.device}, {args.threads} threads)",
+        ["candidate", "params", "steps", "patches/s", f"start {names}", f"best {names}", "vs none", "s/MP", "cost"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
