@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# What to grow, measured on a lent GPU in one call (issue 11, item 2): equal-time runs of the
+# growth candidates from the shipped default, with bench/growth_compare.py.
+#
+# Here, once:  the packed pool in .gpu/data, as for tools/gpu_train.sh (.gpu/ is ignored; carry it),
+#              and the shipped weights the run does not start from moved out of the tree.
+# There:       bash tools/gpu_growth.sh [MINUTES] [INIT]    (carry .gpu/data; about 5 × MINUTES + 1)
+#              default 1.5 minutes per candidate from `large`: ≈ 8.5 minutes in all
+# Back here:   $OUT/growth.log (the table at its end) and each candidate's log.jsonl
+set -uo pipefail
+MINUTES=${1:-1.5}
+INIT=${2:-large}
+OUT=${OUT:-runs/gpu-growth}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
+bring_back() {
+  for d in runs/growth/*/; do
+    name=$(basename "$d")
+    cp "$d/run/log.jsonl" "$OUT/${name//=/-}.jsonl" 2>/dev/null
+  done
+}
+trap bring_back EXIT
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
+python3 bench/growth_compare.py .gpu/data/* --init "$INIT" --minutes "$MINUTES" --device "${DEVICE:-cuda}" \
+  --precision fp32 --batch "${BATCH:-256}" --lr "${LR:-1e-4}" --loss l1 --ssim-weight 0.05 --probe-steps "${PROBE:-40}" \
+  --threads "${THREADS:-8}" --out runs/growth 2>&1 | tee "$OUT/growth.log"
