@@ -12,6 +12,11 @@
 #              defaults: 480 s from the shipped `large`, no growth, peak lr 1e-4 (the run that
 #              made `large` was `480 base large 2e-4`, then `320 runs/gpu/best.pt - 1e-4`)
 # Back here:   the files under $OUT: best.pt, final.pt (EMA weights, ≤ 16 MiB), log.jsonl, train.log
+# A second call on the still-warm machine continues where the first ended without carrying
+# anything more: the first run is kept in runs/gpu-prev, so
+#              bash tools/gpu_train.sh 250 runs/gpu-prev/best.pt - 5e-5
+# (on a fresh machine, copy $OUT/best.pt to .gpu/best.pt here and carry it instead). That is
+# what one 15-minute lease holds: 500 s, then 250 s (stage 12 in weights/README.md).
 set -uo pipefail
 SECONDS_BUDGET=${1:-480}
 INIT=${2:-large}
@@ -19,6 +24,7 @@ GROW=${3:--}
 LR=${4:-1e-4}
 OUT=${OUT:-runs/gpu-out}
 mkdir -p "$OUT"
+if [ -d runs/gpu ]; then rm -rf runs/gpu-prev && mv runs/gpu runs/gpu-prev; fi  # an earlier call's run
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
 bring_back() {
   for f in best.pt final.pt log.jsonl curve.png; do cp "runs/gpu/$f" "$OUT/" 2>/dev/null; done
