@@ -25,8 +25,9 @@ from qgac_cli.errors import WeightsError
 from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, JpegData, decode_strict, file_bytes, read_header, read_jpeg
 from qgac_cli.output import RestoredImage, quantize
 
-# Tile side in pixels. With the halo below, 768 keeps a 24 MP restore near 0.6 GiB at the
-# speed of 1024 (bench/restore_speed.py; 1024 peaked near 0.8 GiB).
+# Tiles hold at most DEFAULT_TILE² pixels, shaped to the image (tiling.tile_layout). With the
+# halo below, 768 keeps a 24 MP restore near 0.6 GiB at the speed of 1024
+# (bench/restore_speed.py; 1024 peaked near 0.8 GiB).
 DEFAULT_TILE = 768
 # Context given to each tile, in blocks. The network's theoretical reach is 25 blocks (`base`)
 # or 47 (`large`), but what lies beyond ~8 blocks changes almost no 8-bit output: in tiles of
@@ -38,7 +39,7 @@ DEFAULT_HALO = 8
 
 @dataclass(frozen=True)
 class RestoreOptions:
-    tile: int | None = DEFAULT_TILE  # pixels per tile side; 0 or None restores in one piece
+    tile: int | None = DEFAULT_TILE  # tiles of at most tile² pixels; 0 or None restores in one piece
     project: bool = True  # keep every coefficient inside its quantization interval
     max_pixels: int = DEFAULT_MAX_PIXELS
     precision: str = "auto"  # the networks' arithmetic: auto (bf16 where native) | bf16 | fp32

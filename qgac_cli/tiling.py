@@ -41,10 +41,36 @@ class Tile:
     count: int = 1  # how many tiles the image has
 
 
-def _spans(count: int, size: int, margin: int) -> Iterator[tuple[int, int, int, int]]:
-    """(inner start, inner end, outer start, outer end) over `count` MCUs."""
-    for start in range(0, count, size):
-        end = min(count, start + size)
+def tile_layout(grid: tuple[int, int], mcu: tuple[int, int], tile_pixels: int | None, margin: tuple[int, int]):
+    """How many tiles (down, across) to cut a grid of MCUs (rows, cols; each MCU mcu[0] x
+    mcu[1] pixels) into: every tile at most tile_pixels² pixels in area (the memory bound),
+    shaped to the image, and of those layouts the one that computes the fewest MCUs, each
+    tile's margin (rows, cols of MCUs of context) counted; fewer tiles on a tie. None or 0:
+    one tile. A 1 MP photo in tiles of 768 is cut in 2 halves, not 4 quarters of unequal size."""
+    rows, cols = grid
+    if not tile_pixels:
+        return 1, 1
+    area = tile_pixels * tile_pixels // (mcu[0] * mcu[1])  # MCUs a tile may hold
+    best = None
+    for down in range(1, rows + 1):
+        height = -(-rows // down)
+        widest = area // height
+        if widest < 1:
+            continue
+        across = -(-cols // widest)
+        computed = (rows + 2 * margin[0] * (down - 1)) * (cols + 2 * margin[1] * (across - 1))
+        if best is None or (computed, down * across) < best[0]:
+            best = ((computed, down * across), down, across)
+    if best is None:  # a tile smaller than one MCU row: one MCU high, as narrow as it must be
+        return rows, cols
+    return best[1], best[2]
+
+
+def _spans(count: int, pieces: int, margin: int) -> Iterator[tuple[int, int, int, int]]:
+    """(inner start, inner end, outer start, outer end): `count` MCUs in `pieces` spans of
+    sizes that differ by one at most."""
+    bounds = [count * i // pieces for i in range(pieces + 1)]
+    for start, end in zip(bounds, bounds[1:]):
         yield start, end, max(0, start - margin), min(count, end + margin)
 
 
@@ -58,19 +84,16 @@ def restore_jpeg_tiles(
     halo: int | None = None,
     guard: bool = True,
 ) -> Iterator[Tile]:
-    """Restore a read JPEG tile by tile (None or 0: one tile), making each tile's coefficients
+    """Restore a read JPEG tile by tile (tiles of at most `tile_pixels`² pixels, see
+    `tile_layout`; None or 0: one tile), making each tile's coefficients
     float only when it is its turn: memory is bounded by the tile, not the image. `halo`
     (blocks) caps the context each tile is given (None: the network's whole reach, exactly
     the untiled result). `guard` applies the `GreyGuard`, decided once for the whole photo."""
     (fy, fx), (mcu_rows, mcu_cols) = jpeg.chroma_factor, mcu_grid(jpeg)
-    if not tile_pixels:
-        size_r, size_c = mcu_rows, mcu_cols
-    else:
-        size_r = max(1, tile_pixels // (8 * fy))
-        size_c = max(1, tile_pixels // (8 * fx))
     context = context_blocks(model.config) if halo is None else min(halo, context_blocks(model.config))
     margin_r, margin_c = -(-context // fy), -(-context // fx)  # whole MCUs covering the context
-    rows, cols = list(_spans(mcu_rows, size_r, margin_r)), list(_spans(mcu_cols, size_c, margin_c))
+    down, across = tile_layout((mcu_rows, mcu_cols), (8 * fy, 8 * fx), tile_pixels, (margin_r, margin_c))
+    rows, cols = list(_spans(mcu_rows, down, margin_r)), list(_spans(mcu_cols, across, margin_c))
     floor = guard_floor(colourfulness(jpeg)) if guard and len(jpeg.components) == 3 else 1.0
     with torch.no_grad():
         for r0, r1, o0, o1 in rows:

@@ -246,6 +246,34 @@ def test_tiles_made_float_one_window_at_a_time_equal_the_whole(tmp_path):
         assert torch.allclose(tiled, whole, atol=1e-5), (jpeg.subsampling, float((tiled - whole).abs().max()))
 
 
+@pytest.mark.parametrize("size", [(816, 1224), (4000, 6000), (48, 20000), (203, 301), (12000, 12500)])
+@pytest.mark.parametrize("mcu", [(16, 16), (8, 8), (8, 16), (32, 8)])
+@pytest.mark.parametrize("tile", [64, 200, 768])
+def test_tile_layout_keeps_every_tile_within_its_area_and_computes_the_least(size, mcu, tile):
+    from qgac_cli.tiling import _spans, tile_layout
+
+    grid = (-(-size[0] // mcu[0]), -(-size[1] // mcu[1]))
+    margin = (2, 2)
+    down, across = tile_layout(grid, mcu, tile, margin)
+    rows, cols = list(_spans(grid[0], down, margin[0])), list(_spans(grid[1], across, margin[1]))
+    heights, widths = [r1 - r0 for r0, r1, _, _ in rows], [c1 - c0 for c0, c1, _, _ in cols]
+    assert sum(heights) == grid[0] and sum(widths) == grid[1] and min(heights + widths) >= 1
+    assert max(heights) - min(heights) <= 1 and max(widths) - min(widths) <= 1  # balanced
+    assert max(heights) * mcu[0] * max(widths) * mcu[1] <= tile * tile  # the memory bound
+    # it computes no more MCUs (margins counted) than the old layout of tile x tile squares did
+    old = -(-grid[0] // max(1, tile // mcu[0])), -(-grid[1] // max(1, tile // mcu[1]))
+    computed = lambda d, a: (grid[0] + 2 * margin[0] * (d - 1)) * (grid[1] + 2 * margin[1] * (a - 1))  # noqa: E731
+    assert computed(down, across) <= computed(*old)
+
+
+def test_a_megapixel_photo_is_cut_in_two_not_four():
+    from qgac_cli.tiling import tile_layout
+
+    assert tile_layout((51, 77), (16, 16), 768, (4, 4)) == (1, 2)  # 816 x 1224, 4:2:0
+    assert tile_layout((51, 77), (16, 16), 0, (4, 4)) == (1, 1)
+    assert tile_layout((51, 77), (16, 16), 1224, (4, 4)) == (1, 1)
+
+
 def test_the_default_halo_matches_the_untiled_result_in_8_bits():
     """Tiles get 8 blocks of context, not the network's whole reach (25 for base): the 8-bit
     result may differ from the untiled one by a level in a rare pixel, no more."""

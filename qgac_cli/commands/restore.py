@@ -89,7 +89,8 @@ from qgac_cli.errors import QgacError
     default=768,
     show_default=True,
     callback=check_tile,
-    help="Tile size in pixels (0: no tiling; else at least 64).",
+    help="Largest tile, as the side of a square in pixels: tiles hold at most N×N pixels, shaped to "
+    "the image (0: no tiling; else at least 64).",
 )
 @click.option(
     "--exact-tiles",
