@@ -11,8 +11,9 @@ trains the joint stage for the same wall time from the same seed and patches: a 
 measures its rate, then the cosine schedule is sized to end inside the budget (a bigger
 candidate gets fewer steps, which is the point). "none" is the start trained as it is. The
 table gives each candidate's validation gain over the JPEG at q10 / q50 / q90 (held-out
-crops) at the start and at its best, the change against "none", and the restoring networks'
-forward time per megapixel (fp32, in a fresh process, one megapixel) against the start's.
+crops) at the start and at the end, the change against "none" at the end and at each run's
+best (the step with the best mean of the three), and the restoring networks' forward time
+per megapixel (fp32, in a fresh process, one megapixel) against the start's.
 """
 
 from __future__ import annotations
@@ -49,11 +50,11 @@ result = dict(parameters=count_parameters(model), seconds=min(times), megapixels
 """
 
 
-def gains(log: Path) -> tuple[dict, dict]:
-    """The validation records at the start (step 0) and at the best mean gain."""
+def gains(log: Path) -> tuple[dict, dict, dict]:
+    """The validation records at the start (step 0), at the best mean gain and at the end."""
     records = [json.loads(line) for line in log.read_text().splitlines() if '"gain_q' in line]
     mean = lambda r: sum(v for k, v in r.items() if k.startswith("gain_q")) / 3  # noqa: E731
-    return records[0], max(records, key=mean)
+    return records[0], max(records, key=mean), records[-1]
 
 
 def train_candidate(spec: str, args: argparse.Namespace, out: Path) -> dict:
@@ -102,8 +103,8 @@ def train_candidate(spec: str, args: argparse.Namespace, out: Path) -> dict:
         **common,
     )
     train(cfg)
-    start, best = gains(out / "run" / "log.jsonl")
-    return {"steps": steps, "rate": rate, "start": start, "best": best}
+    start, best, end = gains(out / "run" / "log.jsonl")
+    return {"steps": steps, "rate": rate, "start": start, "best": best, "end": end}
 
 
 def main() -> None:
@@ -135,7 +136,7 @@ def main() -> None:
         print(spec, json.dumps(results[spec]), flush=True)
 
     qualities = sorted(k for k in results["none"]["best"] if k.startswith("gain_q"))
-    base_best = results["none"]["best"]
+    base_best, base_end = results["none"]["best"], results["none"]["end"]
     base_speed = results["none"]["speed"].get("seconds")
     rows = []
     for spec, r in results.items():
@@ -148,7 +149,9 @@ def main() -> None:
                 r["steps"],
                 f"{r['rate']:.1f}",
                 " / ".join(f"{r['start'][q]:+.3f}" for q in qualities),
-                " / ".join(f"{r['best'][q]:+.3f}" for q in qualities),
+                " / ".join(f"{r['end'][q]:+.3f}" for q in qualities),
+                " / ".join(f"{r['end'][q] - base_end[q]:+.4f}" for q in qualities),
+                f"{r['best']['step']}",
                 " / ".join(f"{r['best'][q] - base_best[q]:+.4f}" for q in qualities),
                 f"{per_mp:.2f}" if per_mp else speed.get("error", "-"),
                 f"{speed['seconds'] / base_speed:.2f}x" if per_mp and base_speed else "-",
@@ -157,7 +160,19 @@ def main() -> None:
     names = "/".join(q.removeprefix("gain_") for q in qualities)
     print_table(
         f"growth candidates from {args.init}, {args.minutes:g} min each ({args.device}, {args.threads} threads)",
-        ["candidate", "params", "steps", "patches/s", f"start {names}", f"best {names}", "vs none", "s/MP", "cost"],
+        [
+            "candidate",
+            "params",
+            "steps",
+            "patches/s",
+            f"start {names}",
+            f"end {names}",
+            "end vs none",
+            "best at",
+            "best vs none",
+            "s/MP",
+            "cost",
+        ],
         rows,
     )
 
