@@ -12,8 +12,9 @@ measures its rate, then the cosine schedule is sized to end inside the budget (a
 candidate gets fewer steps, which is the point). "none" is the start trained as it is. The
 table gives each candidate's validation gain over the JPEG at q10 / q50 / q90 (held-out
 crops) at the start and at the end, the change against "none" at the end and at each run's
-best (the step with the best mean of the three), and the restoring networks' forward time
-per megapixel (fp32, in a fresh process, one megapixel) against the start's.
+best (the step with the best mean of the three), and the restoring networks' arithmetic and
+forward time per megapixel (fp32, in a fresh process, one megapixel) against the start's
+(the time is noisy on a shared machine; the GFLOP/MP are exact).
 """
 
 from __future__ import annotations
@@ -45,8 +46,12 @@ with torch.no_grad():
         start = time.perf_counter()
         forward()
         times.append(time.perf_counter() - start)
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        forward()
 from qgac_cli.model import count_parameters
-result = dict(parameters=count_parameters(model), seconds=min(times), megapixels=(8 * h) * (8 * w) / 1e6)
+result = dict(parameters=count_parameters(model), seconds=min(times), megapixels=(8 * h) * (8 * w) / 1e6,
+              flops=counter.get_total_flops())
 """
 
 
@@ -153,6 +158,7 @@ def main() -> None:
                 " / ".join(f"{r['end'][q] - base_end[q]:+.4f}" for q in qualities),
                 f"{r['best']['step']}",
                 " / ".join(f"{r['best'][q] - base_best[q]:+.4f}" for q in qualities),
+                f"{speed['flops'] / speed['megapixels'] / 1e9:.0f}" if per_mp else "-",
                 f"{per_mp:.2f}" if per_mp else speed.get("error", "-"),
                 f"{speed['seconds'] / base_speed:.2f}x" if per_mp and base_speed else "-",
             ]
@@ -170,6 +176,7 @@ def main() -> None:
             "end vs none",
             "best at",
             "best vs none",
+            "GFLOP/MP",
             "s/MP",
             "cost",
         ],
