@@ -5,10 +5,10 @@
 # Here, once:  the packed pool in .gpu/data, as for tools/gpu_train.sh (.gpu/ is ignored; carry it),
 #              and the shipped weights the run does not start from moved out of the tree.
 # There:       bash tools/gpu_growth.sh [MINUTES] [INIT]    (carry .gpu/data; about 5 × MINUTES + 1)
-#              default 1.5 minutes per candidate from `large`: ≈ 8.5 minutes in all
+#              default 1.4 minutes per candidate from `large`: ≈ 8 minutes in all (timeout_s 600)
 # Back here:   $OUT/growth.log (the table at its end) and each candidate's log.jsonl
 set -uo pipefail
-MINUTES=${1:-1.5}
+MINUTES=${1:-1.4}
 INIT=${2:-large}
 OUT=${OUT:-runs/gpu-growth}
 mkdir -p "$OUT"
