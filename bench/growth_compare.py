@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 from common import print_table, run_child
@@ -58,14 +59,17 @@ result = dict(parameters=count_parameters(model), seconds=min(times), megapixels
 def gains(log: Path) -> tuple[dict, dict, dict]:
     """The validation records at the start (step 0), at the best mean gain and at the end."""
     records = [json.loads(line) for line in log.read_text().splitlines() if '"gain_q' in line]
-    mean = lambda r: sum(v for k, v in r.items() if k.startswith("gain_q")) / 3  # noqa: E731
-    return records[0], max(records, key=mean), records[-1]
+    return records[0], max(records, key=mean_gain), records[-1]
+
+
+def mean_gain(record: dict) -> float:
+    """The mean validation gain over the record's qualities, the score train() keeps best.pt by."""
+    values = [v for k, v in record.items() if k.startswith("gain_q")]
+    return sum(values) / len(values)
 
 
 def train_candidate(spec: str, args: argparse.Namespace, out: Path) -> dict:
     """Train one candidate for the budget (probe, then a sized schedule); its log's figures."""
-    import time
-
     from qgac_cli.train import TrainConfig, patch_rate, train
 
     common = dict(
