@@ -11,7 +11,9 @@
 # There:       bash tools/gpu_train.sh [SECONDS] [INIT] [GROW|-] [LR]   (carry .gpu; $OUT comes back)
 #              defaults: 480 s from the shipped `large`, no growth, peak lr 1e-4 (the run that
 #              made `large` was `480 base large 2e-4`, then `320 runs/gpu/best.pt - 1e-4`)
-# Back here:   the files under $OUT: best.pt, final.pt (EMA weights, ≤ 16 MiB), log.jsonl, train.log
+# Back here:   the files under $OUT: best.pt, final.pt (EMA weights, ≤ 16 MiB), log.jsonl, train.log,
+#              and cpu-aside.log: issue 12's CPU benchmarks, run on the last 2 cores meanwhile
+#              (tools/cpu_aside.sh; CPU_ASIDE=0 skips them, e.g. in a second call)
 # A second call on the still-warm machine continues where the first ended without carrying
 # anything more: the first run is kept in runs/gpu-prev, so
 #              bash tools/gpu_train.sh 250 runs/gpu-prev/best.pt - 5e-5
@@ -27,13 +29,21 @@ mkdir -p "$OUT"
 if [ -d runs/gpu ]; then rm -rf runs/gpu-prev && mv runs/gpu runs/gpu-prev; fi  # an earlier call's run
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
 bring_back() {
+  [ -n "${aside:-}" ] && kill -- -"$aside" 2>/dev/null
   for f in best.pt final.pt log.jsonl curve.png; do cp "runs/gpu/$f" "$OUT/" 2>/dev/null; done
   cp runs/gpu/probe/log.jsonl "$OUT/probe.jsonl" 2>/dev/null
 }
 trap bring_back EXIT
+# issue 12's CPU benchmarks on this machine's last 2 cores while the GPU trains (tools/cpu_aside.sh)
+train_pin=()
+if [ "${CPU_ASIDE:-1}" != 0 ] && [ "$(nproc)" -ge 8 ]; then
+  OUT="$OUT" setsid bash tools/cpu_aside.sh </dev/null >/dev/null 2>&1 &
+  aside=$!
+  command -v taskset >/dev/null && train_pin=(taskset -c "0-$(($(nproc) - 3))")
+fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python3 -c "import torch, PIL.features as f; print('torch', torch.__version__, 'webp', f.check('webp'))"
 grow_args=()
 [ "$GROW" != "-" ] && grow_args=(--grow "$GROW")
-python3 tools/timed_train.py joint "$SECONDS_BUDGET" runs/gpu .gpu/data/* --init "$INIT" "${grow_args[@]}" \
+"${train_pin[@]}" python3 tools/timed_train.py joint "$SECONDS_BUDGET" runs/gpu .gpu/data/* --init "$INIT" "${grow_args[@]}" \
   --batch 256 --lr "$LR" --precision fp32 --loss l1 --ssim-weight 0.05 2>&1 | tee "$OUT/train.log"
