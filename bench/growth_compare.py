@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 from common import print_table, run_child
@@ -70,9 +69,10 @@ def mean_gain(record: dict) -> float:
 
 def train_candidate(spec: str, args: argparse.Namespace, out: Path) -> dict:
     """Train one candidate for the budget (probe, then a sized schedule); its log's figures."""
-    from qgac_cli.train import TrainConfig, patch_rate, train
+    from qgac_cli.train import Budget, TrainConfig, train_within
 
-    common = dict(
+    cfg = TrainConfig(
+        out=str(out / "run"),
         stage="joint",
         data=tuple(args.data),
         init=args.init,
@@ -89,29 +89,9 @@ def train_candidate(spec: str, args: argparse.Namespace, out: Path) -> dict:
         seed=0,
         overwrite=True,
     )
-    started = time.time()
-    probe = TrainConfig(
-        out=str(out / "probe"),
-        steps=args.probe_steps,
-        val_every=10**9,
-        checkpoint_every=10**9,
-        log_every=max(1, args.probe_steps // 3),
-        **common,
-    )
-    train(probe)
-    rate = patch_rate(out / "probe" / "log.jsonl", args.batch, since=-2)
-    left = args.minutes * 60 - (time.time() - started)
-    steps = max(2, int(rate / args.batch * left * 0.9))
-    cfg = TrainConfig(
-        out=str(out / "run"),
-        steps=steps,
-        val_every=max(1, steps // 3),
-        checkpoint_every=max(1, steps // 3),
-        log_every=max(1, steps // 10),
-        max_minutes=left / 60,
-        **common,
-    )
-    train(cfg)
+    budget = Budget(args.minutes * 60, probe_steps=args.probe_steps, validations=3, margin=0.9, reserve=0.0)
+    _, sized, rate = train_within(cfg, budget)
+    steps = sized.steps
     start, best, end = gains(out / "run" / "log.jsonl")
     return {"steps": steps, "rate": rate, "start": start, "best": best, "end": end}
 

@@ -511,3 +511,58 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict | None], None] | 
     if world > 1:
         dist.barrier()
     return out / "best.pt"
+
+
+# --------------------------------------------------------------------------- a wall-clock budget
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How `train_within` spends a wall-clock budget: a probe of `probe_steps` measures the
+    throughput, then a cosine schedule is sized to end inside what is left."""
+
+    seconds: float
+    probe_steps: int = 100
+    validations: int = 6  # validations (and checkpoints) over the sized run
+    margin: float = 0.95  # schedule at this share of the probe's rate (the probe still warms up)
+    reserve: float = 30.0  # seconds kept back for validation, saving and bringing files back
+
+
+def sized_schedule(cfg: TrainConfig, rate: float, left: float, budget: Budget) -> TrainConfig:
+    """`cfg` with its steps, validation and time limit sized so that, at `rate` patches per
+    second, it ends inside the `left` seconds of the budget (at least 2 steps)."""
+    usable = max(0.0, left - budget.reserve)
+    steps = max(2, int(rate / cfg.batch * usable * budget.margin))
+    every = max(1, steps // budget.validations)
+    return replace(
+        cfg,
+        steps=steps,
+        val_every=every,
+        checkpoint_every=every,
+        log_every=max(1, min(50, steps // 10)),
+        max_minutes=max(usable, 1.0) / 60,
+    )
+
+
+def train_within(
+    cfg: TrainConfig, budget: Budget, progress: Callable[[int, int, dict | None], None] | None = None
+) -> tuple[Path, TrainConfig, float]:
+    """Train `cfg` inside `budget.seconds` of wall time, the probe included (how the shipped
+    weights were trained on lent GPUs). The probe runs in OUT/probe. Returns the best
+    checkpoint, the sized config and the probe's rate (patches per second, its second half)."""
+    started = time.time()
+    probe_dir = Path(cfg.out) / "probe"
+    probe = replace(
+        cfg,
+        out=str(probe_dir),
+        steps=budget.probe_steps,
+        val_every=10**9,
+        checkpoint_every=10**9,
+        log_every=max(1, budget.probe_steps // 3),
+        max_minutes=None,
+        resume=None,
+    )
+    train(probe)
+    rate = patch_rate(probe_dir / "log.jsonl", cfg.batch, since=-2)
+    sized = sized_schedule(cfg, rate, budget.seconds - (time.time() - started), budget)
+    return train(sized, progress), sized, rate

@@ -9,7 +9,16 @@ from conftest import image_folder
 
 from qgac_cli import weights
 from qgac_cli.errors import UsageError
-from qgac_cli.train import TrainConfig, lr_factor, patch_rate, pixel_loss, train
+from qgac_cli.train import (
+    Budget,
+    TrainConfig,
+    lr_factor,
+    patch_rate,
+    pixel_loss,
+    sized_schedule,
+    train,
+    train_within,
+)
 
 
 @pytest.fixture
@@ -134,6 +143,27 @@ def test_patch_rate_skips_the_warm_up_and_validation_records(tmp_path):
     log.write_text("".join(json.dumps(r) + "\n" for r in records))
     assert patch_rate(log, batch=4) == pytest.approx(20 * 4 / 4.0)
     assert patch_rate(log, batch=4, since=-2) == pytest.approx(10 * 4 / 2.0)
+
+
+def test_a_sized_schedule_ends_inside_the_budget(images, tmp_path):
+    cfg = config(images, tmp_path, batch=16)
+    budget = Budget(600, validations=6, margin=0.9, reserve=30)
+    sized = sized_schedule(cfg, rate=160.0, left=330.0, budget=budget)
+    assert sized.steps == int(160 / 16 * 300 * 0.9)  # 10 steps/s over the 300 s after the reserve
+    assert sized.steps * 16 / 160.0 <= 300 and sized.max_minutes * 60 <= 300
+    assert sized.val_every == sized.checkpoint_every == sized.steps // 6
+    assert (sized.stage, sized.batch, sized.lr) == (cfg.stage, cfg.batch, cfg.lr)
+    late = sized_schedule(cfg, rate=160.0, left=10.0, budget=budget)  # the probe ate the budget
+    assert late.steps == 2 and late.val_every == 1 and late.max_minutes > 0
+
+
+def test_training_within_a_budget_probes_then_trains_the_sized_schedule(images, tmp_path):
+    cfg = config(images, tmp_path / "b", steps=10**6, max_minutes=None)
+    best, sized, rate = train_within(cfg, Budget(4, probe_steps=3, validations=1, reserve=0.0))
+    assert best.is_file() and rate > 0 and 2 <= sized.steps < 10**6
+    probe = [json.loads(line) for line in (tmp_path / "b" / "probe" / "log.jsonl").read_text().splitlines()]
+    assert max(r["step"] for r in probe if "loss" in r) == 3
+    assert weights.read(best).metadata["stage"] == "y"
 
 
 def test_lr_schedule():

@@ -14,12 +14,10 @@ Examples (on one H100):
 from __future__ import annotations
 
 import argparse
-import time
-from pathlib import Path
 
 import torch
 
-from qgac_cli.train import TrainConfig, patch_rate, train
+from qgac_cli.train import Budget, TrainConfig, train_within
 
 
 def parse() -> argparse.Namespace:
@@ -59,33 +57,14 @@ def main() -> None:
         loss=args.loss,
         ssim_weight=args.ssim_weight,
     )
-    started = time.time()
-    probe_dir = Path(args.out) / "probe"
-    probe = TrainConfig(
-        out=str(probe_dir),
-        steps=args.probe_steps,
-        val_every=10**9,
-        checkpoint_every=10**9,
-        log_every=max(1, args.probe_steps // 3),
-        **common,
-    )
-    train(probe)
-    rate = patch_rate(probe_dir / "log.jsonl", args.batch, since=-2)  # the probe's second half
-    left = args.seconds - (time.time() - started)
+    cfg = TrainConfig(out=args.out, **common)
+    budget = Budget(args.seconds, probe_steps=args.probe_steps)
     # the probe still warms up (cuDNN autotuning): on the H100 it measured 3 150 patches/s
-    # where the run went on at 3 600, so the schedule is sized at 0.95 of the probe's rate
-    steps = int(rate / args.batch * (left - 30) * 0.95)
-    print(f"probe: {rate:.0f} patches/s; training {steps} steps in {left:.0f} s", flush=True)
-    cfg = TrainConfig(
-        out=args.out,
-        steps=steps,
-        val_every=max(steps // 6, 50),
-        checkpoint_every=max(steps // 6, 50),
-        log_every=50,
-        max_minutes=(left - 20) / 60,
-        **common,
+    # where the run went on at 3 600, hence the budget's margin of 0.95
+    best, sized, rate = train_within(
+        cfg, budget, progress=lambda s, n, r: print(s, n, r, flush=True) if s % 500 == 0 else None
     )
-    best = train(cfg, progress=lambda s, n, r: print(s, n, r, flush=True) if s % 500 == 0 else None)
+    print(f"probe: {rate:.0f} patches/s; trained a schedule of {sized.steps} steps", flush=True)
     print(best)
 
 
