@@ -8,6 +8,7 @@ real libjpeg files (`qgac_cli.jpeg.encode`).
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,12 +102,20 @@ class PatchBank:
         return self.rng.choices(factors, weights=weights)[0]
 
 
+@functools.lru_cache(maxsize=1)
+def _standard_table_stack() -> np.ndarray:
+    """(100, 2, 8, 8) float32: the standard (luma, chroma) tables of qualities 1 to 100."""
+    return np.stack([np.stack(standard_tables(q)) for q in range(1, 101)]).astype(np.float32)
+
+
 def tables_for(qualities: list[int], device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Standard (luma, chroma) tables for each quality, each (B, 1, 8, 8)."""
-    pairs = [standard_tables(q) for q in qualities]
-    luma = torch.tensor(np.stack([p[0] for p in pairs]), dtype=torch.float32, device=device)
-    chroma = torch.tensor(np.stack([p[1] for p in pairs]), dtype=torch.float32, device=device)
-    return luma.unsqueeze(1), chroma.unsqueeze(1)
+    """Standard (luma, chroma) tables for each quality, each (B, 1, 8, 8). Looked up, not
+    computed: on a GPU the trainer draws 10+ batches a second, each of hundreds of qualities."""
+    index = np.asarray(qualities) - 1
+    if index.size and (index.min() < 0 or index.max() > 99):
+        raise ValueError(f"qualities must be 1 to 100, got {min(qualities)} to {max(qualities)}")
+    both = torch.from_numpy(_standard_table_stack()[index]).to(device)  # (B, 2, 8, 8)
+    return both[:, :1].contiguous(), both[:, 1:].contiguous()
 
 
 def _quantized(samples: torch.Tensor, table: torch.Tensor) -> torch.Tensor:

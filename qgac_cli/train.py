@@ -154,10 +154,12 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         decay = min(self.decay, (1 + step) / (10 + step))
-        for k, v in model.state_dict().items():
-            if v.is_floating_point():
-                self.state[k].lerp_(v.detach(), 1 - decay)
-            else:
+        current = model.state_dict()
+        floats = [k for k, v in current.items() if v.is_floating_point()]
+        # one fused call, not one kernel per tensor (hundreds of launches a step on a GPU)
+        torch._foreach_lerp_([self.state[k] for k in floats], [current[k].detach() for k in floats], 1 - decay)
+        for k, v in current.items():
+            if not v.is_floating_point():
                 self.state[k].copy_(v)
 
 
@@ -449,7 +451,10 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict | None], None] | 
     running: list[float] = []
     model.train()
     while step < cfg.steps:
-        rgb = bank.patches(cfg.batch).to(device, non_blocking=True).float() / 255.0
+        patches = bank.patches(cfg.batch)
+        if device.type == "cuda":  # pinned, the copy is asynchronous: the next batch is cut while the GPU works
+            patches = patches.pin_memory()
+        rgb = patches.to(device, non_blocking=True).float() / 255.0
         y_table, c_table = tables_for(bank.qualities(cfg.batch), device)
         planes = compress(rgb, y_table, c_table, bank.factor())
         loss, restored = gen_ddp(planes, rgb)
@@ -472,13 +477,13 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict | None], None] | 
             d_opt.step()
         ema.update(model, step)
         step += 1
-        running.append(float(loss.detach()))
+        running.append(loss.detach())  # no float() here: it would wait for the GPU every step
         finishing = step >= cfg.steps or (deadline is not None and time.time() > deadline)
         if rank == 0 and (step % cfg.log_every == 0 or finishing):  # a short run logs its loss too
             rate = (step - start_step) * cfg.batch * world / (time.time() - started)
             record = {
                 "step": step,
-                "loss": float(np.mean(running)),
+                "loss": float(torch.stack(running).mean()),
                 "lr": scheduler.get_last_lr()[0],
                 "patches_per_s": rate,
                 "elapsed_s": time.time() - started,

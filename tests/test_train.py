@@ -8,7 +8,9 @@ import torch
 from conftest import image_folder
 
 from qgac_cli import weights
+from qgac_cli.data import tables_for
 from qgac_cli.errors import UsageError
+from qgac_cli.quality import standard_tables
 from qgac_cli.train import (
     Budget,
     TrainConfig,
@@ -245,6 +247,18 @@ def test_bf16_training_runs_and_records_its_precision(images, tmp_path):
     assert weights.read(best).metadata["precision"] == "bf16"
     fp32 = train(config(images, tmp_path / "fp32", precision="fp32", steps=2))
     assert weights.read(fp32).metadata["precision"] == "fp32"
+
+
+def test_training_tables_are_the_standard_ones_and_qualities_are_checked():
+    luma, chroma = tables_for([5, 50, 100, 50], "cpu")
+    assert luma.shape == chroma.shape == (4, 1, 8, 8) and luma.dtype == torch.float32
+    for i, q in enumerate([5, 50, 100, 50]):
+        expected = standard_tables(q)
+        assert torch.equal(luma[i, 0], torch.tensor(expected[0], dtype=torch.float32))
+        assert torch.equal(chroma[i, 0], torch.tensor(expected[1], dtype=torch.float32))
+    for bad in ([0], [101]):
+        with pytest.raises(ValueError, match="1 to 100"):
+            tables_for(bad, "cpu")
 
 
 def test_patch_bank_makes_grey_and_faded_patches():
