@@ -110,6 +110,22 @@ def test_interpolation():
         weights.interpolate(ca, weights.Checkpoint(preset("small"), {}, {}), 0.5)
 
 
+def test_a_fine_tune_rebased_onto_a_newer_base_carries_its_change():
+    old, tuned, new = tiny_model(0), tiny_model(1), tiny_model(2)
+    c_old, c_new = (weights.Checkpoint(TINY, m.state_dict(), {"total_steps": s}) for m, s in ((old, 10), (new, 20)))
+    c_tuned = weights.Checkpoint(TINY, tuned.state_dict(), {"name": "tiny-gan"})
+    rebased = weights.rebase(c_tuned, c_old, c_new)
+    for k, v in new.state_dict().items():
+        if v.is_floating_point():
+            change = tuned.state_dict()[k] - old.state_dict()[k]
+            assert torch.allclose(rebased.state_dict[k] - v, change, atol=1e-6), k
+    assert rebased.metadata["name"] == "tiny-gan" and rebased.metadata["rebased"]["new_base_steps"] == 20
+    same = weights.rebase(c_tuned, c_old, c_old).state_dict  # onto its own base: the fine-tune itself
+    assert all(torch.allclose(same[k], v, atol=1e-6) for k, v in tuned.state_dict().items())
+    with pytest.raises(WeightsError, match="different configurations"):
+        weights.rebase(c_tuned, c_old, weights.Checkpoint(preset("small"), {}, {}))
+
+
 def test_discriminator_and_context():
     logits, features = Discriminator(channels=4, depth=2)(torch.rand(2, 3, 32, 32))
     assert logits.shape == (2,) and len(features) == 2
