@@ -448,7 +448,7 @@ def train(cfg: TrainConfig, progress: Callable[[int, int, dict | None], None] | 
         with log_path.open("a") as f:
             f.write(json.dumps({"step": 0, **scores}) + "\n")
     deadline = started + cfg.max_minutes * 60 if cfg.max_minutes is not None else None
-    running: list[float] = []
+    running: list[torch.Tensor] = []  # the loss of each step since the last record, on the device
     model.train()
     while step < cfg.steps:
         patches = bank.patches(cfg.batch)

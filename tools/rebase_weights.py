@@ -14,6 +14,11 @@ import argparse
 from qgac_cli import weights
 
 
+def _norm(state: dict) -> float:
+    """The Euclidean norm of all floating-point tensors of a state together."""
+    return sum(float(v.norm() ** 2) for v in state.values() if v.is_floating_point()) ** 0.5
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("finetune")
@@ -29,16 +34,8 @@ def main() -> None:
     changes = {k: v for k, v in (("name", args.name), ("headline", args.headline), ("note", args.note)) if v}
     model = weights.build(rebased, args.dst)  # refuses non-finite weights
     weights.save(model, args.dst, {**rebased.metadata, **changes})
-    delta = (
-        sum(
-            float((finetune.state_dict[k] - old.state_dict[k]).norm() ** 2)
-            for k in rebased.state_dict
-            if rebased.state_dict[k].is_floating_point()
-        )
-        ** 0.5
-    )
-    size = sum(float(v.norm() ** 2) for v in old.state_dict.values() if v.is_floating_point()) ** 0.5
-    print(f"{args.dst}: the fine-tune's change is {delta / size:.2%} of the weights' norm")
+    change = {k: finetune.state_dict[k] - v for k, v in old.state_dict.items() if v.is_floating_point()}
+    print(f"{args.dst}: the fine-tune's change is {_norm(change) / _norm(old.state_dict):.2%} of the weights' norm")
 
 
 if __name__ == "__main__":
