@@ -1,4 +1,5 @@
-"""The GPU plan's packer (tools/gpu_pack.py): what travels must be the training pool, whole."""
+"""The tools: the GPU plan's packer (what travels must be the training pool, whole) and the
+weight rebase."""
 
 import importlib.util
 from pathlib import Path
@@ -41,3 +42,28 @@ def test_pack_keeps_small_images_exact_jpegs_unchanged_and_fits_the_budget(tmp_p
     with Image.open(out / "a" / "large.webp") as im:
         assert im.size == (round(760 * scale), round(720 * scale))
     assert (out / "b" / "x.jpg").read_bytes() == jpeg
+
+
+def test_rebase_tool_writes_a_loadable_checkpoint_with_the_change_carried(tmp_path, monkeypatch, capsys):
+    import sys
+
+    import torch
+    from conftest import tiny_model
+
+    from qgac_cli import weights
+
+    paths = {}
+    for name, seed in (("old", 0), ("tuned", 1), ("new", 2)):
+        paths[name] = tmp_path / f"{name}.pt"
+        weights.save(tiny_model(seed), paths[name], {"name": name})
+    dst = tmp_path / "rebased.pt"
+    argv = ["rebase_weights", str(paths["tuned"]), str(paths["old"]), str(paths["new"]), str(dst), "--name", "x-gan"]
+    monkeypatch.setattr(sys, "argv", argv)
+    load_tool("rebase_weights").main()
+    out = weights.read(dst)
+    assert out.metadata["name"] == "x-gan" and out.metadata["rebased"]["from"] == "tuned"
+    old, tuned, new = (weights.read(paths[n]).state_dict for n in ("old", "tuned", "new"))
+    key = next(k for k, v in old.items() if v.is_floating_point() and not torch.equal(v, tuned[k]))
+    assert torch.allclose(out.state_dict[key], new[key] + tuned[key] - old[key], atol=1e-6)
+    assert "of the weights' norm" in capsys.readouterr().out
+    weights.load(dst)  # a working model
