@@ -4,11 +4,30 @@
 # AVX2 only, so bf16 (`--precision auto`) is emulated here; the lent machine's CPU may run it
 # natively (AMX or AVX-512 BF16), which is where the speed targets were set.
 #
-# Started by tools/gpu_train.sh and tools/gpu_growth.sh (CPU_ASIDE=0 turns it off); alone:
+# Sourced by tools/gpu_train.sh and tools/gpu_growth.sh, which call start_cpu_aside before
+# training (CPU_ASIDE=0 turns it off) and stop_cpu_aside when they exit; alone:
 #              bash tools/cpu_aside.sh            ($OUT/cpu-aside.log; tables appear as each bench ends)
 # Dry run here: CORES=1 SIZES=0.25 FOLDER=0 bash tools/cpu_aside.sh
-set -uo pipefail
 CORES=${CORES:-2}
+
+# Start the benchmarks in the background on a machine with cores to spare (8 or more);
+# `train_pin` is then the command prefix that keeps training on the other cores.
+start_cpu_aside() {
+  train_pin=()
+  if [ "${CPU_ASIDE:-1}" != 0 ] && [ "$(nproc)" -ge 8 ]; then
+    OUT="$OUT" CORES="$CORES" setsid bash tools/cpu_aside.sh </dev/null >/dev/null 2>&1 &
+    aside=$!
+    command -v taskset >/dev/null && train_pin=(taskset -c "0-$(($(nproc) - CORES - 1))")
+  fi
+}
+
+# Stop them (their finished tables are already in $OUT/cpu-aside.log).
+stop_cpu_aside() {
+  if [ -n "${aside:-}" ]; then kill -- -"$aside" 2>/dev/null; fi
+}
+
+[ "${BASH_SOURCE[0]}" != "$0" ] && return 0  # sourced: the functions only
+set -uo pipefail
 SIZES=${SIZES:-1 24}
 FOLDER=${FOLDER:-8x8}
 OUT=${OUT:-runs/cpu-aside}

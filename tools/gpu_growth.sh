@@ -14,21 +14,16 @@ INIT=${2:-large}
 OUT=${OUT:-runs/gpu-growth}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
+source tools/cpu_aside.sh  # start_cpu_aside, stop_cpu_aside
 bring_back() {
-  [ -n "${aside:-}" ] && kill -- -"$aside" 2>/dev/null
+  stop_cpu_aside
   for d in runs/growth/*/; do
     name=$(basename "$d")
     cp "$d/run/log.jsonl" "$OUT/${name//=/-}.jsonl" 2>/dev/null
   done
 }
 trap bring_back EXIT
-# issue 12's CPU benchmarks on this machine's last 2 cores while the GPU trains (tools/cpu_aside.sh)
-train_pin=()
-if [ "${CPU_ASIDE:-1}" != 0 ] && [ "$(nproc)" -ge 8 ]; then
-  OUT="$OUT" setsid bash tools/cpu_aside.sh </dev/null >/dev/null 2>&1 &
-  aside=$!
-  command -v taskset >/dev/null && train_pin=(taskset -c "0-$(($(nproc) - 3))")
-fi
+start_cpu_aside  # issue 12's CPU benchmarks on the last 2 cores while the GPU trains
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
 "${train_pin[@]}" python3 bench/growth_compare.py .gpu/data/* --init "$INIT" --minutes "$MINUTES" --device "${DEVICE:-cuda}" \
   --precision fp32 --batch "${BATCH:-256}" --lr "${LR:-1e-4}" --loss l1 --ssim-weight 0.05 --probe-steps "${PROBE:-40}" \

@@ -28,19 +28,14 @@ OUT=${OUT:-runs/gpu-out}
 mkdir -p "$OUT"
 if [ -d runs/gpu ]; then rm -rf runs/gpu-prev && mv runs/gpu runs/gpu-prev; fi  # an earlier call's run
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
+source tools/cpu_aside.sh  # start_cpu_aside, stop_cpu_aside
 bring_back() {
-  [ -n "${aside:-}" ] && kill -- -"$aside" 2>/dev/null
+  stop_cpu_aside
   for f in best.pt final.pt log.jsonl curve.png; do cp "runs/gpu/$f" "$OUT/" 2>/dev/null; done
   cp runs/gpu/probe/log.jsonl "$OUT/probe.jsonl" 2>/dev/null
 }
 trap bring_back EXIT
-# issue 12's CPU benchmarks on this machine's last 2 cores while the GPU trains (tools/cpu_aside.sh)
-train_pin=()
-if [ "${CPU_ASIDE:-1}" != 0 ] && [ "$(nproc)" -ge 8 ]; then
-  OUT="$OUT" setsid bash tools/cpu_aside.sh </dev/null >/dev/null 2>&1 &
-  aside=$!
-  command -v taskset >/dev/null && train_pin=(taskset -c "0-$(($(nproc) - 3))")
-fi
+start_cpu_aside  # issue 12's CPU benchmarks on the last 2 cores while the GPU trains
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python3 -c "import torch, PIL.features as f; print('torch', torch.__version__, 'webp', f.check('webp'))"
 grow_args=()
