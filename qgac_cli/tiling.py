@@ -43,7 +43,8 @@ class Tile:
 
 def tile_layout(grid: tuple[int, int], mcu: tuple[int, int], tile_pixels: int | None, margin: tuple[int, int]):
     """How many tiles (down, across) to cut a grid of MCUs (rows, cols; each MCU mcu[0] x
-    mcu[1] pixels) into: every tile at most tile_pixels² pixels in area (the memory bound),
+    mcu[1] pixels) into: an even share of the image at most tile_pixels² pixels in area (the
+    memory bound: `_spans` gives every tile a window no larger than its share and margins),
     shaped to the image, and of those layouts the one that computes the fewest MCUs, each
     tile's margin (rows, cols of MCUs of context) counted; fewer tiles on a tie. None or 0:
     one tile. A 1 MP photo in tiles of 768 is cut in 2 halves, not 4 quarters of unequal size."""
@@ -66,12 +67,23 @@ def tile_layout(grid: tuple[int, int], mcu: tuple[int, int], tile_pixels: int | 
     return best[1], best[2]
 
 
-def _spans(count: int, pieces: int, margin: int) -> Iterator[tuple[int, int, int, int]]:
-    """(inner start, inner end, outer start, outer end): `count` MCUs in `pieces` spans of
-    sizes that differ by one at most."""
-    bounds = [count * i // pieces for i in range(pieces + 1)]
-    for start, end in zip(bounds, bounds[1:]):
-        yield start, end, max(0, start - margin), min(count, end + margin)
+def _spans(count: int, pieces: int, margin: int) -> list[tuple[int, int, int, int]]:
+    """(inner start, inner end, outer start, outer end): `count` MCUs in `pieces` spans whose
+    outer windows (inner + `margin` of context each side, none past the image) all have one
+    length, evenly spaced; the inner spans split each overlap in the middle, so an edge tile's
+    inner part is longer by the margin it needs not compute. Equal windows make every tile's
+    tensors the same shapes, so the allocator reuses one tile's freed buffers for the next
+    (with windows of a few sizes glibc's heap crept from 0.44 to 0.73 GiB over a 24 MP
+    restore's 42 tiles; with one size it stays near 0.5), at the same computed area."""
+    length = -(-(count + 2 * margin * (pieces - 1)) // pieces)
+    while length < count:  # the shortest window whose evenly spaced copies overlap by 2 margins
+        starts = [(count - length) * i // (pieces - 1) for i in range(pieces)]
+        if all(a + length - b >= 2 * margin for a, b in zip(starts, starts[1:])):
+            cuts = [0] + [(b + a + length) // 2 for a, b in zip(starts, starts[1:])] + [count]
+            spans = [(cuts[i], cuts[i + 1], starts[i], starts[i] + length) for i in range(pieces)]
+            return [span for span in spans if span[1] > span[0]]
+        length += 1
+    return [(0, count, 0, count)]  # the margins would cover it all: one window, the whole span
 
 
 def restore_jpeg_tiles(

@@ -231,9 +231,9 @@ def test_tiles_made_float_one_window_at_a_time_equal_the_whole(tmp_path):
     from conftest import jpeglib_jpeg
 
     model = tiny_model(5)
-    rgb = photo(131, 197, seed=4)
+    rgb = photo(203, 301, seed=4)
     cases = [jpeglib_jpeg(rgb, tmp_path, 20, sampling=f) for f in ([[2, 1], [1, 1], [1, 1]], [[1, 4], [1, 1], [1, 1]])]
-    cases.append(pillow_jpeg(photo(131, 197, seed=4, channels=1), quality=20))
+    cases.append(pillow_jpeg(photo(203, 301, seed=4, channels=1), quality=20))
     for data in cases:
         jpeg = read_jpeg(data)
         whole = restore_planes(model, from_jpeg(jpeg)).pixels
@@ -256,14 +256,25 @@ def test_tile_layout_keeps_every_tile_within_its_area_and_computes_the_least(siz
     margin = (2, 2)
     down, across = tile_layout(grid, mcu, tile, margin)
     rows, cols = list(_spans(grid[0], down, margin[0])), list(_spans(grid[1], across, margin[1]))
-    heights, widths = [r1 - r0 for r0, r1, _, _ in rows], [c1 - c0 for c0, c1, _, _ in cols]
-    assert sum(heights) == grid[0] and sum(widths) == grid[1] and min(heights + widths) >= 1
-    assert max(heights) - min(heights) <= 1 and max(widths) - min(widths) <= 1  # balanced
-    assert max(heights) * mcu[0] * max(widths) * mcu[1] <= tile * tile  # the memory bound
+    for spans, count, share, m in (
+        (rows, grid[0], -(-grid[0] // down), margin[0]),
+        (cols, grid[1], -(-grid[1] // across), margin[1]),
+    ):
+        inner = [(a, b) for a, b, _, _ in spans]
+        assert [a for a, _ in inner] == [0] + [b for _, b in inner[:-1]] and inner[-1][1] == count  # a partition
+        assert all(b > a for a, b in inner)
+        windows = {o1 - o0 for _, _, o0, o1 in spans}
+        assert len(windows) == 1 and 0 <= min(o0 for *_, o0, _ in spans) and max(o1 for *_, o1 in spans) <= count
+        assert windows.pop() <= min(count, share + 2 * m)  # no larger than the share and its margins
+        for a, b, o0, o1 in spans:  # every inner MCU has its margin of context inside the window
+            assert o0 <= a and b <= o1 and (o0 == 0 or a - o0 >= m) and (o1 == count or o1 - b >= m)
+    assert -(-grid[0] // down) * mcu[0] * -(-grid[1] // across) * mcu[1] <= tile * tile  # the memory bound
     # it computes no more MCUs (margins counted) than the old layout of tile x tile squares did
     old = -(-grid[0] // max(1, tile // mcu[0])), -(-grid[1] // max(1, tile // mcu[1]))
     computed = lambda d, a: (grid[0] + 2 * margin[0] * (d - 1)) * (grid[1] + 2 * margin[1] * (a - 1))  # noqa: E731
     assert computed(down, across) <= computed(*old)
+    windows = sum(o1 - o0 for *_, o0, o1 in rows) * sum(o1 - o0 for *_, o0, o1 in cols)
+    assert windows <= (computed(down, across) ** 0.5 + max(down, across)) ** 2  # equal windows cost only rounding
 
 
 def test_a_megapixel_photo_is_cut_in_two_not_four():
