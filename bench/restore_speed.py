@@ -4,12 +4,12 @@
 
 In process (a fresh child per row; peak = the child's VmHWM, torch and the model included):
 Pillow's decode alone, then `qgac` restore with `large` (the default) and `base` (the fast
-choice), tiled 768 with 8 blocks of overlap as the CLI does, at each size; on the largest size also
-the exact tile overlap (--exact-tiles) and the previous default (tile 1024, halo 16). `--precision auto` rows are added
-where bf16 is native (elsewhere auto is fp32). Through the CLI: a folder of photo-sized
-JPEGs (default 8 of 8 MP, q20 4:2:0) with `qgac restore DIR -o OUT`, against `jpegqs -q 6`
-over the same files when it is installed, and the fixed cost of one small file (starting
-Python, importing torch, loading the weights). Inputs are Live-1 photos mirrored out to the
+choice), tiled as the CLI does (tiles of at most 1024², 8 blocks of overlap), at each size;
+on the largest size also the exact tile overlap (--exact-tiles) and the previous tile, 768.
+`--precision auto` rows are added where bf16 is native (elsewhere auto is fp32). Through the
+CLI: a folder of photo-sized JPEGs (default 8 of 8 MP, q20 4:2:0) with `qgac restore DIR -o
+OUT`, against `jpegqs -q 6` over the same files when it is installed, and the fixed cost of
+one small file (starting Python, importing torch, loading the weights). Inputs are Live-1 photos mirrored out to the
 size (synthetic photos without the shared data), q20 4:2:0; PSNR is against the original.
 """
 
@@ -141,6 +141,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
+    from qgac_cli.api import DEFAULT_TILE as TILE
     from qgac_cli.devices import bf16_is_fast
 
     qgac = [sys.executable, "-m", "qgac_cli"]
@@ -155,10 +156,10 @@ def main() -> None:
             case = make_case(folder, f"{mp:g}mp", mp)
             size = f"{mp:g} MP"
             rows.append(in_process("Pillow decode", DECODE.format(path=str(case[0]), save="__SAVE__"), case, 1, size))
-            plan = [(f"qgac {w}, tile 768", w, 768, 8) for w in (names if mp != args.huge else ["base"])]
+            plan = [(f"qgac {w}, tile {TILE}", w, TILE, 8) for w in (names if mp != args.huge else ["base"])]
             if mp == max(sizes):
-                plan += [(f"qgac {w}, tile 768, --exact-tiles", w, 768, None) for w in names]
-                plan += [(f"qgac {w}, tile 1024, halo 16 (before)", w, 1024, 16) for w in names]
+                plan += [(f"qgac {w}, tile {TILE}, --exact-tiles", w, TILE, None) for w in names]
+                plan += [(f"qgac {w}, tile 768 (before)", w, 768, 8) for w in names]
             for label, weights, tile, halo in plan:
                 for precision in precisions:
                     code = RESTORE.format(

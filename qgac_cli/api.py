@@ -25,10 +25,12 @@ from qgac_cli.errors import WeightsError
 from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, JpegData, decode_strict, file_bytes, read_header, read_jpeg
 from qgac_cli.output import RestoredImage, quantize
 
-# Tiles hold at most DEFAULT_TILE² pixels, shaped to the image (tiling.tile_layout). With the
-# halo below, 768 keeps a 24 MP restore near 0.6 GiB at the speed of 1024
-# (bench/restore_speed.py; 1024 peaked near 0.8 GiB).
-DEFAULT_TILE = 768
+# Tiles hold at most DEFAULT_TILE² pixels, shaped to the image (tiling.tile_layout), in windows
+# of one size (tiling._spans). In windows of one size 1024 keeps a 24 MP `base` restore near
+# 0.6 GiB and is 10 % faster than 768 there (less overlap) and at 1 MP (one tile, not two);
+# bench/restore_speed.py. With windows of a few sizes glibc's heap crept and 768 was the most
+# that stayed near 0.7 GiB.
+DEFAULT_TILE = 1024
 # Context given to each tile, in blocks. The network's theoretical reach is 25 blocks (`base`)
 # or 47 (`large`), but what lies beyond ~8 blocks changes almost no 8-bit output: in tiles of
 # 256 (3 Live-1 photos, q10/q50/q90) halo 8 changed at most 9 pixels in 10^5 (large, q10;

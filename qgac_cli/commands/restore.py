@@ -86,7 +86,7 @@ from qgac_cli.errors import QgacError
 @click.option(
     "--tile",
     type=int,
-    default=768,
+    default=1024,
     show_default=True,
     callback=check_tile,
     help="Largest tile, as the side of a square in pixels: tiles hold at most N×N pixels, shaped to "
