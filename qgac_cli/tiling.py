@@ -46,7 +46,8 @@ def tile_layout(grid: tuple[int, int], mcu: tuple[int, int], tile_pixels: int | 
     mcu[1] pixels) into: an even share of the image at most tile_pixels² pixels in area (the
     memory bound: `_spans` gives every tile a window no larger than its share and margins),
     shaped to the image, and of those layouts the one that computes the fewest MCUs, each
-    tile's margin (rows, cols of MCUs of context) counted; fewer tiles on a tie. None or 0:
+    tile's window (`_spans`, with `margin` rows, cols of MCUs of context) counted; fewer tiles
+    on a tie. None or 0:
     one tile. A 1 MP photo in tiles of 768 is cut in 2 halves, not 4 quarters of unequal size."""
     rows, cols = grid
     if not tile_pixels:
@@ -59,12 +60,17 @@ def tile_layout(grid: tuple[int, int], mcu: tuple[int, int], tile_pixels: int | 
         if widest < 1:
             continue
         across = -(-cols // widest)
-        computed = (rows + 2 * margin[0] * (down - 1)) * (cols + 2 * margin[1] * (across - 1))
+        computed = _computed(rows, down, margin[0]) * _computed(cols, across, margin[1])
         if best is None or (computed, down * across) < best[0]:
             best = ((computed, down * across), down, across)
     if best is None:  # a tile smaller than one MCU row: one MCU high, as narrow as it must be
         return rows, cols
     return best[1], best[2]
+
+
+def _computed(count: int, pieces: int, margin: int) -> int:
+    """MCUs computed along one axis: the sum of the tiles' windows."""
+    return sum(end - start for _, _, start, end in _spans(count, pieces, margin))
 
 
 def _spans(count: int, pieces: int, margin: int) -> list[tuple[int, int, int, int]]:
