@@ -159,7 +159,7 @@ def main() -> None:
             plan = [(f"qgac {w}, tile {TILE}", w, TILE, 8) for w in (names if mp != args.huge else ["base"])]
             if mp == max(sizes):
                 plan += [(f"qgac {w}, tile {TILE}, --exact-tiles", w, TILE, None) for w in names]
-                plan += [(f"qgac {w}, tile 768 (before)", w, 768, 8) for w in names]
+                plan += [(f"qgac {w}, tile 768 (the previous size)", w, 768, 8) for w in names]
             for label, weights, tile, halo in plan:
                 for precision in precisions:
                     code = RESTORE.format(
