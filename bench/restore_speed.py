@@ -9,8 +9,9 @@ on the largest size also the exact tile overlap (--exact-tiles) and the previous
 `--precision auto` rows are added where bf16 is native (elsewhere auto is fp32). Through the
 CLI: a folder of photo-sized JPEGs (default 8 of 8 MP, q20 4:2:0) with `qgac restore DIR -o
 OUT`, against `jpegqs -q 6` over the same files when it is installed, and the fixed cost of
-one small file (starting Python, importing torch, loading the weights). Inputs are Live-1 photos mirrored out to the
-size (synthetic photos without the shared data), q20 4:2:0; PSNR is against the original.
+one small file (starting Python, importing torch, loading the weights). Inputs are Live-1
+photos mirrored out to the size (synthetic photos without the shared data), q20 4:2:0; PSNR is
+against the original.
 """
 
 from __future__ import annotations

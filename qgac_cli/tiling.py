@@ -47,8 +47,8 @@ def tile_layout(grid: tuple[int, int], mcu: tuple[int, int], tile_pixels: int | 
     memory bound: `_spans` gives every tile a window no larger than its share and margins),
     shaped to the image, and of those layouts the one that computes the fewest MCUs, each
     tile's window (`_spans`, with `margin` rows, cols of MCUs of context) counted; fewer tiles
-    on a tie. None or 0:
-    one tile. A 1 MP photo in tiles of 768 is cut in 2 halves, not 4 quarters of unequal size."""
+    on a tie. None or 0: one tile. A 1 MP photo in tiles of 768 is cut in 2 halves, not 4
+    quarters of unequal size."""
     rows, cols = grid
     if not tile_pixels:
         return 1, 1
@@ -80,16 +80,19 @@ def _spans(count: int, pieces: int, margin: int) -> list[tuple[int, int, int, in
     inner part is longer by the margin it needs not compute. Equal windows make every tile's
     tensors the same shapes, so the allocator reuses one tile's freed buffers for the next
     (with windows of a few sizes glibc's heap crept from 0.44 to 0.73 GiB over a 24 MP
-    restore's 42 tiles; with one size it stays near 0.5), at the same computed area."""
+    restore's 42 tiles; with one size it stays near 0.5), at the same computed area up to the
+    rounding of the one length."""
     length = -(-(count + 2 * margin * (pieces - 1)) // pieces)
-    while length < count:  # the shortest window whose evenly spaced copies overlap by 2 margins
-        starts = [(count - length) * i // (pieces - 1) for i in range(pieces)]
-        if all(a + length - b >= 2 * margin for a, b in zip(starts, starts[1:])):
-            cuts = [0] + [(b + a + length) // 2 for a, b in zip(starts, starts[1:])] + [count]
-            spans = [(cuts[i], cuts[i + 1], starts[i], starts[i] + length) for i in range(pieces)]
-            return [span for span in spans if span[1] > span[0]]
+    # the shortest window whose evenly spaced copies overlap by 2 margins: starts spaced
+    # (count - length) / (pieces - 1) apart in whole MCUs are at most its ceiling apart
+    while length < count and length - -(-(count - length) // (pieces - 1)) < 2 * margin:
         length += 1
-    return [(0, count, 0, count)]  # the margins would cover it all: one window, the whole span
+    if length >= count:
+        return [(0, count, 0, count)]  # the margins would cover it all: one window, the whole span
+    starts = [(count - length) * i // (pieces - 1) for i in range(pieces)]
+    cuts = [0] + [(b + a + length) // 2 for a, b in zip(starts, starts[1:])] + [count]
+    spans = [(cuts[i], cuts[i + 1], starts[i], starts[i] + length) for i in range(pieces)]
+    return [span for span in spans if span[1] > span[0]]
 
 
 def restore_jpeg_tiles(
