@@ -22,7 +22,15 @@ import numpy as np
 from qgac_cli import weights as weights_mod
 from qgac_cli.devices import pick_device, pick_dtype
 from qgac_cli.errors import WeightsError
-from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, JpegData, decode_strict, file_bytes, read_header, read_jpeg
+from qgac_cli.jpeg import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_SCANS,
+    JpegData,
+    decode_strict,
+    file_bytes,
+    read_header,
+    read_jpeg,
+)
 from qgac_cli.output import RestoredImage, quantize
 
 # Tiles hold at most DEFAULT_TILE² pixels, shaped to the image (tiling.tile_layout), in windows
@@ -44,6 +52,7 @@ class RestoreOptions:
     tile: int | None = DEFAULT_TILE  # tiles of at most tile² pixels; 0 or None restores in one piece
     project: bool = True  # keep every coefficient inside its quantization interval
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_scans: int = DEFAULT_MAX_SCANS  # refuse files of more scans (scan bombs)
     precision: str = "auto"  # the networks' arithmetic: auto (bf16 where native) | bf16 | fp32
     bits: int | None = None  # result as float32 in [0, 1] (None), or uint8 (8) / uint16 (16)
     halo: int | None = DEFAULT_HALO  # blocks of context around each tile; None: exact (the whole reach)
@@ -124,12 +133,17 @@ def _as_bits(pixels: np.ndarray, bits: int | None) -> np.ndarray:
     return pixels if bits is None else quantize(pixels, bits)
 
 
-def read(source: bytes | str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None) -> JpegData:
+def read(
+    source: bytes | str | os.PathLike,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    name: str | None = None,
+    max_scans: int = DEFAULT_MAX_SCANS,
+) -> JpegData:
     """Read a JPEG for restoring: libjpeg's decode (made for the strict corruption check) is
     kept only where it is the result (`nothing_to_restore`), so a large image is held as its
     integer coefficients alone."""
     data, name = file_bytes(source, name)
-    jpeg = read_jpeg(data, source=name, max_pixels=max_pixels, keep_decoded=False)
+    jpeg = read_jpeg(data, source=name, max_pixels=max_pixels, keep_decoded=False, max_scans=max_scans)
     if nothing_to_restore(jpeg):  # the decode is the result (a rare file, at q >= 98): made again
         jpeg = replace(jpeg, decoded=decode_strict(data, read_header(data, name), name))
     return jpeg
@@ -150,7 +164,7 @@ def restore(
     progress: Progress | None = None,
 ) -> RestoredImage:
     """Restore a JPEG given as bytes, a path or a read `JpegData`."""
-    jpeg = source if isinstance(source, JpegData) else read(source, options.max_pixels)
+    jpeg = source if isinstance(source, JpegData) else read(source, options.max_pixels, None, options.max_scans)
     return RestoredImage(
         restore_jpeg(jpeg, model, options, progress),
         jpeg.icc_profile,

@@ -253,12 +253,12 @@ def check_target(job: Job, overwrite: bool) -> bool:
     return overwrite or not Path(job.target).exists()
 
 
-def _read(job: Job, read_stdin: Callable[[], bytes], max_pixels: int) -> tuple[JpegData, int]:
+def _read(job: Job, read_stdin: Callable[[], bytes], options: api.RestoreOptions) -> tuple[JpegData, int]:
     """The read JPEG and its size in bytes."""
     if job.source == "-":
         data = read_stdin()
-        return api.read(data, max_pixels, "<stdin>"), len(data)
-    return api.read(job.source, max_pixels), os.path.getsize(job.source)
+        return api.read(data, options.max_pixels, "<stdin>", options.max_scans), len(data)
+    return api.read(job.source, options.max_pixels, None, options.max_scans), os.path.getsize(job.source)
 
 
 def run_batch(
@@ -302,10 +302,10 @@ def run_batch(
     def prefetch(pool: ThreadPoolExecutor) -> Iterator[tuple[Job, Future]]:
         """Each file is read while the one before it is restored: one image ahead, not more
         (a batch of huge photos must not hold several at once)."""
-        ahead = pool.submit(_read, todo[0], read_stdin, options.max_pixels) if todo else None
+        ahead = pool.submit(_read, todo[0], read_stdin, options) if todo else None
         for i, job in enumerate(todo):
             future = ahead
-            ahead = pool.submit(_read, todo[i + 1], read_stdin, options.max_pixels) if i + 1 < len(todo) else None
+            ahead = pool.submit(_read, todo[i + 1], read_stdin, options) if i + 1 < len(todo) else None
             yield job, future
 
     def finish(job: Job, image: RestoredImage, fmt: str) -> tuple[int, float]:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from qgac_cli import metadata
 from qgac_cli.errors import JpegError
-from qgac_cli.jpeg import read_info, subsampling_name
+from qgac_cli.jpeg import DEFAULT_MAX_SCANS, read_info, subsampling_name
 from qgac_cli.quality import estimate_quality
 
 
-def describe(path: str | os.PathLike, data: bytes | None = None) -> dict:
+def describe(path: str | os.PathLike, data: bytes | None = None, max_scans: int = DEFAULT_MAX_SCANS) -> dict:
     """A JSON-ready description of a JPEG file, or of `data` read from it (raises JpegError
     for bad files)."""
     if data is None:
@@ -20,11 +20,9 @@ def describe(path: str | os.PathLike, data: bytes | None = None) -> dict:
             data = Path(path).read_bytes()
         except OSError as e:
             raise JpegError(f"cannot read: {e.strerror or e}", str(path)) from e
-    info = read_info(data, str(path))
+    info = read_info(data, str(path), max_scans)
     header = info.header
-    used = sorted(set(info.component_tables))
-    estimate = estimate_quality([info.tables[i] for i in used])
-    numbers = sorted(info.tables)
+    estimate = estimate_quality(list(info.tables.tables))
     return {
         "path": str(path),
         "width": header.width,
@@ -42,8 +40,10 @@ def describe(path: str | os.PathLike, data: bytes | None = None) -> dict:
             "exact": estimate.exact,
             "mean_abs_error": round(estimate.mean_abs_error, 4),
         },
-        "quant_tables": [info.tables[n].astype(int).tolist() for n in numbers],
-        "component_tables": [numbers.index(t) for t in info.component_tables],
+        "quant_tables": [table.astype(int).tolist() for table in info.tables.tables],
+        "component_tables": list(info.tables.component_tables),  # indices into quant_tables
+        "table_slots": list(info.tables.slots),  # the DQT slot each component's frame entry names
+        "scans": info.tables.scans,
         "icc_profile": info.icc_profile is not None,
         "exif": info.exif is not None,
         "orientation": info.orientation,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -33,6 +34,10 @@ DEFAULT_MAX_PIXELS = 200_000_000
 # to restore nothing
 BOMB_PIXELS_PER_BYTE = 20_000
 BOMB_MIN_PIXELS = 16_000_000
+# libjpeg-turbo's own guard against scan bombs is a limit on scans per file (its tools'
+# -maxscans); no encoder writes more than a few dozen, and 300 000 valid scans of one
+# megapixel cost libjpeg two minutes
+DEFAULT_MAX_SCANS = 1000
 
 _SOF_KINDS = {  # marker -> (coding, progressive, arithmetic, supported)
     0xC0: ("baseline", False, False, True),
@@ -104,6 +109,7 @@ class JpegData:
     height: int
     components: tuple[Component, ...]
     tables: tuple[np.ndarray, ...]  # 8x8 int, natural order, indexed by Component.table_index
+    # (the distinct tables the components are dequantized with, as libjpeg latches them)
     color_space: str  # "YCbCr" or "Grayscale"
     coding: str
     progressive: bool
@@ -248,6 +254,126 @@ def check_supported(
             raise UnsupportedJpegError(f"unusual sampling factors {header.sampling}", source)
 
 
+# --------------------------------------------------------------------------- the tables in use
+
+
+@dataclass(frozen=True)
+class TableUse:
+    """Which quantization table each component is dequantized with, read as libjpeg reads it.
+
+    A DQT segment may come before any scan and may redefine a slot between scans; libjpeg
+    *latches* a component's table when the first scan holding that component begins and uses
+    that copy for the whole image. So the table of a component is its slot's content at that
+    moment, not the last one defined (nor the one defined before the first scan)."""
+
+    slots: tuple[int, ...]  # per component: the table slot its frame header names
+    tables: tuple[np.ndarray, ...]  # the distinct latched tables (8x8, natural order), first use first
+    component_tables: tuple[int, ...]  # per component: its index into `tables`
+    scans: int
+
+
+def _frame_components(payload: bytes, source: str) -> tuple[list[int], list[int]]:
+    """(component ids, table slots) of a frame header."""
+    if len(payload) < 6 or len(payload) < 6 + 3 * payload[5]:
+        raise JpegError("truncated frame header", source)
+    count = payload[5]
+    return [payload[6 + 3 * i] for i in range(count)], [payload[6 + 3 * i + 2] for i in range(count)]
+
+
+def _scan_components(payload: bytes, ids: list[int], source: str) -> list[int]:
+    """The indices (in frame order) of the components a scan header names."""
+    if not ids:
+        raise JpegError("a scan before the frame header", source)
+    if not payload or len(payload) < 1 + 2 * payload[0]:
+        raise JpegError("truncated scan header", source)
+    selectors = [payload[1 + 2 * i] for i in range(payload[0])]
+    if any(s not in ids for s in selectors):
+        raise JpegError("a scan names a component the frame does not have", source)
+    return [ids.index(s) for s in selectors]
+
+
+def _distinct(tables: list[np.ndarray]) -> tuple[tuple[np.ndarray, ...], tuple[int, ...]]:
+    """The distinct tables in order of first use, and each entry's index among them."""
+    unique: list[np.ndarray] = []
+    indices = []
+    for table in tables:
+        found = next((i for i, u in enumerate(unique) if np.array_equal(u, table)), None)
+        if found is None:
+            unique.append(table)
+            found = len(unique) - 1
+        indices.append(found)
+    return tuple(unique), tuple(indices)
+
+
+def read_tables(data: bytes, source: str = "<bytes>", max_scans: int = DEFAULT_MAX_SCANS) -> TableUse:
+    """Walk every marker of the file (skipping the entropy-coded data) and latch each
+    component's quantization table as libjpeg does. Raises JpegError for a table used but not
+    defined, a zero table entry, more than `max_scans` scans, or a file that ends before its
+    end-of-image marker (cut short: libjpeg would fill the rest with grey)."""
+    if len(data) < 4 or data[:2] != b"\xff\xd8":
+        raise JpegError(_not_jpeg_reason(data), source)
+    defined: dict[int, np.ndarray] = {}
+    ids: list[int] = []
+    slots: list[int] = []
+    latched: dict[int, np.ndarray] = {}
+    scans, pos, n = 0, 2, len(data)
+    while True:
+        while pos < n and data[pos] != 0xFF:
+            pos += 1  # garbage between segments, as libjpeg tolerates it
+        while pos < n and data[pos] == 0xFF:
+            pos += 1
+        if pos >= n:
+            raise JpegError(_cut_short(scans), source)
+        marker = data[pos]
+        pos += 1
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            continue
+        if marker == 0xD9:
+            break
+        if pos + 2 > n or int.from_bytes(data[pos : pos + 2], "big") < 2:
+            raise JpegError(_cut_short(scans) if pos + 2 > n else "malformed marker segment", source)
+        end = pos + int.from_bytes(data[pos : pos + 2], "big")
+        if end > n:
+            raise JpegError(_cut_short(scans), source)
+        payload = data[pos + 2 : end]
+        pos = end
+        if marker == 0xDB:
+            defined.update(_quantization_tables(payload, source))
+        elif marker in _SOF_KINDS and not ids:
+            ids, slots = _frame_components(payload, source)
+        elif marker == 0xDA:
+            for index in _scan_components(payload, ids, source):
+                if index not in latched:
+                    latched[index] = _defined(defined, slots[index], source)
+            scans += 1
+            if scans > max_scans:
+                raise JpegError(
+                    f"more than {max_scans:,} scans (no encoder writes that many; raise the limit with --max-scans)",
+                    source,
+                )
+            pos = _scan_end(data, pos)
+    if not scans:
+        raise JpegError("no image data (end of image before any scan)", source)
+    # a component no scan holds decodes as flat grey; its table is whatever its slot holds
+    tables = [latched[i] if i in latched else _defined(defined, slots[i], source) for i in range(len(ids))]
+    for slot, table in zip(slots, tables):
+        if np.any(table <= 0):
+            raise JpegError(f"quantization table {slot} has a zero entry", source)
+    unique, indices = _distinct(tables)
+    return TableUse(tuple(slots), unique, indices, scans)
+
+
+def _defined(defined: dict[int, np.ndarray], slot: int, source: str) -> np.ndarray:
+    if slot not in defined:
+        raise JpegError(f"quantization table {slot} is used but not defined", source)
+    return defined[slot]
+
+
+def _cut_short(scans: int) -> str:
+    where = f"in scan {scans}" if scans else "before the first scan"
+    return f"truncated: the file ends {where}, before its end-of-image marker"
+
+
 # --------------------------------------------------------------------------- header only
 
 
@@ -256,8 +382,7 @@ class JpegInfo:
     """What `qgac info` shows: the header, tables and metadata, without decoding anything."""
 
     header: JpegHeader
-    tables: dict[int, np.ndarray]  # table number -> 8x8 natural order
-    component_tables: tuple[int, ...]
+    tables: TableUse
     icc_profile: bytes | None
     exif: bytes | None
     orientation: int
@@ -281,25 +406,15 @@ def _quantization_tables(payload: bytes, source: str) -> dict[int, np.ndarray]:
     return tables
 
 
-def read_info(data: bytes, source: str = "<bytes>") -> JpegInfo:
-    """Header, quantization tables and metadata, read from the markers alone: instant at any
-    size, and no pixel limit applies (nothing is decoded)."""
+def read_info(data: bytes, source: str = "<bytes>", max_scans: int = DEFAULT_MAX_SCANS) -> JpegInfo:
+    """Header, quantization tables and metadata, read from the markers alone: fast at any
+    size (nothing is decoded, so no pixel limit applies), and the same reading of the tables
+    as `read_jpeg`'s."""
     header = read_header(data, source)
     check_supported(header, source, max_pixels=2**62)
-    tables: dict[int, np.ndarray] = {}
-    component_tables: tuple[int, ...] = ()
-    for marker, payload in _segments(data, source):
-        if marker == 0xDB:
-            tables.update(_quantization_tables(payload, source))
-        elif marker in _SOF_KINDS and not component_tables:
-            count = payload[5]
-            component_tables = tuple(payload[6 + 3 * i + 2] for i in range(count))
-    missing = sorted(set(component_tables) - set(tables))
-    if missing:
-        raise JpegError(f"quantization table {missing[0]} is used but not defined", source)
-    _check_tables(tuple(tables.values()), source)
+    tables = read_tables(data, source, max_scans)
     icc, exif, orientation = _metadata(data)
-    return JpegInfo(header, tables, component_tables, icc, exif, orientation, carried_segments(data, source))
+    return JpegInfo(header, tables, icc, exif, orientation, carried_segments(data, source))
 
 
 def carried_segments(data: bytes, source: str = "<bytes>") -> tuple[Segment, ...]:
@@ -340,18 +455,14 @@ _METADATA_MARKERS = {*range(0xE0, 0xF0), 0xFE}  # APP0..APP15, COM
 _STANDALONE_MARKERS = {0x01, *range(0xD0, 0xDA)}  # TEM, RST0..7, SOI, EOI
 
 
+_MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+
+
 def _scan_end(data: bytes, pos: int) -> int:
     """Where the entropy-coded data starting at `pos` ends: the first 0xFF that begins a
     marker (not a stuffed 0xFF00, not a restart marker), or the end of the data."""
-    while True:
-        i = data.find(b"\xff", pos)
-        if i < 0 or i + 1 >= len(data):
-            return len(data)
-        following = data[i + 1]
-        if following == 0x00 or 0xD0 <= following <= 0xD7:
-            pos = i + 2
-            continue
-        return i
+    found = _MARKER_IN_SCAN.search(data, pos)
+    return found.start() if found else len(data)
 
 
 def without_metadata_segments(data: bytes) -> bytes:
@@ -427,12 +538,6 @@ def _metadata(data: bytes) -> tuple[bytes | None, bytes | None, int]:
     return icc, exif, orientation if 1 <= orientation <= 8 else 1
 
 
-def _check_tables(tables: tuple[np.ndarray, ...], source: str) -> None:
-    for i, table in enumerate(tables):
-        if np.any(table <= 0):
-            raise JpegError(f"quantization table {i} has a zero entry", source)
-
-
 def file_bytes(data: bytes | str | os.PathLike, source: str | None = None) -> tuple[bytes, str]:
     """(the bytes, the name errors give) of bytes or a path."""
     if isinstance(data, bytes):
@@ -449,6 +554,7 @@ def read_jpeg(
     source: str | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     keep_decoded: bool = True,
+    max_scans: int = DEFAULT_MAX_SCANS,
 ) -> JpegData:
     """Read a JPEG's quantized coefficients, tables and metadata from bytes or a path.
 
@@ -458,6 +564,7 @@ def read_jpeg(
     data, source = file_bytes(data, source)
     header = read_header(data, source)
     check_supported(header, source, max_pixels, len(data))
+    tables = read_tables(data, source, max_scans)  # before the decode: a scan bomb costs nothing
     decoded = decode_strict(data, header, source)
     if not keep_decoded:
         decoded = None  # checked, not kept
@@ -468,19 +575,17 @@ def read_jpeg(
             raw.load()
             planes = [raw.Y] + ([raw.Cb, raw.Cr] if header.components == 3 else [])
             planes = [np.asarray(p, dtype=np.int16) for p in planes]  # int16 already: no copy
-            qt = np.array(raw.qt, dtype=np.int64)
-            table_numbers = [int(n) for n in np.asarray(raw.quant_tbl_no).ravel()[: header.components]]
         except (OSError, RuntimeError, ValueError, IndexError) as e:
             raise JpegError(f"corrupt JPEG: {e}", source) from e
-    tables = tuple(qt[i] for i in range(qt.shape[0]))
-    _check_tables(tables, source)
-    components = tuple(Component(plane, table_numbers[i], header.sampling[i]) for i, plane in enumerate(planes))
+    components = tuple(
+        Component(plane, tables.component_tables[i], header.sampling[i]) for i, plane in enumerate(planes)
+    )
     icc, exif, orientation = _metadata(data)
     return JpegData(
         width=header.width,
         height=header.height,
         components=components,
-        tables=tables,
+        tables=tables.tables,
         color_space="YCbCr" if header.components == 3 else "Grayscale",
         coding=header.coding,
         progressive=header.progressive,

@@ -81,3 +81,41 @@ def tiny():
 @pytest.fixture
 def image():
     return photo(75, 101)
+
+
+# --------------------------------------------------------------------------- the CPU's kind
+# `--precision auto` runs bf16 on CPUs with AMX or AVX-512 BF16 and fp32 elsewhere, so the
+# same test meets different arithmetic on different machines. QGAC_TEST_CPU=bf16 runs the
+# suite as a bf16 CPU would (emulated where the CPU lacks it: slower, the same arithmetic),
+# QGAC_TEST_CPU=avx2 as a CPU without it would; unset, the machine's own kind.
+
+
+def simulate_cpu(monkeypatch, kind: str) -> None:
+    """Make `qgac_cli.devices` see a CPU of `kind` ("bf16" or "avx2")."""
+    from qgac_cli import devices
+
+    real = devices.cpu_flags
+    bf16 = set(devices.BF16_CPU_FLAGS)
+    if kind == "bf16":
+        monkeypatch.setattr(devices, "cpu_flags", lambda cpuinfo=None: real(cpuinfo) | {"avx512_bf16"})
+    elif kind == "avx2":
+        monkeypatch.setattr(devices, "cpu_flags", lambda cpuinfo=None: real(cpuinfo) - bf16)
+    else:
+        raise ValueError(f"QGAC_TEST_CPU must be bf16 or avx2, not {kind!r}")
+
+
+@pytest.fixture(autouse=True)
+def _cpu_kind(monkeypatch):
+    import os
+
+    kind = os.environ.get("QGAC_TEST_CPU")
+    if kind:
+        simulate_cpu(monkeypatch, kind)
+    yield
+
+
+@pytest.fixture(params=["avx2", "bf16"])
+def cpu_kind(request, monkeypatch):
+    """Runs a test once as each kind of CPU would (bf16 emulated where it is not native)."""
+    simulate_cpu(monkeypatch, request.param)
+    return request.param

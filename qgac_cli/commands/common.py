@@ -51,6 +51,13 @@ weights_option = click.option(
     shell_complete=complete_weights,
     help="Shipped weights name or a checkpoint path (default: the shipped default).",
 )
+max_scans_option = click.option(
+    "--max-scans",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Refuse JPEGs of more scans than this (no encoder writes more than a few dozen; each costs a pass).",
+)
 precision_option = click.option(
     "--precision",
     type=click.Choice(["auto", "bf16", "fp32"]),

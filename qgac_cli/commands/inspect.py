@@ -13,6 +13,7 @@ from qgac_cli.commands.common import (
     check_outputs,
     device_option,
     fail,
+    max_scans_option,
     set_threads,
     table_console,
     threads_option,
@@ -25,7 +26,8 @@ from qgac_cli.errors import QgacError
 @click.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
-def info(files: tuple[str, ...], as_json: bool) -> None:
+@max_scans_option
+def info(files: tuple[str, ...], as_json: bool, max_scans: int) -> None:
     """Describe JPEG files (paths, folders, or - for standard input): size, colour space,
     subsampling, coding, quality, tables. Reads the markers only: instant at any size.
 
@@ -50,9 +52,9 @@ def info(files: tuple[str, ...], as_json: bool) -> None:
         for path in paths:
             try:
                 if path == "-":
-                    records.append(describe("<stdin>", sys.stdin.buffer.read()))
+                    records.append(describe("<stdin>", sys.stdin.buffer.read(), max_scans))
                 else:
-                    records.append(describe(path))
+                    records.append(describe(path, max_scans=max_scans))
             except QgacError as e:
                 failures.append(str(e))
     if as_json:
@@ -80,10 +82,13 @@ def _print_info(records: list[dict]) -> None:
             ("colour space", r["color_space"]),
             ("components", r["components"]),
             ("subsampling", r["subsampling"]),
-            ("coding", r["coding"]),
+            ("coding", r["coding"] + (f", {r['scans']} scans" if r["scans"] > 1 else "")),
             ("restart interval", r["restart_interval"]),
             ("estimated quality", quality),
-            ("table of each component", ", ".join(map(str, r["component_tables"]))),
+            (
+                "table of each component",
+                ", ".join(f"{i} (slot {slot})" for i, slot in zip(r["component_tables"], r["table_slots"])),
+            ),
             ("ICC profile", "yes" if r["icc_profile"] else "no"),
             ("EXIF orientation", r["orientation"]),
             ("metadata", ", ".join(k.upper() for k in ("exif", "xmp", "iptc") if r[k]) or "none"),

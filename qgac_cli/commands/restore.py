@@ -18,6 +18,7 @@ from qgac_cli.commands.common import (
     console,
     device_option,
     fail,
+    max_scans_option,
     note_precision,
     precision_option,
     set_threads,
@@ -99,6 +100,7 @@ from qgac_cli.errors import QgacError
     "images (by default 8 blocks, which changes a few pixels in 10^5 by one level).",
 )
 @click.option("--max-pixels", type=int, default=None, help="Refuse images larger than this (default 200 MP).")
+@max_scans_option
 @click.option("--no-projection", is_flag=True, help="Do not clamp coefficients into their quantization intervals.")
 @click.option(
     "--no-grey-guard",
@@ -146,6 +148,7 @@ def restore(
     tile,
     exact_tiles,
     max_pixels,
+    max_scans,
     no_projection,
     no_grey_guard,
     overwrite,
@@ -212,6 +215,7 @@ def restore(
         tile=tile,
         project=not no_projection,
         max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+        max_scans=max_scans,
         precision="bf16" if half else precision,
         halo=None if exact_tiles else api.DEFAULT_HALO,
         grey_guard=not no_grey_guard,
