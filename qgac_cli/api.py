@@ -21,7 +21,7 @@ import numpy as np
 
 from qgac_cli import weights as weights_mod
 from qgac_cli.devices import pick_device, pick_dtype
-from qgac_cli.errors import WeightsError
+from qgac_cli.errors import UnusableWeightsError, WeightsError
 from qgac_cli.jpeg import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MAX_SCANS,
@@ -66,7 +66,7 @@ def gan_sibling(name_or_path: str | None) -> str:
     """The GAN weights that pair with a shipped regression name ("large" -> "large-gan")."""
     name = name_or_path or weights_mod.DEFAULT_WEIGHTS
     if name not in weights_mod.GAN_SIBLINGS:
-        raise WeightsError(f"no GAN weights pair with {name!r}; give --gan-weights")
+        raise UnusableWeightsError(f"no GAN weights pair with {name!r}; give --gan-weights")
     return weights_mod.GAN_SIBLINGS[name]
 
 
@@ -80,10 +80,13 @@ def load_model(
     if texture is None:
         model = weights_mod.load(weights)
     else:
-        regression = weights_mod.read(weights_mod.resolve(weights))
-        gan = weights_mod.read(weights_mod.resolve(gan_weights or gan_sibling(weights)))
-        gan = weights_mod.match_config(gan, regression.config)
-        model = weights_mod.build(weights_mod.interpolate(regression, gan, texture))
+        regression_path = weights_mod.resolve(weights)
+        gan_path = weights_mod.resolve(gan_weights or gan_sibling(weights))
+        regression = weights_mod.read(regression_path)
+        weights_mod.build(regression, str(regression_path))  # each checked under its own name
+        gan = weights_mod.match_config(weights_mod.read(gan_path), regression.config, str(gan_path))
+        weights_mod.build(gan, str(gan_path))
+        model = weights_mod.build(weights_mod.interpolate(regression, gan, texture), f"{gan_path} blended")
     return model.to(pick_device(device))
 
 

@@ -43,5 +43,10 @@ class MissingWeightsError(WeightsError, UsageError):
     """Weights asked for by a name or path that does not exist: a usage error (exit 2)."""
 
 
+class UnusableWeightsError(WeightsError, UsageError):
+    """Weights that exist but cannot be used (not a checkpoint, another format, absurd values):
+    found when they are loaded, before any image, so a usage error too (exit 2)."""
+
+
 class OutputExistsError(QgacError):
     """The output exists and overwriting was not asked for, or would overwrite the input."""

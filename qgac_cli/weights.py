@@ -11,19 +11,29 @@ Format (a dict saved with torch.save, loadable with weights_only=True):
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import torch
 
-from qgac_cli.errors import MissingWeightsError, WeightsError
+from qgac_cli.errors import MissingWeightsError, UnusableWeightsError, WeightsError
 from qgac_cli.model import QGAC, ModelConfig
 from qgac_cli.model.growth import grow
 from qgac_cli.shipping import DEFAULT_WEIGHTS, GAN_SIBLINGS, SHIPPED  # noqa: F401 - part of this module's API
 
 FORMAT = "qgac-checkpoint"
 VERSION = 1
+# torch.save stores its records uncompressed: a checkpoint that expands far beyond its file is
+# a zip bomb (a 2.9 MB file of one deflated 3 GB tensor), refused before anything is read
+MAX_EXPANSION = 4.0
+# What trained weights look like: learned tensors of magnitude ~1 (shipped: at most 1.2) and
+# per-frequency statistics of raw DCT coefficients, whose 8-bit range is about ±1024. Far
+# beyond these (a checkpoint scaled by 1e38 is finite and restores 20 dB off) is refused.
+MAX_WEIGHT = 1e3
+MAX_STATISTIC = 4096.0
+MIN_STD = 1e-3
 
 
 @dataclass(frozen=True)
@@ -84,39 +94,80 @@ def resolve(name_or_path: str | os.PathLike | None) -> Path:
     return path
 
 
+def _check_archive(path: str | os.PathLike) -> None:
+    """Refuse a zip archive whose records expand beyond MAX_EXPANSION times its size."""
+    if not zipfile.is_zipfile(path):
+        return  # torch's legacy format: the file is what is read
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise UnusableWeightsError(f"not a readable checkpoint ({e.__class__.__name__})", str(path)) from e
+    packed = os.path.getsize(path)
+    if expanded > MAX_EXPANSION * packed + (1 << 20):
+        raise UnusableWeightsError(
+            f"its records expand to {expanded / 1e6:,.0f} MB from a {packed / 1e6:,.1f} MB file"
+            " (torch stores checkpoints uncompressed): not read",
+            str(path),
+        )
+
+
 def read(path: str | os.PathLike) -> Checkpoint:
+    source = str(path)
+    _check_archive(path)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a file that is not a checkpoint
-        raise WeightsError(f"not a readable checkpoint: {e.__class__.__name__}", str(path)) from e
+        raise UnusableWeightsError(f"not a readable checkpoint ({e.__class__.__name__})", source) from e
     if isinstance(data, dict) and {"model", "ema", "optimizer"} <= set(data):
-        raise WeightsError(
-            "a training state (for qgac train --resume), not weights: use best.pt or final.pt beside it", str(path)
+        raise UnusableWeightsError(
+            "a training state (for qgac train --resume), not weights: use best.pt or final.pt beside it", source
         )
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise WeightsError("not a qgac checkpoint", str(path))
+        raise UnusableWeightsError("not a qgac checkpoint", source)
     if data.get("version") != VERSION:
-        raise WeightsError(f"checkpoint format version {data.get('version')} (this qgac reads {VERSION})", str(path))
+        raise UnusableWeightsError(
+            f"checkpoint format version {data.get('version')} (this qgac reads {VERSION})", source
+        )
     try:
         config = ModelConfig.from_dict(data["config"])
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise WeightsError(f"checkpoint has an invalid config: {e}", str(path)) from e
+        raise UnusableWeightsError(f"checkpoint has an invalid config ({e})", source) from e
     state = data.get("state_dict")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError("checkpoint has no valid state_dict", str(path))
+        raise UnusableWeightsError("checkpoint has no valid state_dict", source)
     metadata = data.get("metadata", {})
     return Checkpoint(config, state, metadata if isinstance(metadata, dict) else {})
 
 
+def implausible(state: dict[str, torch.Tensor]) -> str | None:
+    """Why these weights cannot be trained ones (non-finite, absurdly large, a zero spread of
+    the statistics), or None."""
+    for key, value in state.items():
+        if not value.is_floating_point() or not value.numel():
+            continue
+        if not torch.isfinite(value).all():
+            return f"non-finite weights (NaN or infinity) in {key}"
+        largest = float(value.abs().max())
+        if key in ("mean", "std"):
+            if largest > MAX_STATISTIC:
+                return f"coefficient statistics {key} of {largest:.3g}, beyond any 8-bit JPEG's range"
+            if key == "std" and float(value.min()) < MIN_STD:
+                return "coefficient statistics std with a zero (or negative) entry"
+        elif largest > MAX_WEIGHT:
+            return f"a weight of magnitude {largest:.3g} in {key} (trained weights stay near 1)"
+    return None
+
+
 def build(checkpoint: Checkpoint, source: str = "<checkpoint>") -> QGAC:
-    bad = [k for k, v in checkpoint.state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if bad:
-        raise WeightsError(f"non-finite weights (NaN or infinity) in {bad[0]}", source)
+    problem = implausible(checkpoint.state_dict)
+    if problem:
+        raise UnusableWeightsError(problem, source)
     model = QGAC(checkpoint.config)
     try:
         model.load_state_dict(checkpoint.state_dict)
     except RuntimeError as e:
-        raise WeightsError(f"weights do not match their config: {str(e).splitlines()[0]}", source) from e
+        raise UnusableWeightsError(f"weights do not match their config ({str(e).splitlines()[0]})", source) from e
     return model.eval()
 
 
@@ -126,14 +177,16 @@ def load(name_or_path: str | os.PathLike | None = None) -> QGAC:
     return build(read(path), str(path))
 
 
-def match_config(checkpoint: Checkpoint, config: ModelConfig) -> Checkpoint:
+def match_config(checkpoint: Checkpoint, config: ModelConfig, source: str = "<checkpoint>") -> Checkpoint:
     """The checkpoint in `config`: itself, or grown into it (same function, more blocks)."""
     if checkpoint.config == config:
         return checkpoint
     try:
-        grown = grow(build(checkpoint), config)
+        grown = grow(build(checkpoint, source), config)
     except ValueError as e:
-        raise WeightsError(f"weights of another configuration that cannot grow into this one: {e}") from None
+        raise UnusableWeightsError(
+            f"weights of another configuration that cannot grow into the regression weights' ({e})", source
+        ) from None
     return Checkpoint(config, grown.state_dict(), {**checkpoint.metadata, "grown_into": "match"})
 
 

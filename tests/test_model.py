@@ -299,3 +299,61 @@ def test_non_finite_weights_and_results_are_errors(tmp_path):
     jpeg = read_jpeg(pillow_jpeg(photo(24, 32), quality=30))
     with pytest.raises(WeightsError, match="non-finite values"):
         api.restore_jpeg(jpeg, blown, api.RestoreOptions(project=False))
+
+
+def test_a_checkpoint_that_expands_far_beyond_its_file_is_refused_unread(tmp_path, monkeypatch):
+    """A zip bomb: torch writes its records stored, so one deflated record of 400 MB in a file
+    of 0.4 MB is no checkpoint of ours; it is refused from the archive's directory alone."""
+    import zipfile
+
+    path = tmp_path / "bomb.pt"
+    weights.save(tiny_model(0), path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb/data/999", bytes(400_000_000))
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("read a checkpoint refused by its directory"))
+    with pytest.raises(WeightsError, match="expand to 400 MB"):
+        weights.read(path)
+
+
+@pytest.mark.parametrize(
+    "key,value,words",
+    [
+        ("y_net.head.shared", 1e38, "magnitude 1e\\+38"),
+        ("y_net.fuse.shared", 5e3, "trained weights stay near 1"),
+        ("std", 0.0, "zero"),
+        ("mean", 1e6, "beyond any 8-bit JPEG"),
+    ],
+)
+def test_weights_absurd_for_a_trained_network_are_refused(tmp_path, key, value, words):
+    model = tiny_model(0)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state[key].view(-1)[0] = value
+    path = tmp_path / "absurd.pt"
+    weights.save(model, path, state_dict=state)
+    with pytest.raises(WeightsError, match=words):
+        weights.load(path)
+
+
+def test_bad_weights_are_usage_errors_named_by_their_file(tmp_path):
+    """Weights are loaded before the first image: bad ones exit 2, the line names the file
+    (with --gan-weights too) and is whole."""
+    from click.testing import CliRunner
+
+    from qgac_cli.cli import main
+
+    src = tmp_path / "in.jpg"
+    src.write_bytes(pillow_jpeg(photo(24, 32), quality=30))
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"PK\x03\x04 not really a zip")
+    other = tmp_path / "other.pt"
+    weights.save(tiny_model(0), other)
+    for options, named in (
+        (["--weights", str(junk)], junk),
+        (["--weights", "base", "--texture", "0.5", "--gan-weights", str(junk)], junk),
+        (["--weights", "base", "--texture", "0.5", "--gan-weights", str(other)], other),
+    ):
+        result = CliRunner().invoke(main, ["restore", str(src), str(tmp_path / "out.png"), *options])
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and str(named) in lines[0] and "<checkpoint>" not in lines[0], lines
+        assert not (tmp_path / "out.png").exists()
