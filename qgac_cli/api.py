@@ -28,6 +28,7 @@ from qgac_cli.jpeg import (
     JpegData,
     decode_strict,
     file_bytes,
+    max_file_bytes,
     read_header,
     read_jpeg,
 )
@@ -145,7 +146,7 @@ def read(
     """Read a JPEG for restoring: libjpeg's decode (made for the strict corruption check) is
     kept only where it is the result (`nothing_to_restore`), so a large image is held as its
     integer coefficients alone."""
-    data, name = file_bytes(source, name)
+    data, name = file_bytes(source, name, max_file_bytes(max_pixels))
     jpeg = read_jpeg(data, source=name, max_pixels=max_pixels, keep_decoded=False, max_scans=max_scans)
     if nothing_to_restore(jpeg):  # the decode is the result (a rare file, at q >= 98): made again
         jpeg = replace(jpeg, decoded=decode_strict(data, read_header(data, name), name))

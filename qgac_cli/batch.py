@@ -5,6 +5,7 @@ a failure is recorded and the batch goes on."""
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,14 @@ from qgac_cli.output import (
 )
 
 JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
+STDIN_NAME = "stdin"  # the output's name for standard input in an output folder
+
+
+def real(path: str | os.PathLike) -> Path:
+    """The path with its symlinks resolved as far as they go: a loop or a missing file ends
+    the resolution there, without the RuntimeError of Path.resolve (it is reported when the
+    file is read)."""
+    return Path(os.path.realpath(path))
 
 
 @dataclass(frozen=True)
@@ -42,21 +51,24 @@ def inputs_of(folder: Path, glob: str | None = None, out_dir: Path | None = None
     run would otherwise restore its own outputs); an output folder that is the input folder
     itself leaves everything in."""
     pattern = glob or "*"
-    skip = out_dir.resolve() if out_dir is not None else None
-    if skip == folder.resolve():
+    skip = real(out_dir) if out_dir is not None else None
+    if skip == real(folder):
         skip = None
     return sorted(
         p
         for p in folder.rglob(pattern)
         if p.is_file()
         and (glob is not None or p.suffix.lower() in JPEG_SUFFIXES)
-        and (skip is None or skip not in p.resolve().parents)
+        and (skip is None or skip not in real(p).parents)
     )
 
 
 def is_jpeg_file(path: str | os.PathLike) -> bool:
-    """An existing file that starts like a JPEG (start-of-image marker); False for folders."""
+    """An existing regular file that starts like a JPEG (start-of-image marker); False for
+    folders, and for pipes and devices, which are not opened (a FIFO would block)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as f:
             return f.read(3) == b"\xff\xd8\xff"
     except OSError:
@@ -80,7 +92,7 @@ def clashes(jobs: list[Job]) -> dict[Job, str]:
     by_target: dict[Path, list[Job]] = {}
     for job in jobs:
         if job.target != "-":
-            by_target.setdefault(Path(job.target).resolve(), []).append(job)
+            by_target.setdefault(real(job.target), []).append(job)
     found = {}
     for group in by_target.values():
         if len(group) > 1:
@@ -103,23 +115,30 @@ def plan_jobs(
         raise UsageError("no input given")
     if output is None:
         raise UsageError("give an output: qgac restore IN OUT, or -o OUTDIR for several inputs")
-    single = len(inputs) == 1 and (inputs[0] == "-" or Path(inputs[0]).is_file())
-    named_file = output == "-" or (not Path(output).is_dir() and Path(output).suffix.lower() in EXTENSIONS)
-    if single and (named_file or (not folder and not Path(output).is_dir())):
+    output_is_dir = output != "-" and Path(output).is_dir()
+    named_file = output == "-" or (not output_is_dir and Path(output).suffix.lower() in EXTENSIONS)
+    single = len(inputs) == 1 and not (inputs[0] != "-" and Path(inputs[0]).is_dir())
+    if single and (named_file or (not folder and not output_is_dir)):
+        # one input, one output: so even for an input that does not exist or is not a file
+        # (its read fails, and nothing is created for it)
         if output != "-" and not Path(output).suffix and fmt is None:
             raise UsageError(f"{output!r} is not a folder and has no image extension")
         format_for(None if output == "-" else output, fmt)  # an unknown format is a usage error
         return [Job(inputs[0], output)]
     if output == "-":
         raise UsageError("several inputs cannot all go to standard output")
-    if "-" in inputs:
+    if named_file:
+        raise UsageError(f"{output!r} is named like an image file: several outputs need a folder (-o OUTDIR)")
+    if "-" in inputs and len(inputs) > 1:
         raise UsageError("standard input can only be restored on its own")
     suffix = FORMAT_SUFFIX[fmt or "png"]
     out_dir = Path(output)
     jobs: list[Job] = []
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
+        if item == "-":
+            jobs.append(Job(item, str(out_dir / (STDIN_NAME + suffix))))
+        elif path.is_dir():
             for src in inputs_of(path, glob, out_dir):
                 target = (out_dir / src.relative_to(path)).with_suffix(suffix)
                 jobs.append(Job(str(src), str(target)))
@@ -150,15 +169,27 @@ def plan_beside(inputs: list[str], suffix: str, fmt: str | None = None, glob: st
 
 def check_writable(jobs: list[Job]) -> None:
     """Fail once, before any work, when an output folder cannot be created or written:
-    that failure would otherwise repeat for every file after every restoration."""
+    that failure would otherwise repeat for every file after every restoration. Nothing is
+    created here: folders are made when their first file is written, so a batch whose every
+    input fails leaves none behind."""
     folders = {Path(j.target).parent for j in jobs if j.target != "-"}
     if not folders:
         return
     top = min(folders, key=lambda f: (len(f.parts), str(f)))  # -o OUTDIR, or the output's folder
+    existing = top
+    while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():  # a dangling link where a folder would go
+            raise OutputExistsError(f"cannot write into {top}: {existing} is a broken symbolic link")
+        existing = existing.parent
+    if not existing.is_dir():
+        what = f"{existing} is a file" if existing == top else f"{existing} (inside its path) is a file"
+        raise OutputExistsError(f"cannot write into {top}: {what}, not a folder")
     try:
-        top.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=top):
-            pass
+        if existing == top:
+            with tempfile.TemporaryFile(dir=top):
+                pass
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
     except OSError as e:
         raise OutputExistsError(f"cannot write into {top}: {e.strerror or e}") from None
 
@@ -248,7 +279,7 @@ def check_target(job: Job, overwrite: bool) -> bool:
     """True when the job should run; raises when it would destroy an input."""
     if job.target == "-":
         return True
-    if job.source != "-" and Path(job.source).resolve() == Path(job.target).resolve():
+    if job.source != "-" and real(job.source) == real(job.target):
         raise OutputExistsError("output is the input itself; refusing to overwrite an input", job.source)
     return overwrite or not Path(job.target).exists()
 

@@ -4,11 +4,9 @@ decoded, so it is instant at any size)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from qgac_cli import metadata
-from qgac_cli.errors import JpegError
-from qgac_cli.jpeg import DEFAULT_MAX_SCANS, read_info, subsampling_name
+from qgac_cli.jpeg import DEFAULT_MAX_SCANS, file_bytes, read_info, subsampling_name
 from qgac_cli.quality import estimate_quality
 
 
@@ -16,10 +14,7 @@ def describe(path: str | os.PathLike, data: bytes | None = None, max_scans: int 
     """A JSON-ready description of a JPEG file, or of `data` read from it (raises JpegError
     for bad files)."""
     if data is None:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as e:
-            raise JpegError(f"cannot read: {e.strerror or e}", str(path)) from e
+        data, _ = file_bytes(path, str(path))
     info = read_info(data, str(path), max_scans)
     header = info.header
     estimate = estimate_quality(list(info.tables.tables))

@@ -12,12 +12,12 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import struct
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, JpegImagePlugin
@@ -38,6 +38,11 @@ BOMB_MIN_PIXELS = 16_000_000
 # -maxscans); no encoder writes more than a few dozen, and 300 000 valid scans of one
 # megapixel cost libjpeg two minutes
 DEFAULT_MAX_SCANS = 1000
+# The largest file worth reading for a pixel limit: noise at quality 100, 4:4:4, takes 4.1
+# bytes a pixel; twice that, plus room for metadata. Anything larger is refused unread (a
+# device such as /dev/zero on standard input would otherwise be read until memory runs out).
+BYTES_PER_PIXEL = 8
+METADATA_ALLOWANCE = 64 << 20
 
 _SOF_KINDS = {  # marker -> (coding, progressive, arithmetic, supported)
     0xC0: ("baseline", False, False, True),
@@ -538,15 +543,78 @@ def _metadata(data: bytes) -> tuple[bytes | None, bytes | None, int]:
     return icc, exif, orientation if 1 <= orientation <= 8 else 1
 
 
-def file_bytes(data: bytes | str | os.PathLike, source: str | None = None) -> tuple[bytes, str]:
-    """(the bytes, the name errors give) of bytes or a path."""
+def max_file_bytes(max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """The largest JPEG file of at most `max_pixels` pixels that is worth reading."""
+    return METADATA_ALLOWANCE + BYTES_PER_PIXEL * max_pixels
+
+
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a pipe, not a file (pipe it to standard input instead: qgac restore - OUT < it)"),
+    (stat.S_ISCHR, "a device, not a file"),
+    (stat.S_ISBLK, "a device, not a file"),
+    (stat.S_ISSOCK, "a socket, not a file"),
+)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"{size:,} bytes is more than any JPEG within the pixel limit ({limit:,} bytes; see --max-pixels)"
+
+
+def read_regular_file(path: str | os.PathLike, source: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. Anything else (a pipe, which would
+    block, a device, which may never end, a folder) is refused without reading it; opening is
+    non-blocking, so even a FIFO with no writer is refused at once."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise JpegError(f"cannot read: {e.strerror or e}", source) from e
+    try:
+        info = os.fstat(fd)
+        for test, what in _NOT_REGULAR:
+            if test(info.st_mode):
+                raise JpegError(f"is {what}", source)
+        if not stat.S_ISREG(info.st_mode):
+            raise JpegError("is not a regular file", source)
+        if info.st_size > limit:
+            raise ImageTooLargeError(_too_large(info.st_size, limit), source)
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as f:
+            fd = -1  # the file object closes it
+            return f.read(limit + 1)
+    except OSError as e:
+        raise JpegError(f"cannot read: {e.strerror or e}", source) from e
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def read_stream(stream, source: str = "<stdin>", limit: int | None = None) -> bytes:
+    """Read a stream (standard input) to its end, refusing more than `limit` bytes; data that
+    does not start like a JPEG is returned after its first chunk (the reader says what it is),
+    so `< /dev/zero` ends at once."""
+    limit = max_file_bytes() if limit is None else limit
+    data = bytearray()
+    while True:
+        chunk = stream.read(min(1 << 20, limit + 1 - len(data)))
+        if not chunk:
+            return bytes(data)
+        data += chunk
+        if len(data) >= 2 and data[:2] != b"\xff\xd8":
+            return bytes(data)
+        if len(data) > limit:
+            raise ImageTooLargeError(f"more than {limit:,} bytes, more than any JPEG within the pixel limit", source)
+
+
+def file_bytes(
+    data: bytes | str | os.PathLike, source: str | None = None, limit: int | None = None
+) -> tuple[bytes, str]:
+    """(the bytes, the name errors give) of bytes or a path (a regular file only, at most
+    `limit` bytes: by default what the default pixel limit allows)."""
     if isinstance(data, bytes):
         return data, source or "<bytes>"
     source = source or str(data)
-    try:
-        return Path(data).read_bytes(), source
-    except OSError as e:
-        raise JpegError(f"cannot read: {e.strerror or e}", source) from e
+    return read_regular_file(data, source, max_file_bytes() if limit is None else limit), source
 
 
 def read_jpeg(
@@ -561,7 +629,7 @@ def read_jpeg(
     libjpeg decodes the whole image first, strictly, as the corruption check; the decode is
     kept as `decoded` unless keep_decoded is False (then it is gone before the coefficients
     are read: a large image is never held twice)."""
-    data, source = file_bytes(data, source)
+    data, source = file_bytes(data, source, max_file_bytes(max_pixels))
     header = read_header(data, source)
     check_supported(header, source, max_pixels, len(data))
     tables = read_tables(data, source, max_scans)  # before the decode: a scan bomb costs nothing

@@ -626,7 +626,7 @@ def test_a_training_state_is_not_taken_for_weights(tmp_path):
     result = run(
         "restore", write_jpeg(tmp_path / "in.jpg", photo(32, 32), quality=30), tmp_path / "o.png", "--weights", state
     )
-    assert result.exit_code == 1 and "training state" in result.output and "best.pt" in result.output
+    assert result.exit_code == 2 and "training state" in result.output and "best.pt" in result.output
 
 
 @pytest.mark.parametrize("suffix", [".png", ".webp", ".tif", ".jpg"])

@@ -38,6 +38,7 @@ def info(files: tuple[str, ...], as_json: bool, max_scans: int) -> None:
       cat photo.jpg | qgac info -
     """
     from qgac_cli.info import describe
+    from qgac_cli.jpeg import read_stream
 
     records, failures = [], []
     for item in files:
@@ -52,7 +53,7 @@ def info(files: tuple[str, ...], as_json: bool, max_scans: int) -> None:
         for path in paths:
             try:
                 if path == "-":
-                    records.append(describe("<stdin>", sys.stdin.buffer.read(), max_scans))
+                    records.append(describe("<stdin>", read_stream(sys.stdin.buffer), max_scans))
                 else:
                     records.append(describe(path, max_scans=max_scans))
             except QgacError as e:

@@ -202,8 +202,7 @@ def restore(
         if len(weights_list) > 1:
             raise usage("restore takes one --weights")
         if dry_run:
-            _print_plan(batch, jobs, overwrite)
-            sys.exit(0)
+            sys.exit(1 if _print_plan(batch, jobs, overwrite) else 0)
         batch.check_writable(jobs)
         note_precision("bf16" if half else precision, device)
         set_threads(threads)
@@ -289,18 +288,23 @@ def _bytes(count: int | None) -> str:
     return f"{count} B"
 
 
-def _print_plan(batch, jobs, overwrite: bool) -> None:
-    """--dry-run: one line per input, what would happen to it."""
+def _print_plan(batch, jobs, overwrite: bool) -> int:
+    """--dry-run: one line per input, what would happen to it; returns how many the real run
+    would fail before restoring them (clashes, refusals), so the exit code is the real one's."""
     clashing = batch.clashes(jobs)
+    failing = 0
     for job in jobs:
         try:
             if job in clashing:
                 what = "clash: " + clashing[job]
+                failing += 1
             else:
                 what = "write" if batch.check_target(job, overwrite) else "skip (exists; --overwrite)"
         except QgacError as e:
             what = f"refused: {e}"
+            failing += 1
         click.echo(f"{job.source} -> {job.target}: {what}")
+    return failing
 
 
 def _failure_line(source: str, message: str) -> str:
@@ -342,7 +346,10 @@ def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, ve
     over its tiles."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    read_stdin = sys.stdin.buffer.read
+    from qgac_cli.jpeg import max_file_bytes, read_stream
+
+    def read_stdin() -> bytes:
+        return read_stream(sys.stdin.buffer, "<stdin>", max_file_bytes(options.max_pixels))
 
     def write_stdout(data: bytes) -> None:
         sys.stdout.buffer.write(data)
