@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from qgac_cli import api
-from qgac_cli.errors import OutputExistsError, QgacError, UsageError
+from qgac_cli.errors import OutputAppearedError, OutputExistsError, QgacError, UsageError
 from qgac_cli.jpeg import JpegData
 from qgac_cli.output import (
     EXTENSIONS,
@@ -346,25 +346,28 @@ def run_batch(
             data = encode_image(image, fmt, output)
             write_stdout(data)
             return len(data), time.perf_counter() - started
-        write_atomic(job.target, lambda f: write_image(f, image, fmt, output))  # PNG streams: no second copy
+        # PNG streams: no second copy; an output that appeared meanwhile is not replaced
+        write_atomic(job.target, lambda f: write_image(f, image, fmt, output), replace=overwrite)
         return os.path.getsize(job.target), time.perf_counter() - started
 
     with ThreadPoolExecutor(max_workers=1) as readers, ThreadPoolExecutor(max_workers=1) as writers:
         pending: list[tuple[FileRecord, Future]] = []
-        for job, future in prefetch(readers):
-            try:
-                jpeg, size = future.result()
-                entry = _facts(job, jpeg, size)
-                started = time.perf_counter()
-                fmt = format_for(job.target if job.target != "-" else None, output.format)
-                progress = (lambda done, count, job=job: on_tile(job, done, count)) if on_tile else None
-                image = api.restore(jpeg, model, options, progress)
-                entry.seconds = time.perf_counter() - started
-                pending.append((entry, writers.submit(finish, job, image, fmt)))
-            except Exception as e:  # noqa: BLE001 - one file's surprise must not end the batch: recorded, reported
-                record(FileRecord(job.source, job.target, "failed", _describe(e)))
-            pending = _drain(pending, record, wait=False)
-        _drain(pending, record, wait=True)
+        try:
+            for job, future in prefetch(readers):
+                try:
+                    jpeg, size = future.result()
+                    entry = _facts(job, jpeg, size)
+                    started = time.perf_counter()
+                    fmt = format_for(job.target if job.target != "-" else None, output.format)
+                    progress = (lambda done, count, job=job: on_tile(job, done, count)) if on_tile else None
+                    image = api.restore(jpeg, model, options, progress)
+                    entry.seconds = time.perf_counter() - started
+                    pending.append((entry, writers.submit(finish, job, image, fmt)))
+                except Exception as e:  # noqa: BLE001 - one file's surprise must not end the batch: recorded
+                    record(FileRecord(job.source, job.target, "failed", _describe(e)))
+                pending = _drain(pending, record, wait=False)
+        finally:  # on Ctrl-C too: a file whose writing was under way is finished, and counted
+            _drain(pending, record, wait=True)
     return report
 
 
@@ -382,6 +385,8 @@ def _drain(pending, record: Callable[[FileRecord], None], wait: bool):
         try:
             entry.bytes_out, seconds = future.result()
             entry.seconds += seconds
+        except OutputAppearedError as e:
+            entry = replace(entry, status="skipped", message=str(e))
         except OSError as e:
             entry = replace(entry, status="failed", message=f"cannot write {entry.target}: {e.strerror or e}")
         except Exception as e:  # noqa: BLE001 - as in run_batch: recorded and reported

@@ -50,3 +50,8 @@ class UnusableWeightsError(WeightsError, UsageError):
 
 class OutputExistsError(QgacError):
     """The output exists and overwriting was not asked for, or would overwrite the input."""
+
+
+class OutputAppearedError(OutputExistsError):
+    """The output did not exist when the batch began but did when it was to be published
+    (another run wrote it meanwhile): left as it is, the file counts as skipped."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tempfile
@@ -15,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from qgac_cli import metadata
-from qgac_cli.errors import UsageError
+from qgac_cli.errors import OutputAppearedError, UsageError
 from qgac_cli.jpeg import SUBSAMPLING_CODES
 from qgac_cli.metadata import Segment
 from qgac_cli.png import write_png
@@ -194,10 +195,11 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None]) -> None:
+def write_atomic(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None], replace: bool = True) -> None:
     """Write bytes, or whatever `data(file)` writes, to a temporary name in the same folder,
     then rename: never a truncated file. The file gets the mode any new file gets here (0666
-    less the umask), not mkstemp's 0600."""
+    less the umask), not mkstemp's 0600. With replace=False a file that appeared at `path`
+    meanwhile (another run) is never replaced: OutputAppearedError."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -208,7 +210,35 @@ def write_atomic(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], Non
             else:
                 f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _publish_new(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# file systems without hard links (FAT, some network shares) answer these
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
+
+
+def _publish_new(tmp: str, path: Path) -> None:
+    """Give `tmp` the name `path` only if no file has it: a hard link is created atomically or
+    not at all (rename would replace). Where links are not supported, a last check, then rename."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputAppearedError(
+            f"{path} appeared while this file was restored (another run?); left as it is"
+        ) from None
+    except OSError as e:
+        if e.errno not in _NO_LINKS:
+            raise
+        if os.path.lexists(path):
+            raise OutputAppearedError(
+                f"{path} appeared while this file was restored (another run?); left as it is"
+            ) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)

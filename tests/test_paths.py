@@ -140,3 +140,45 @@ def test_a_dry_run_exits_as_the_real_run_would(tmp_path, good, tiny_weights):
     assert dry.exit_code == real.exit_code == 1 and "clash" in dry.output
     clean = run("restore", good, "-o", tmp_path / "out2", "--dry-run", "--weights", tiny_weights)
     assert clean.exit_code == 0 and not (tmp_path / "out2").exists()
+
+
+def test_an_output_that_appears_meanwhile_is_not_replaced(tmp_path, good, monkeypatch):
+    """Two runs into one folder: the output another run wrote while this one restored stays
+    as it is (counted as skipped), without --overwrite; with it, it is replaced."""
+    from qgac_cli import api, batch
+    from qgac_cli.output import OutputOptions
+
+    restore = api.restore
+
+    def racing(jpeg, *args, **kwargs):
+        (tmp_path / "out" / "good.png").write_bytes(b"the other run's")
+        return restore(jpeg, *args, **kwargs)
+
+    monkeypatch.setattr(api, "restore", racing)
+    (tmp_path / "out").mkdir()
+    jobs = [batch.Job(str(good), str(tmp_path / "out" / "good.png"))]
+    report = batch.run_batch(jobs, tiny_model(), api.RestoreOptions(), OutputOptions())
+    assert report.skipped == [str(good)] and "appeared" in report.files[0].message
+    assert (tmp_path / "out" / "good.png").read_bytes() == b"the other run's"
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".part")]
+    report = batch.run_batch(jobs, tiny_model(), api.RestoreOptions(), OutputOptions(), overwrite=True)
+    assert report.restored == [str(good)]
+    with Image.open(tmp_path / "out" / "good.png") as im:
+        assert im.size == (40, 32)
+
+
+def test_a_summary_that_cannot_be_written_is_one_line(tmp_path, good, tiny_weights, monkeypatch):
+    import errno
+
+    from qgac_cli import output
+
+    def full(path, data, replace=True):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(output, "write_atomic", full)  # the summary's writer; the image's is batch's own
+    result = run("restore", good, tmp_path / "o.png", "--weights", tiny_weights, "--json", tmp_path / "s.json")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert (
+        result.output.strip() == f"qgac: error: cannot write the summary {tmp_path / 's.json'}: No space left on device"
+    )
+    assert (tmp_path / "o.png").is_file()

@@ -258,10 +258,14 @@ def _write_summary(report, json_path: str | None) -> None:
     from qgac_cli.output import write_atomic
 
     text = json.dumps(report.summary(), indent=2) + "\n"
-    if json_path == "-":
-        click.echo(text, nl=False)
-    else:
-        write_atomic(json_path, text.encode())
+    try:
+        if json_path == "-":
+            click.echo(text, nl=False)
+        else:
+            write_atomic(json_path, text.encode())
+    except OSError as e:  # a full disk, a closed pipe: the images are written; say so, exit 1
+        click.echo(f"qgac: error: cannot write the summary {json_path}: {e.strerror or e}", err=True)
+        sys.exit(1)
 
 
 def _verbose_line(record) -> str:
@@ -313,8 +317,9 @@ def _failure_line(source: str, message: str) -> str:
 
 
 def _terminate_cleanly() -> None:
-    """SIGTERM ends the batch like an exception, not a kill: the file being written is finished
-    or removed (no .part left behind), then the process exits 143."""
+    """SIGTERM and SIGHUP (the terminal closed) end the batch like an exception, not a kill:
+    the file being written is finished or removed (no .part left behind), then the process
+    exits 128 + the signal (143, 129)."""
     import signal
     import threading
 
@@ -322,7 +327,8 @@ def _terminate_cleanly() -> None:
         raise SystemExit(128 + signum)
 
     if threading.current_thread() is threading.main_thread():  # only there can Python take signals
-        signal.signal(signal.SIGTERM, handler)
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, handler)
 
 
 def _apply_shard(jobs, shard: str | None):
