@@ -228,6 +228,7 @@ class FileRecord:
     bytes_in: int | None = None
     bytes_out: int | None = None
     seconds: float = 0.0  # restoring and encoding (reading and writing overlap with other files)
+    notes: list[str] = field(default_factory=list)  # metadata that could not be carried, and the like
 
     @property
     def megapixels(self) -> float:
@@ -339,16 +340,18 @@ def run_batch(
             ahead = pool.submit(_read, todo[i + 1], read_stdin, options) if i + 1 < len(todo) else None
             yield job, future
 
-    def finish(job: Job, image: RestoredImage, fmt: str) -> tuple[int, float]:
-        """Encode and write one image (beside the next one's restoration): (bytes, seconds)."""
+    def finish(job: Job, image: RestoredImage, fmt: str) -> tuple[int, float, list[str]]:
+        """Encode and write one image (beside the next one's restoration): (bytes, seconds,
+        notes on metadata that could not be carried)."""
         started = time.perf_counter()
+        notes: list[str] = []
         if job.target == "-":
-            data = encode_image(image, fmt, output)
+            data = encode_image(image, fmt, output, notes)
             write_stdout(data)
-            return len(data), time.perf_counter() - started
+            return len(data), time.perf_counter() - started, notes
         # PNG streams: no second copy; an output that appeared meanwhile is not replaced
-        write_atomic(job.target, lambda f: write_image(f, image, fmt, output), replace=overwrite)
-        return os.path.getsize(job.target), time.perf_counter() - started
+        write_atomic(job.target, lambda f: notes.extend(write_image(f, image, fmt, output)), replace=overwrite)
+        return os.path.getsize(job.target), time.perf_counter() - started, notes
 
     with ThreadPoolExecutor(max_workers=1) as readers, ThreadPoolExecutor(max_workers=1) as writers:
         pending: list[tuple[FileRecord, Future]] = []
@@ -383,7 +386,7 @@ def _drain(pending, record: Callable[[FileRecord], None], wait: bool):
             left.append((entry, future))
             continue
         try:
-            entry.bytes_out, seconds = future.result()
+            entry.bytes_out, seconds, entry.notes = future.result()
             entry.seconds += seconds
         except OutputAppearedError as e:
             entry = replace(entry, status="skipped", message=str(e))

@@ -7,6 +7,8 @@ Exit codes: 0 success, 1 some inputs failed, 2 usage error, 130 Ctrl-C, 143 SIGT
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from qgac_cli import __version__
@@ -35,6 +37,10 @@ def main() -> None:
     (checked before any work), 130 interrupted (Ctrl-C, after a summary), 143 SIGTERM.
     Shell completion: eval "$(_QGAC_COMPLETE=bash_source qgac)" (zsh_source, fish_source).
     """
+    # Pillow warns (with its own file paths) about every oddity of a file's metadata, thousands
+    # of lines for one EXIF; what matters to a user, metadata that is not carried, qgac says
+    # itself, once per file
+    warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
 
 
 for command in (restore, info, compare, models, eval_command, equivalent_quality, train):

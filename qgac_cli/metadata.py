@@ -182,3 +182,96 @@ def tiff_tags(segments: tuple[Segment, ...]) -> dict[int, bytes | str]:
     if text:
         tags[270] = text.decode("utf-8", "replace")
     return tags
+
+
+# --------------------------------------------------------------------------- EXIF in TIFF
+
+EXIF_IFD, GPS_IFD, INTEROP_IFD = 0x8769, 0x8825, 0xA005
+_DIRECTORY_NAMES = {EXIF_IFD: "EXIF", GPS_IFD: "GPS", INTEROP_IFD: "interoperability"}
+# pointers that only make sense inside the file they came from (TIFF's SubIFDs, JPEG thumbnail)
+_FOREIGN_POINTERS = (0x014A, 0x0201, 0x0202)
+
+
+@dataclass(frozen=True)
+class TiffExif:
+    """An EXIF block made ready for a TIFF file: the main directory's tags (for Pillow's
+    writer, which cannot write directory pointers through libtiff), the EXIF and GPS
+    directories (written after it, `with_exif_directories`), and what could not be carried."""
+
+    tags: Image.Exif
+    directories: dict[int, dict]
+    dropped: tuple[str, ...] = ()
+
+
+def _directory(exif: Image.Exif, tag: int) -> dict | None:
+    """A sub-directory as plain tags, or None where its offset is unreadable (out of the
+    block, looping, malformed)."""
+    try:
+        found = dict(exif.get_ifd(tag))
+    except (KeyError, ValueError, TypeError, SyntaxError, OSError, struct.error, RecursionError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def tiff_exif(exif: bytes | None) -> TiffExif:
+    """Split an EXIF block into what a TIFF holds: main tags and the EXIF/GPS directories
+    (the interoperability directory nested in EXIF's). A directory that cannot be read is
+    dropped and named in `dropped`; an unreadable block drops everything."""
+    if not exif:
+        return TiffExif(Image.Exif(), {})
+    data = parse_exif(exif)
+    if data is None:
+        return TiffExif(Image.Exif(), {}, ("EXIF (unreadable)",))
+    directories, dropped = {}, []
+    for tag in (EXIF_IFD, GPS_IFD):
+        if tag not in data:
+            continue
+        found = _directory(data, tag)
+        if found is None:
+            dropped.append(f"the {_DIRECTORY_NAMES[tag]} directory (unreadable)")
+            continue
+        if INTEROP_IFD in found:
+            interop = _directory(data, INTEROP_IFD) if tag == EXIF_IFD else None
+            if interop:
+                found[INTEROP_IFD] = interop
+            else:
+                del found[INTEROP_IFD]
+        directories[tag] = found
+    tags = Image.Exif()
+    for tag, value in data.items():
+        if tag not in (EXIF_IFD, GPS_IFD, *_FOREIGN_POINTERS):
+            tags[tag] = value
+    return TiffExif(tags, {tag: d for tag, d in directories.items() if d}, tuple(dropped))
+
+
+def with_exif_directories(tiff: bytes, directories: dict[int, dict]) -> bytes:
+    """A classic TIFF with EXIF sub-directories added to its first directory: each is written
+    after the file's data and a new first directory, the old one plus the pointers, replaces
+    the old one (which stays behind unreferenced). Tags are typed by Pillow's tables."""
+    from PIL import TiffImagePlugin
+
+    if not directories:
+        return tiff
+    order = tiff[:2]
+    endian = "<" if order == b"II" else ">"
+    (first,) = struct.unpack(endian + "I", tiff[4:8])
+    (count,) = struct.unpack(endian + "H", tiff[first : first + 2])
+    entries = {}
+    for i in range(count):
+        entry = tiff[first + 2 + 12 * i : first + 14 + 12 * i]
+        entries[struct.unpack(endian + "H", entry[:2])[0]] = entry
+    (following,) = struct.unpack(endian + "I", tiff[first + 2 + 12 * count : first + 6 + 12 * count])
+    out = bytearray(tiff)
+    for tag, values in sorted(directories.items()):
+        out += b"\x00" * (len(out) % 2)  # directories start on a word boundary
+        ifd = TiffImagePlugin.ImageFileDirectory_v2(order + b"\x2a\x00\x00\x00\x00\x00", group=tag)
+        for key, value in values.items():
+            ifd[key] = value
+        entries[tag] = struct.pack(endian + "HHII", tag, 4, 1, len(out))  # LONG: the directory's offset
+        out += ifd.tobytes(len(out))
+    out += b"\x00" * (len(out) % 2)
+    start = len(out)
+    out += struct.pack(endian + "H", len(entries)) + b"".join(entries[t] for t in sorted(entries))
+    out += struct.pack(endian + "I", following)
+    out[4:8] = struct.pack(endian + "I", start)
+    return bytes(out)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import struct
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -127,16 +128,22 @@ def _jpeg_quality(choice: int | str, image: RestoredImage) -> dict:
     return {"qtables": [np.clip(t, 1, 255).astype(int).ravel().tolist() for t in image.tables]}
 
 
-def encode_image(image: RestoredImage, fmt: str, options: OutputOptions = OutputOptions()) -> bytes:
-    """The bytes of the output file: orientation applied (unless kept), metadata carried over."""
+def encode_image(
+    image: RestoredImage, fmt: str, options: OutputOptions = OutputOptions(), notes: list[str] | None = None
+) -> bytes:
+    """The bytes of the output file: orientation applied (unless kept), metadata carried over
+    (what could not be is added to `notes`, when given)."""
     buffer = io.BytesIO()
-    write_image(buffer, image, fmt, options)
+    said = write_image(buffer, image, fmt, options)
+    if notes is not None:
+        notes.extend(said)
     return buffer.getvalue()
 
 
-def write_image(out: BinaryIO, image: RestoredImage, fmt: str, options: OutputOptions = OutputOptions()) -> None:
+def write_image(out: BinaryIO, image: RestoredImage, fmt: str, options: OutputOptions = OutputOptions()) -> list[str]:
     """Write the output file to a binary stream. PNG streams a band of rows at a time (no
-    second copy of the image); the other formats go through Pillow."""
+    second copy of the image); the other formats go through Pillow. Returns a note for each
+    piece of metadata that could not be carried (the image is written all the same)."""
     if options.bit_depth not in (8, 16):
         raise UsageError(f"bit depth must be 8 or 16, got {options.bit_depth}")
     if options.bit_depth == 16 and fmt != "png":
@@ -145,41 +152,90 @@ def write_image(out: BinaryIO, image: RestoredImage, fmt: str, options: OutputOp
     # metadata goes into every format that can hold it; the orientation tags (EXIF and XMP) say
     # 1 once the pixels are turned, and keep their value where they stay as stored
     # (--keep-orientation), so viewers turn them
-    exif, segments = None, ()
+    exif, segments, notes = None, (), []
     if not options.strip_metadata:
         exif = image.exif if options.keep_orientation else metadata.exif_without_orientation(image.exif)
+        if image.exif and not exif:
+            notes.append("EXIF not carried (unreadable)")
         segments = image.segments if options.keep_orientation else metadata.xmp_without_orientation(image.segments)
     if fmt == "png":
         # zlib level 1: 2.8x faster than 6 for 2.5 % more bytes on Live-1 photos (bench/pipeline_profile.py)
         text = metadata.png_text_chunks(segments)
         write_png(out, quantize(pixels, options.bit_depth), image.icc_profile, exif, text, PNG_LEVEL)
-        return
+        return notes
     pil = Image.fromarray(np.ascontiguousarray(quantize(pixels, 8)))
     extra: dict = {"icc_profile": image.icc_profile} if image.icc_profile else {}
-    if exif:
-        extra["exif"] = exif
     if fmt == "tiff":
-        extra["exif"] = _tiff_tags(exif, segments)
-        pil.save(out, format="TIFF", compression="tiff_deflate", **extra)
+        out.write(_tiff(pil, exif, segments, extra, notes))
     elif fmt == "webp":
         xmp = metadata.xmp_packet(segments)
-        pil.save(out, format="WEBP", lossless=True, **({"xmp": xmp} if xmp else {}), **extra)
+        out.write(_saved(pil, "WEBP", {"lossless": True, **({"xmp": xmp} if xmp else {}), **extra}, exif, notes))
     elif fmt == "jpeg":
-        buffer = io.BytesIO()
         subsampling = _jpeg_subsampling(options.jpeg_subsampling, image.subsampling)
-        pil.save(buffer, format="JPEG", subsampling=subsampling, **_jpeg_quality(options.jpeg_quality, image), **extra)
-        out.write(metadata.insert_into_jpeg(buffer.getvalue(), segments))
+        options_ = {"subsampling": subsampling, **_jpeg_quality(options.jpeg_quality, image), **extra}
+        out.write(metadata.insert_into_jpeg(_saved(pil, "JPEG", options_, exif, notes), segments))
     else:
         raise UsageError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMAT_SUFFIX)}")
+    return notes
 
 
-def _tiff_tags(exif: bytes | None, segments: tuple[Segment, ...]) -> Image.Exif:
-    """EXIF and the XMP/IPTC/comment tags in one directory: Pillow's TIFF writer takes either
-    `exif` or `tiffinfo`, not both."""
-    tags = metadata.parse_exif(exif) or Image.Exif()  # unreadable EXIF: the other tags still go in
-    for tag, value in metadata.tiff_tags(segments).items():
-        tags[tag] = value
-    return tags
+def _saved(pil: Image.Image, fmt: str, options: dict, exif: bytes | None, notes: list[str]) -> bytes:
+    """The image saved by Pillow with its EXIF; where the EXIF cannot be written, without it
+    (and a note): metadata never costs the image."""
+    buffer = io.BytesIO()
+    if exif:
+        try:
+            pil.save(buffer, format=fmt, exif=exif, **options)
+            return buffer.getvalue()
+        except (ValueError, TypeError, OSError, RuntimeError, struct.error) as e:
+            notes.append(f"EXIF not carried ({type(e).__name__})")
+            buffer = io.BytesIO()
+    pil.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def _tiff(pil: Image.Image, exif: bytes | None, segments: tuple[Segment, ...], extra: dict, notes: list[str]) -> bytes:
+    """TIFF through libtiff (deflate) with the main tags, then the EXIF and GPS directories
+    added after it (libtiff cannot be handed directory pointers through Pillow). What libtiff
+    refuses is left out a part at a time, each with a note: the EXIF main directory's tags,
+    then XMP, IPTC and the comment; the image is always written."""
+    split = metadata.tiff_exif(exif)
+    notes.extend(f"{what} not carried" for what in split.dropped)
+    others = metadata.tiff_tags(segments)
+    steps = [
+        ("", {**dict(split.tags), **others}),
+        ("the EXIF main directory", others),
+        ("XMP, IPTC and the comment", {}),
+    ]
+    data, tried = None, None
+    for dropped, tags in steps:
+        if tags == tried:
+            continue  # leaving this part out changes nothing: it was not there
+        if dropped:
+            notes.append(f"{dropped} not carried (libtiff refused it)")
+        data, tried = _libtiff(pil, tags, extra, last=not tags), tags
+        if data is not None:
+            break
+    try:
+        return metadata.with_exif_directories(data, split.directories)
+    except (ValueError, TypeError, KeyError, struct.error) as e:
+        notes.append(f"the EXIF and GPS directories not carried ({type(e).__name__})")
+        return data
+
+
+def _libtiff(pil: Image.Image, tags: dict, extra: dict, last: bool) -> bytes | None:
+    """The TIFF file with these tags, or None where libtiff refuses them (raises if `last`)."""
+    exif = Image.Exif()
+    for tag, value in tags.items():
+        exif[tag] = value
+    buffer = io.BytesIO()
+    try:
+        pil.save(buffer, format="TIFF", compression="tiff_deflate", **({"exif": exif} if tags else {}), **extra)
+    except (ValueError, TypeError, OSError, RuntimeError, struct.error):
+        if last:
+            raise
+        return None
+    return buffer.getvalue()
 
 
 def _umask() -> int:

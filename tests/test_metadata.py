@@ -134,3 +134,73 @@ def test_jpeg_output_can_take_the_inputs_own_tables(tagged, tmp_path, tiny_weigh
     for bad in ("0", "101", "best"):
         result = CliRunner().invoke(main, ["restore", str(tagged), str(tmp_path / "x.jpg"), "--jpeg-quality", bad])
         assert result.exit_code == 2 and "--jpeg-quality" in result.output
+
+
+def _camera_exif() -> Image.Exif:
+    """EXIF as cameras and phones write it: main tags, an EXIF directory, a GPS directory."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0112] = "Qgac", "Camera", 6
+    details = exif.get_ifd(metadata.EXIF_IFD)
+    details[0x9003], details[0x8827] = "2020:01:01 10:00:00", 200
+    gps = exif.get_ifd(metadata.GPS_IFD)
+    gps[1], gps[2], gps[3], gps[4] = "N", (52.0, 31.0, 0.5), "E", (13.0, 24.0, 0.25)
+    return exif
+
+
+@pytest.mark.parametrize("fmt", ["tif", "png", "webp", "jpg"])
+def test_camera_exif_with_its_directories_reaches_every_format(tmp_path, tiny_weights, fmt):
+    src = tmp_path / "camera.jpg"
+    src.write_bytes(pillow_jpeg(photo(32, 48), quality=30, exif=_camera_exif().tobytes()))
+    out = tmp_path / f"out.{fmt}"
+    result = CliRunner().invoke(main, ["restore", str(src), str(out), "--weights", tiny_weights])
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    with Image.open(out) as im:
+        exif = im.getexif()
+        assert im.size == (32, 48)  # orientation 6 applied to the pixels
+        details, gps = exif.get_ifd(metadata.EXIF_IFD), exif.get_ifd(metadata.GPS_IFD)
+    assert exif[0x010F] == "Qgac" and exif[0x0112] == 1
+    assert details[0x9003] == "2020:01:01 10:00:00" and details[0x8827] == 200
+    assert gps[1] == "N" and tuple(float(v) for v in gps[2]) == (52.0, 31.0, 0.5)
+
+
+def _exif_with_bad_directories() -> bytes:
+    """Main directory of one tag and two pointers: the EXIF directory's offset outside the
+    block, the GPS directory's pointing back at the main one (a loop)."""
+    entries = [(0x010F, 2, 4, int.from_bytes(b"Qga\x00", "little")), (0x8769, 4, 1, 0x7FFF_FFF0), (0x8825, 4, 1, 8)]
+    ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", *e) for e in entries) + struct.pack("<I", 8)
+    return b"Exif\x00\x00" + b"II*\x00" + struct.pack("<I", 8) + ifd
+
+
+@pytest.mark.parametrize("fmt", ["tif", "png", "jpg"])
+def test_exif_whose_directories_loop_or_point_outside_never_costs_the_image(tmp_path, tiny_weights, fmt):
+    src = tmp_path / "bad-exif.jpg"
+    src.write_bytes(pillow_jpeg(photo(32, 48), quality=30, exif=_exif_with_bad_directories()))
+    out = tmp_path / f"out.{fmt}"
+    result = CliRunner().invoke(main, ["restore", str(src), str(out), "--weights", tiny_weights])
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    assert len(result.output.strip().splitlines()) <= 1  # at most one warning line for the file
+    with Image.open(out) as im:
+        im.load()
+        assert im.size == (48, 32)
+
+
+def test_exif_of_thousands_of_odd_tags_gives_no_library_warnings(tmp_path, tiny_weights):
+    """2 000 tags whose values lie outside the block: Pillow warns about each; qgac says nothing
+    for `info`, and for `restore` one line where something is not carried."""
+    import subprocess
+    import sys
+
+    entries = b"".join(struct.pack("<HHII", 0xC000 + i, 2, 100, 0xFFFF00) for i in range(2000))
+    tiff = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 2000) + entries + struct.pack("<I", 0)
+    src = tmp_path / "odd.jpg"
+    src.write_bytes(pillow_jpeg(photo(32, 48), quality=30, exif=b"Exif\x00\x00" + tiff))
+    env = {**__import__("os").environ, "PYTHONWARNINGS": "always"}
+    info = subprocess.run([sys.executable, "-m", "qgac_cli", "info", str(src)], capture_output=True, env=env)
+    assert info.returncode == 0 and b"Warning" not in info.stderr and not info.stderr.strip(), info.stderr[-300:]
+    restore = subprocess.run(
+        [sys.executable, "-m", "qgac_cli", "restore", str(src), str(tmp_path / "o.tif"), "--weights", tiny_weights],
+        capture_output=True,
+        env=env,
+    )
+    assert restore.returncode == 0 and b"Warning" not in restore.stderr
+    assert len(restore.stderr.strip().splitlines()) <= 1

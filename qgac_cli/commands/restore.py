@@ -362,9 +362,11 @@ def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, ve
         sys.stdout.buffer.flush()
 
     def line(record) -> str | None:
-        if verbose or record.status == "failed":
-            return _verbose_line(record)
-        return None
+        text = _verbose_line(record) if verbose or record.status == "failed" else None
+        if record.notes and not quiet:  # the image is written; what of its metadata is not, once
+            warning = f"qgac: warning: {record.source}: " + "; ".join(record.notes)
+            text = f"{text}\n{warning}" if text else warning
+        return text
 
     stderr = console()
     if quiet or not stderr.is_terminal:
