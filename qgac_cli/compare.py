@@ -8,8 +8,20 @@ an array out; the CLI reads and writes the files.
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 GAP = 8  # pixels between panels and rows
+LABEL = 16  # pixels of the label row above the panels
+# A restoration stays close to its JPEG: on Live-1 `large` is 33-48 dB from the JPEG's own
+# decode at q10-q95; another photo of the same size is 10-15 dB away. Below this the pair is
+# refused: its sheet would mean nothing.
+MIN_PAIR_PSNR = 20.0
+
+
+def pair_psnr(jpeg: np.ndarray, restored: np.ndarray) -> float:
+    """PSNR in dB between the JPEG's decode and a candidate restoration of it."""
+    mse = float(np.mean((jpeg.astype(np.float64) - restored.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def change_map(jpeg: np.ndarray, restored: np.ndarray) -> np.ndarray:
@@ -52,11 +64,20 @@ def side_by_side(jpeg: np.ndarray, restored: np.ndarray, size: int = 96, count: 
         jpeg, restored = (np.repeat(a[..., None], 3, axis=2) for a in (jpeg, restored))
     crops = pick_crops(change_map(jpeg, restored), size, count)
     side = min(size, *jpeg.shape[:2]) * zoom
-    sheet = np.full((len(crops) * (side + GAP) - GAP, 2 * side + GAP, 3), 255, dtype=np.uint8)
+    sheet = np.full((LABEL + len(crops) * (side + GAP) - GAP, 2 * side + GAP, 3), 255, dtype=np.uint8)
     for row, (t, left) in enumerate(crops):
         for col, image in enumerate((jpeg, restored)):
             crop = image[t : t + side // zoom, left : left + side // zoom]
             big = crop.repeat(zoom, axis=0).repeat(zoom, axis=1)
-            y, x = row * (side + GAP), col * (side + GAP)
+            y, x = LABEL + row * (side + GAP), col * (side + GAP)
             sheet[y : y + big.shape[0], x : x + big.shape[1]] = big
-    return sheet
+    return _labelled(sheet, side)
+
+
+def _labelled(sheet: np.ndarray, side: int) -> np.ndarray:
+    """The sheet with "JPEG" over the left column and "restored" over the right."""
+    image = Image.fromarray(sheet)
+    draw = ImageDraw.Draw(image)
+    for col, text in enumerate(("JPEG", "restored")):
+        draw.text((col * (side + GAP) + 2, 2), text, fill=(0, 0, 0))
+    return np.asarray(image)

@@ -65,6 +65,15 @@ def _dataset_images(folder: str, limit: int | None) -> list[Path]:
     return images[:limit] if limit else images
 
 
+def jpeg_references(cfg: EvalConfig) -> list[str]:
+    """The dataset folders whose reference images are themselves JPEG files."""
+    return [
+        folder
+        for folder in cfg.datasets
+        if any(p.suffix.lower() in (".jpg", ".jpeg") for p in _dataset_images(folder, cfg.limit))
+    ]
+
+
 def per_image_gains(rows: list[dict]) -> dict[tuple, list[float]]:
     """(dataset, quality, method) -> each image's PSNR gain over its own JPEG decode."""
     jpeg = {(r["dataset"], r["quality"], r["image"]): r["psnr"] for r in rows if r["method"] == "jpeg"}

@@ -17,28 +17,33 @@ def describe(path: str | os.PathLike, data: bytes | None = None, max_scans: int 
         data, _ = file_bytes(path, str(path))
     info = read_info(data, str(path), max_scans)
     header = info.header
-    estimate = estimate_quality(list(info.tables.tables))
+    tables = info.tables
+    estimate = estimate_quality(list(tables.tables)) if tables else None
     return {
         "path": str(path),
         "width": header.width,
         "height": header.height,
         "components": header.components,
-        "color_space": "YCbCr" if header.components == 3 else "Grayscale",
+        "color_space": _color_space(header),
+        "restorable": info.unsupported is None,
+        "unsupported": info.unsupported,
         "subsampling": subsampling_name(header.sampling),
         "sampling_factors": [list(s) for s in header.sampling],
         "coding": header.coding,
         "progressive": header.progressive,
         "arithmetic": header.arithmetic,
         "restart_interval": header.restart_interval,
-        "quality_estimate": {
+        "quality_estimate": None
+        if estimate is None
+        else {
             "quality": estimate.quality,
             "exact": estimate.exact,
             "mean_abs_error": round(estimate.mean_abs_error, 4),
         },
-        "quant_tables": [table.astype(int).tolist() for table in info.tables.tables],
-        "component_tables": list(info.tables.component_tables),  # indices into quant_tables
-        "table_slots": list(info.tables.slots),  # the DQT slot each component's frame entry names
-        "scans": info.tables.scans,
+        "quant_tables": [table.astype(int).tolist() for table in tables.tables] if tables else [],
+        "component_tables": list(tables.component_tables) if tables else [],  # indices into quant_tables
+        "table_slots": list(tables.slots) if tables else [],  # the DQT slot each component's frame entry names
+        "scans": tables.scans if tables else None,
         "icc_profile": info.icc_profile is not None,
         "exif": info.exif is not None,
         "orientation": info.orientation,
@@ -46,3 +51,11 @@ def describe(path: str | os.PathLike, data: bytes | None = None, max_scans: int 
         "iptc": metadata.iptc_record(metadata.photoshop_resources(info.segments)) is not None,
         "comment": (text.decode("utf-8", "replace") if (text := metadata.comment(info.segments)) else None),
     }
+
+
+def _color_space(header) -> str:
+    if header.components == 4:
+        return "YCCK" if header.adobe_transform == 2 else "CMYK"
+    if header.components == 3:
+        return "RGB" if header.adobe_transform == 0 else "YCbCr"
+    return "Grayscale" if header.components == 1 else f"{header.components} components"

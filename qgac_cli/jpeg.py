@@ -387,11 +387,12 @@ class JpegInfo:
     """What `qgac info` shows: the header, tables and metadata, without decoding anything."""
 
     header: JpegHeader
-    tables: TableUse
+    tables: TableUse | None  # None for lossless and hierarchical files (no DCT tables to read)
     icc_profile: bytes | None
     exif: bytes | None
     orientation: int
     segments: tuple[Segment, ...] = ()  # XMP, IPTC and comment segments (metadata.is_carried)
+    unsupported: str | None = None  # why `restore` refuses the file (CMYK, 12-bit, ...), or None
 
 
 def _quantization_tables(payload: bytes, source: str) -> dict[int, np.ndarray]:
@@ -416,10 +417,14 @@ def read_info(data: bytes, source: str = "<bytes>", max_scans: int = DEFAULT_MAX
     size (nothing is decoded, so no pixel limit applies), and the same reading of the tables
     as `read_jpeg`'s."""
     header = read_header(data, source)
-    check_supported(header, source, max_pixels=2**62)
-    tables = read_tables(data, source, max_scans)
+    try:
+        check_supported(header, source, max_pixels=2**62)
+        unsupported = None
+    except UnsupportedJpegError as e:  # described all the same: info only reads markers
+        unsupported = e.args[0]
+    tables = read_tables(data, source, max_scans) if header.supported_coding else None
     icc, exif, orientation = _metadata(data)
-    return JpegInfo(header, tables, icc, exif, orientation, carried_segments(data, source))
+    return JpegInfo(header, tables, icc, exif, orientation, carried_segments(data, source), unsupported)
 
 
 def carried_segments(data: bytes, source: str = "<bytes>") -> tuple[Segment, ...]:

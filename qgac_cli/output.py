@@ -29,7 +29,7 @@ PNG_LEVEL = 1  # zlib level of PNG outputs: chosen for throughput
 class OutputOptions:
     format: str | None = None  # png | tiff | webp | jpeg; None: from the extension
     bit_depth: int = 8
-    jpeg_quality: int | str = 95  # 1..100, or "input": the input file's own quantization tables
+    jpeg_quality: int = 95  # 1..100
     jpeg_subsampling: str = "4:4:4"  # 4:4:4 | 4:2:2 | 4:2:0 | input (the input file's own)
     keep_orientation: bool = False
     strip_metadata: bool = False  # drop EXIF, XMP, IPTC and comments; the ICC profile is always kept
@@ -118,16 +118,6 @@ def _jpeg_subsampling(choice: str, input_subsampling: str | None) -> int:
     return SUBSAMPLING_CODES[choice]
 
 
-def _jpeg_quality(choice: int | str, image: RestoredImage) -> dict:
-    """Pillow's quality arguments: a quality, or with "input" the input's own tables (an
-    output about the input's size, with its own camera's or encoder's tables)."""
-    if choice != "input":
-        return {"quality": int(choice)}
-    if not image.tables:
-        raise UsageError("--jpeg-quality input needs the input's quantization tables")
-    return {"qtables": [np.clip(t, 1, 255).astype(int).ravel().tolist() for t in image.tables]}
-
-
 def encode_image(
     image: RestoredImage, fmt: str, options: OutputOptions = OutputOptions(), notes: list[str] | None = None
 ) -> bytes:
@@ -172,7 +162,7 @@ def write_image(out: BinaryIO, image: RestoredImage, fmt: str, options: OutputOp
         out.write(_saved(pil, "WEBP", {"lossless": True, **({"xmp": xmp} if xmp else {}), **extra}, exif, notes))
     elif fmt == "jpeg":
         subsampling = _jpeg_subsampling(options.jpeg_subsampling, image.subsampling)
-        options_ = {"subsampling": subsampling, **_jpeg_quality(options.jpeg_quality, image), **extra}
+        options_ = {"subsampling": subsampling, "quality": int(options.jpeg_quality), **extra}
         out.write(metadata.insert_into_jpeg(_saved(pil, "JPEG", options_, exif, notes), segments))
     else:
         raise UsageError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMAT_SUFFIX)}")

@@ -22,9 +22,11 @@ def test_sheet_shows_jpeg_left_and_restored_right():
     restored = jpeg.copy()
     restored[10:20, 30:40] = 200
     sheet = side_by_side(jpeg, restored, size=16, count=2, zoom=2)
-    assert sheet.shape == (2 * 32 + 8, 2 * 32 + 8, 3)
-    left, right = sheet[:32, :32], sheet[:32, 40:]
+    label = 16
+    assert sheet.shape == (label + 2 * 32 + 8, 2 * 32 + 8, 3)
+    left, right = sheet[label : label + 32, :32], sheet[label : label + 32, 40:]
     assert left.max() == 0 and right.max() == 200  # the first row holds the change
+    assert (sheet[:label, :32] < 128).any() and (sheet[:label, 40:] < 128).any()  # "JPEG", "restored" written
 
 
 def test_compare_command(tmp_path):
@@ -36,8 +38,32 @@ def test_compare_command(tmp_path):
     result = CliRunner().invoke(main, ["compare", str(src), "-o", str(out), "--weights", str(ckpt), "--size", "32"])
     assert result.exit_code == 0, result.output
     with Image.open(out) as im:
-        assert im.size == (2 * 96 + 8, 3 * 96 + 16)
+        assert im.size == (2 * 96 + 8, 16 + 3 * 96 + 16)
     other = tmp_path / "other.png"
     Image.fromarray(photo(10, 10)).save(other)
     result = CliRunner().invoke(main, ["compare", str(src), str(other), "-o", str(tmp_path / "s2.png")])
     assert result.exit_code == 2 and "10x10" in result.output
+
+
+def test_compare_refuses_what_would_make_a_meaningless_sheet(tmp_path):
+    src = tmp_path / "in.jpg"
+    src.write_bytes(pillow_jpeg(photo(64, 80), quality=15))
+    stranger = tmp_path / "stranger.png"
+    Image.fromarray(photo(64, 80, seed=5)[::-1].copy()).save(stranger)  # another picture of the same size
+    result = CliRunner().invoke(main, ["compare", str(src), str(stranger), "-o", str(tmp_path / "s.png")])
+    assert result.exit_code == 2 and "does not look like a restoration" in result.output
+    assert not (tmp_path / "s.png").exists()
+    nameless = CliRunner().invoke(main, ["compare", str(src), "-o", str(tmp_path / "sheet")])
+    assert nameless.exit_code == 2 and "-o" in nameless.output and "--plot" not in nameless.output
+
+
+def test_a_sheet_may_be_a_jpeg(tmp_path):
+    ckpt = tmp_path / "tiny.pt"
+    weights.save(tiny_model(), ckpt)
+    src = tmp_path / "in.jpg"
+    src.write_bytes(pillow_jpeg(photo(64, 80), quality=15))
+    out = tmp_path / "cmp.jpg"
+    result = CliRunner().invoke(main, ["compare", str(src), "-o", str(out), "--weights", str(ckpt), "--size", "32"])
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as im:
+        assert im.format == "JPEG"

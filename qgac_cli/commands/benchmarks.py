@@ -83,7 +83,7 @@ def eval_command(
       qgac eval --paired jpegs/ originals/
     """
     from qgac_cli import api, weights
-    from qgac_cli.evaluate import EvalConfig, evaluate, plan, write_csv, write_json
+    from qgac_cli.evaluate import EvalConfig, evaluate, jpeg_references, plan, write_csv, write_json
 
     try:
         if not datasets and not paired:
@@ -105,6 +105,12 @@ def eval_command(
             precision=precision,
         )
         plan(cfg)  # empty folders and missing references are refused before any work
+        for folder in jpeg_references(cfg):
+            click.echo(
+                f"qgac: note: {folder} holds JPEG files: they are scored as the references (compressed "
+                "again at each quality), not restored; BSDS500 is scored so in the literature",
+                err=True,
+            )
         names = [] if jpeg_only else list(weights_list or [weights.DEFAULT_WEIGHTS])
         methods = {name: api.load_model(name, device=device) for name in names}
         records = _evaluate_with_progress(evaluate, cfg, methods, quiet)
@@ -118,7 +124,7 @@ def eval_command(
 
 
 def _evaluate_with_progress(evaluate, cfg, methods, quiet):
-    if quiet:
+    if quiet or not console().is_terminal:  # a bar only where a person watches it
         return evaluate(cfg, methods)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

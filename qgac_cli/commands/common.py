@@ -76,15 +76,21 @@ def check_tile(ctx, param, value: int) -> int:
     return value
 
 
-def check_jpeg_quality(ctx, param, value: str) -> int | str:
-    if value == "input":
-        return value
+def check_jpeg_quality(ctx, param, value: str) -> int:
+    if value == "input":  # the option that 0.x had: quantizing with the input's tables undoes the restoration
+        raise click.BadParameter(
+            "input is no longer offered: quantizing the restored image with the input's own tables puts its "
+            "coefficients back where the input had them (the input again, a little worse); give a quality, "
+            "e.g. 90 for about twice the input's size",
+            ctx,
+            param,
+        )
     try:
         quality = int(value)
     except ValueError:
         quality = 0
     if not 1 <= quality <= 100:
-        raise click.BadParameter(f"{value!r}: a quality from 1 to 100, or input", ctx, param)
+        raise click.BadParameter(f"{value!r}: a quality from 1 to 100", ctx, param)
     return quality
 
 

@@ -10,7 +10,6 @@ import click
 
 from qgac_cli.commands.common import (
     CONTEXT,
-    check_outputs,
     device_option,
     fail,
     max_scans_option,
@@ -75,15 +74,19 @@ def _print_info(records: list[dict]) -> None:
     for r in records:
         table = Table(title=r["path"], show_header=False)
         q = r["quality_estimate"]
-        quality = f"{q['quality']}" + (
-            "" if q["exact"] else f" (non-standard tables; closest, mean error {q['mean_abs_error']:.2f})"
+        quality = (
+            "-"
+            if q is None
+            else f"{q['quality']}"
+            + ("" if q["exact"] else f" (non-standard tables; closest, mean error {q['mean_abs_error']:.2f})")
         )
         for key, value in (
             ("size", f"{r['width']} x {r['height']}"),
             ("colour space", r["color_space"]),
             ("components", r["components"]),
             ("subsampling", r["subsampling"]),
-            ("coding", r["coding"] + (f", {r['scans']} scans" if r["scans"] > 1 else "")),
+            ("coding", r["coding"] + (f", {r['scans']} scans" if (r["scans"] or 0) > 1 else "")),
+            ("restorable", "yes" if r["restorable"] else f"no: {r['unsupported']}"),
             ("restart interval", r["restart_interval"]),
             ("estimated quality", quality),
             (
@@ -104,7 +107,9 @@ def _print_info(records: list[dict]) -> None:
 @click.command(context_settings=CONTEXT)
 @click.argument("jpeg_file", type=click.Path(exists=True, dir_okay=False))
 @click.argument("restored_file", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The sheet (PNG).")
+@click.option(
+    "-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The sheet (PNG, JPEG, WebP, TIFF)."
+)
 @click.option("--size", type=click.IntRange(16, 1024), default=96, show_default=True, help="Crop side in pixels.")
 @click.option("--count", type=click.IntRange(1, 12), default=3, show_default=True, help="How many crops.")
 @click.option("--zoom", type=click.IntRange(1, 8), default=3, show_default=True, help="Enlargement of each crop.")
@@ -125,12 +130,12 @@ def compare(jpeg_file, restored_file, out, size, count, zoom, weights_list, devi
     from PIL import Image
 
     from qgac_cli import api
-    from qgac_cli.compare import side_by_side
+    from qgac_cli.compare import MIN_PAIR_PSNR, pair_psnr, side_by_side
     from qgac_cli.jpeg import read_jpeg
     from qgac_cli.output import apply_orientation, write_atomic
 
     try:
-        check_outputs(plot_path=out)
+        fmt = _sheet_format(out)
         jpeg = read_jpeg(jpeg_file)
         decoded = apply_orientation(jpeg.decoded, jpeg.orientation)
         if restored_file:
@@ -141,6 +146,12 @@ def compare(jpeg_file, restored_file, out, size, count, zoom, weights_list, devi
                     f"{restored_file} is {restored.shape[1]}x{restored.shape[0]}, the JPEG "
                     f"{decoded.shape[1]}x{decoded.shape[0]}"
                 )
+            distance = pair_psnr(decoded, restored)
+            if distance < MIN_PAIR_PSNR:
+                raise usage(
+                    f"{restored_file} does not look like a restoration of {jpeg_file}: the two are "
+                    f"{distance:.1f} dB apart (a restoration stays above {MIN_PAIR_PSNR:.0f} dB of its JPEG)"
+                )
         else:
             set_threads(threads)
             model = api.load_model(weights_list[0] if weights_list else None, device=device)
@@ -150,9 +161,24 @@ def compare(jpeg_file, restored_file, out, size, count, zoom, weights_list, devi
     import io
 
     buffer = io.BytesIO()
-    Image.fromarray(side_by_side(decoded, restored, size, count, zoom)).save(buffer, format="PNG")
+    Image.fromarray(side_by_side(decoded, restored, size, count, zoom)).save(buffer, format=fmt.upper())
     write_atomic(out, buffer.getvalue())
     click.echo(f"wrote {out}: JPEG (left) and restored (right), {count} crops where it changed most", err=True)
+
+
+def _sheet_format(out: str) -> str:
+    """The sheet's format from -o's extension; a usage error that names -o otherwise."""
+    from qgac_cli.errors import UsageError
+    from qgac_cli.output import FORMAT_SUFFIX, format_for
+
+    try:
+        fmt = format_for(out, None)
+    except UsageError:
+        raise usage(f"-o {out}: name the sheet with an image extension ({', '.join(FORMAT_SUFFIX.values())})") from None
+    folder = Path(out).resolve().parent
+    if not folder.is_dir():
+        raise usage(f"-o {out}: no such folder {folder}")
+    return fmt
 
 
 # --------------------------------------------------------------------------- models
@@ -173,18 +199,21 @@ def models(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="qgac models")
-    for column in ("name", "kind", "parameters", "file", "trained on", "headline"):
-        table.add_column(column)
-    for r in records:
-        table.add_row(
-            r["name"],
-            r["kind"],
-            f"{r['parameters'] / 1e6:.2f} M",
-            r.get("file") or "",
-            r.get("trained_on") or "",
-            r.get("headline") or r.get("description", ""),
-        )
-    table_console().print(table)
+    console = table_console()
+    shipped = Table(title="shipped weights (--weights NAME)", box=box.SIMPLE, title_justify="left")
+    for column, options in (("name", {"no_wrap": True}), ("parameters", {"no_wrap": True}), ("quality", {})):
+        shipped.add_column(column, **options)
+    for r in (r for r in records if r["kind"] == "weights"):
+        name = r["name"] + (" (default)" if r.get("default") else "")
+        shipped.add_row(name, f"{r['parameters'] / 1e6:.2f} M", r.get("headline") or "")
+    console.print(shipped)
+    presets = Table(title="presets (qgac train --preset NAME)", box=box.SIMPLE, title_justify="left")
+    for column, options in (("name", {"no_wrap": True}), ("parameters", {"no_wrap": True}), ("what", {})):
+        presets.add_column(column, **options)
+    for r in (r for r in records if r["kind"] == "preset"):
+        presets.add_row(r["name"], f"{r['parameters'] / 1e6:.2f} M", r.get("description", ""))
+    console.print(presets)
+    console.print("files, training data and steps: qgac models --json", style="dim")

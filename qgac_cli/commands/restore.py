@@ -51,9 +51,9 @@ from qgac_cli.errors import QgacError
     "--jpeg-quality",
     default="95",
     show_default=True,
-    metavar="1-100|input",
+    metavar="1-100",
     callback=check_jpeg_quality,
-    help="Quality of JPEG output; input: the input file's own quantization tables (about its size).",
+    help="Quality of JPEG output.",
 )
 @click.option(
     "--jpeg-subsampling",
@@ -74,7 +74,8 @@ from qgac_cli.errors import QgacError
 @click.option(
     "--strip-metadata",
     is_flag=True,
-    help="Write no EXIF (camera, date, GPS). Kept by default in every format; ICC is always kept.",
+    help="Write no EXIF (camera, date, GPS), XMP, IPTC or comment. All are kept by default, in every format "
+    "that can hold them; the ICC profile is always kept (it defines the colours).",
 )
 @weights_option
 @click.option("--gan-weights", default=None, metavar="NAME|PATH", help="GAN weights for --texture.")
