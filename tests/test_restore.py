@@ -698,3 +698,16 @@ def test_dash_o_with_an_image_name_and_one_input_is_that_file(tmp_path, tiny_wei
     src = write_jpeg(tmp_path / "one.jpg", photo(32, 32), quality=30)
     result = run("restore", src, "-o", tmp_path / "named.png", "--weights", tiny_weights)
     assert result.exit_code == 0 and (tmp_path / "named.png").is_file()
+
+
+def test_bash_completes_the_shipped_weights_names():
+    """What bash's completion script receives (click's bash_complete protocol): the names as
+    plain items, no file item that would make the script drop them; a path gets files."""
+    env = {"_QGAC_COMPLETE": "bash_complete", "COMP_WORDS": "qgac restore in.jpg --weights ", "COMP_CWORD": "4"}
+    result = CliRunner().invoke(main, [], env=env, prog_name="qgac")
+    items = [line.split(",", 1) for line in result.output.splitlines()]
+    assert ["plain", "large"] in items and ["plain", "base"] in items
+    assert not any(kind == "file" for kind, _ in items)
+    env["COMP_WORDS"] = "qgac restore in.jpg --weights ./runs/"
+    result = CliRunner().invoke(main, [], env=env, prog_name="qgac")
+    assert [line.split(",", 1)[0] for line in result.output.splitlines()] == ["file"]

@@ -33,13 +33,17 @@ def table_console():
 
 
 def complete_weights(ctx, param, incomplete: str) -> list:
-    """Shell completion of --weights: the shipped names, then checkpoint files."""
+    """Shell completion of --weights: the shipped names, or checkpoint files once the word
+    looks like a path (or no name fits). Never both: bash's completion script answers a file
+    item with the shell's own file completion and drops every other item."""
     from click.shell_completion import CompletionItem
 
     from qgac_cli.shipping import SHIPPED
 
     names = [CompletionItem(n, help="shipped") for n in SHIPPED if n.startswith(incomplete)]
-    return names + [CompletionItem(incomplete, type="file")]
+    if names and not any(c in incomplete for c in "/.~"):
+        return names
+    return [CompletionItem(incomplete, type="file")]
 
 
 device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
