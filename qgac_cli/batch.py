@@ -49,7 +49,9 @@ class Job:
 def inputs_of(folder: Path, glob: str | None = None, out_dir: Path | None = None) -> list[Path]:
     """The input files of a folder, leaving out an output folder nested inside it (a second
     run would otherwise restore its own outputs); an output folder that is the input folder
-    itself leaves everything in."""
+    itself leaves everything in. Every entry with a JPEG name that is not a folder is an
+    input, a pipe or a broken link too: reading it reports what it is, rather than skipping
+    it without a word."""
     pattern = glob or "*"
     skip = real(out_dir) if out_dir is not None else None
     if skip == real(folder):
@@ -57,7 +59,7 @@ def inputs_of(folder: Path, glob: str | None = None, out_dir: Path | None = None
     return sorted(
         p
         for p in folder.rglob(pattern)
-        if p.is_file()
+        if not p.is_dir()
         and (glob is not None or p.suffix.lower() in JPEG_SUFFIXES)
         and (skip is None or skip not in real(p).parents)
     )

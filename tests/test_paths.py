@@ -1,6 +1,7 @@
 """Paths a person types by mistake, and inputs that are not regular files: one line, an
 honest exit code, nothing created for an input that failed, never a hang or a traceback."""
 
+import io
 import os
 import subprocess
 import sys
@@ -182,3 +183,44 @@ def test_a_summary_that_cannot_be_written_is_one_line(tmp_path, good, tiny_weigh
         result.output.strip() == f"qgac: error: cannot write the summary {tmp_path / 's.json'}: No space left on device"
     )
     assert (tmp_path / "o.png").is_file()
+
+
+def test_a_folder_of_hostile_files_restores_every_good_one_and_names_every_bad_one(tmp_path, tiny_weights):
+    """The issue's end-to-end promise: one line per bad file, exit 1, every good file
+    restored, nothing partial left, inputs unchanged."""
+    from test_tools import load_tool
+
+    shapes = load_tool("jpeg_shapes")
+    rgb = photo(48, 64, seed=4)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = {
+        "plain.jpg": pillow_jpeg(rgb, quality=30),
+        "redefined-table.jpg": shapes.redefine_after_first_scan(pillow_jpeg(rgb, quality=30, progressive=True)),
+        "chroma-slot-2.jpg": shapes.relabel_tables(pillow_jpeg(rgb, quality=30), {1: 2}),
+        "scan-per-component.jpg": shapes.one_scan_per_component(rgb, (30, 80), (0, 1)),
+    }
+    cmyk = io.BytesIO()
+    Image.fromarray(rgb).convert("CMYK").save(cmyk, "JPEG")
+    bad = {
+        "truncated.jpg": pillow_jpeg(rgb, quality=30)[:300],
+        "scan-bomb.jpg": shapes.many_scans(pillow_jpeg(rgb, quality=30, progressive=True), 1_200),
+        "cmyk.jpg": cmyk.getvalue(),
+        "not-a-jpeg.jpg": b"GIF89a" + bytes(100),
+    }
+    for name, data in {**good, **bad}.items():
+        (folder / name).write_bytes(data)
+    os.mkfifo(folder / "fifo.jpg")
+    (folder / "loop.jpg").symlink_to("loop2.jpg")
+    (folder / "loop2.jpg").symlink_to("loop.jpg")
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    out = tmp_path / "out"
+    result = qgac("restore", folder, "-o", out, "--weights", tiny_weights, timeout=300)
+    err = result.stderr.decode()
+    assert result.returncode == 1 and "Traceback" not in err, err
+    named = [n for n in [*bad, "fifo.jpg", "loop.jpg", "loop2.jpg"] if n in err]
+    assert len(named) == len(bad) + 3, err
+    errors = [line for line in err.splitlines() if line.startswith("qgac: error:")]
+    assert len(errors) == len(bad) + 3, err  # one line each
+    assert sorted(p.name for p in out.iterdir()) == sorted(n.replace(".jpg", ".png") for n in good)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
