@@ -162,7 +162,6 @@ def seed_corpus() -> list[bytes]:
         jpeg_shapes.relabel_tables(_pillow(grey, quality=35), {0: 1}),
         jpeg_shapes.one_scan_per_component(rgb, (30, 80), (0, 1)),
         jpeg_shapes.one_scan_per_component(rgb, (30, 80), (0, 0)),
-        jpeg_shapes.many_scans(progressive, 40),
     ]
     arithmetic = _arithmetic(rgb)
     if arithmetic:

@@ -119,8 +119,9 @@ def one_scan_per_component(rgb: np.ndarray, qualities: tuple[int, int], slots: t
 
 
 def many_scans(data: bytes, count: int) -> bytes:
-    """A progressive file with its last scan repeated until it has `count` scans (libjpeg
-    reads such a file, slowly: each scan is a pass over the whole image)."""
+    """A progressive file with its last scan repeated until it has `count` scans. libjpeg
+    decodes it with a warning (an inconsistent progression), slowly: each scan is a pass over
+    the whole image; strict decoding refuses it, and the scan limit refuses it before that."""
     parts = split(data)
     last = max(i for i, (m, _, _) in enumerate(parts) if m == 0xDA)
     scans = sum(m == 0xDA for m, _, _ in parts)
