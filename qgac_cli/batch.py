@@ -77,6 +77,24 @@ def is_jpeg_file(path: str | os.PathLike) -> bool:
         return False
 
 
+def plan(
+    inputs: list[str], output_dir: str | None, suffix: str | None, fmt: str | None = None, glob: str | None = None
+) -> list[Job]:
+    """The jobs of `qgac restore`'s arguments: beside the inputs (--suffix), a pair IN OUT, or
+    inputs into an output folder (-o). Raises UsageError for none at all."""
+    if suffix is not None:
+        if output_dir is not None:
+            raise UsageError("--suffix writes beside the inputs: give it or -o, not both")
+        jobs = plan_beside(inputs, suffix, fmt, glob)
+    elif len(inputs) == 2 and output_dir is None:
+        jobs = plan_pair(inputs[0], inputs[1], fmt, glob)
+    else:
+        jobs = plan_jobs(inputs, output_dir, fmt, glob, folder=True)
+    if not jobs:
+        raise UsageError(f"no JPEG files found in {', '.join(inputs)}" + (f" matching {glob!r}" if glob else ""))
+    return jobs
+
+
 def plan_pair(source: str, target: str, fmt: str | None = None, glob: str | None = None) -> list[Job]:
     """`qgac restore A B`: B is the output, unless it is an existing JPEG, which is refused
     (a forgotten -o must not turn a second photo into an output, with or without --overwrite)."""
@@ -206,6 +224,36 @@ def check_formats(jobs: list[Job], fmt: str | None, bit_depth: int) -> None:
             raise UsageError(f"16-bit output is available for PNG only ({job.target} would be {chosen})")
         if fmt and target and EXTENSIONS.get(Path(target).suffix.lower(), fmt) != fmt:
             raise UsageError(f"--format {fmt} contradicts the extension of {target}")
+
+
+def apply_shard(jobs: list[Job], spec: str | None, environ: dict) -> list[Job]:
+    """This process's share: --shard I/N, else under torchrun (WORLD_SIZE, RANK) its rank's."""
+    if spec:
+        try:
+            index, count = (int(v) for v in spec.split("/"))
+        except ValueError:
+            raise UsageError(f"--shard takes I/N, got {spec!r}") from None
+        return shard(jobs, index, count)
+    world = int(environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        return shard(jobs, int(environ.get("RANK", "0")), world)
+    return jobs
+
+
+def dry_run(jobs: list[Job], overwrite: bool) -> list[tuple[Job, str, bool]]:
+    """--dry-run: for each job what the real run would do, and whether that fails it before
+    any restoring (a clash, a refusal): the real run's exit code follows from it."""
+    clashing = clashes(jobs)
+    plan = []
+    for job in jobs:
+        try:
+            if job in clashing:
+                plan.append((job, "clash: " + clashing[job], True))
+            else:
+                plan.append((job, "write" if check_target(job, overwrite) else "skip (exists; --overwrite)", False))
+        except QgacError as e:
+            plan.append((job, f"refused: {e}", True))
+    return plan
 
 
 def shard(jobs: list[Job], index: int, count: int) -> list[Job]:

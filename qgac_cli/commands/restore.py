@@ -182,18 +182,9 @@ def restore(
     from qgac_cli.output import OutputOptions
 
     try:
-        if suffix is not None:
-            if output_dir is not None:
-                raise usage("--suffix writes beside the inputs: give it or -o, not both")
-            jobs = batch.plan_beside(list(inputs), suffix, fmt, glob)
-        elif len(inputs) == 2 and output_dir is None:
-            jobs = batch.plan_pair(inputs[0], inputs[1], fmt, glob)
-        else:
-            jobs = batch.plan_jobs(list(inputs), output_dir, fmt, glob, folder=True)
-        if not jobs:
-            raise usage(f"no JPEG files found in {', '.join(inputs)}" + (f" matching {glob!r}" if glob else ""))
+        jobs = batch.plan(list(inputs), output_dir, suffix, fmt, glob)
         batch.check_formats(jobs, fmt, int(bit_depth))
-        jobs = _apply_shard(jobs, shard)
+        jobs = batch.apply_shard(jobs, shard, os.environ)
         if any(j.target == "-" for j in jobs) and sys.stdout.isatty():
             raise usage("refusing to write binary image data to a terminal; redirect stdout")
         if json_path == "-" and any(j.target == "-" for j in jobs):
@@ -203,7 +194,10 @@ def restore(
         if len(weights_list) > 1:
             raise usage("restore takes one --weights")
         if dry_run:
-            sys.exit(1 if _print_plan(batch, jobs, overwrite) else 0)
+            plan = batch.dry_run(jobs, overwrite)
+            for job, what, _ in plan:
+                click.echo(f"{job.source} -> {job.target}: {what}")
+            sys.exit(1 if any(fails for _, _, fails in plan) else 0)
         batch.check_writable(jobs)
         note_precision("bf16" if half else precision, device)
         set_threads(threads)
@@ -293,25 +287,6 @@ def _bytes(count: int | None) -> str:
     return f"{count} B"
 
 
-def _print_plan(batch, jobs, overwrite: bool) -> int:
-    """--dry-run: one line per input, what would happen to it; returns how many the real run
-    would fail before restoring them (clashes, refusals), so the exit code is the real one's."""
-    clashing = batch.clashes(jobs)
-    failing = 0
-    for job in jobs:
-        try:
-            if job in clashing:
-                what = "clash: " + clashing[job]
-                failing += 1
-            else:
-                what = "write" if batch.check_target(job, overwrite) else "skip (exists; --overwrite)"
-        except QgacError as e:
-            what = f"refused: {e}"
-            failing += 1
-        click.echo(f"{job.source} -> {job.target}: {what}")
-    return failing
-
-
 def _failure_line(source: str, message: str) -> str:
     named = source in message or (source == "-" and message.startswith("<stdin>"))
     return f"qgac: error: {message}" if named else f"qgac: error: {source}: {message}"
@@ -330,21 +305,6 @@ def _terminate_cleanly() -> None:
     if threading.current_thread() is threading.main_thread():  # only there can Python take signals
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, handler)
-
-
-def _apply_shard(jobs, shard: str | None):
-    from qgac_cli import batch
-
-    if shard:
-        try:
-            index, count = (int(v) for v in shard.split("/"))
-        except ValueError:
-            raise usage(f"--shard takes I/N, got {shard!r}") from None
-        return batch.shard(jobs, index, count)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1:  # under torchrun every process takes its own share
-        return batch.shard(jobs, int(os.environ.get("RANK", "0")), world)
-    return jobs
 
 
 def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, verbose, report):
