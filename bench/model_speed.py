@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     native = bool(cpu_flags() & set(BF16_CPU_FLAGS))
     precisions = (False, True) if native or args.bf16 == "always" else (False,)
-    plan = [(name, 1024, 3, bf16) for name in ("small", "base", "large") for bf16 in precisions]
+    plan = [(name, 1024, 3, bf16) for name in ("small", "fast", "base", "large") for bf16 in precisions]
     plan.append(("paper", 128, 1, False))
     rows = []
     for name, side, repeats, bf16 in plan:

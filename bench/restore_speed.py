@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,12,24", help="Megapixels of the in-process rows.")
     parser.add_argument("--folder", default="8x8", help="COUNTxMP of the CLI folder (0 to skip).")
     parser.add_argument("--huge", type=float, default=0, help="Also restore one image this large (MP), base only.")
-    parser.add_argument("--weights", default="large,base")
+    parser.add_argument("--weights", default="large,base,fast")
     args = parser.parse_args()
     import torch
 
@@ -195,35 +195,25 @@ def main() -> None:
             else:
                 cli_rows.append(["jpegqs -q 6", "-", "-", "not installed"])
             for w in names:
-                out = folder / f"out-{w}"
-                seconds = wall(
-                    [
-                        *qgac,
-                        "restore",
-                        str(photos),
-                        "-o",
-                        str(out),
-                        "--weights",
-                        w,
-                        "-q",
-                        "--threads",
-                        str(args.threads),
-                    ],
-                    args.threads,
-                )
-                cli_rows.append(
-                    [
-                        f"qgac restore DIR ({w})",
-                        f"{seconds:.1f}",
-                        f"{seconds / total:.2f}",
-                        folder_psnr(out, originals, ".png"),
-                    ]
-                )
+                for fmt, suffix in (("png", ".png"), ("jpeg", ".jpg")):  # jpegqs writes JPEG: both, fairly
+                    out = folder / f"out-{w}-{fmt}"
+                    command = [*qgac, "restore", str(photos), "-o", str(out), "--weights", w, "-q"]
+                    command += ["--format", fmt, "--threads", str(args.threads)]
+                    seconds = wall(command, args.threads)
+                    label = f"qgac restore DIR ({w})" + (", JPEG q95 4:4:4" if fmt == "jpeg" else ", PNG")
+                    cli_rows.append(
+                        [label, f"{seconds:.1f}", f"{seconds / total:.2f}", folder_psnr(out, originals, suffix)]
+                    )
             for w in names:
                 seconds = wall(
                     [*qgac, "restore", str(warmup), str(folder / f"small-{w}.png"), "--weights", w], args.threads
                 )
                 cli_rows.append([f"one 0.016 MP file ({w}): start-up", f"{seconds:.1f}", "-", "-"])
+    from qgac_cli.devices import BF16_CPU_FLAGS, cpu_flags
+
+    flags = cpu_flags()
+    kind = ", ".join(f for f in ("avx2", "avx512f", "avx512_vnni", *BF16_CPU_FLAGS) if f in flags) or "no AVX2"
+    print(f"CPU flags: {kind}")
     print_table(
         f"qgac restore in process on this CPU ({args.threads} threads; q20 4:2:0 inputs; read + restore to 8 "
         "bits, warm)",

@@ -4,6 +4,7 @@
 SHIPPED = {
     "large": "qgac-large.pt",
     "base": "qgac-base.pt",
+    "fast": "qgac-fast.pt",
     "large-gan": "qgac-large-gan.pt",
     "base-gan": "qgac-base-gan.pt",
 }

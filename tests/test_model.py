@@ -138,6 +138,23 @@ def test_shipped_weights_load():
     assert model.std.min() > 0
 
 
+def test_every_shipped_name_loads_in_its_preset_and_restores_better_than_the_jpeg():
+    from qgac_cli import api
+    from qgac_cli.metrics import psnr
+    from qgac_cli.model.presets import PRESETS
+
+    truth = photo(96, 128, seed=11)
+    jpeg = read_jpeg(pillow_jpeg(truth, quality=20, subsampling=2))
+    reference = torch.from_numpy(truth).permute(2, 0, 1)[None].float() / 255
+    before = psnr(torch.from_numpy(jpeg.decoded).permute(2, 0, 1)[None].float() / 255, reference)
+    for name in weights.SHIPPED:
+        checkpoint = weights.read(weights.resolve(name))
+        assert checkpoint.config == PRESETS[checkpoint.metadata["preset"]], name
+        restored = api.restore_jpeg(jpeg, weights.load(name), api.RestoreOptions(precision="fp32"))
+        after = psnr(torch.from_numpy(restored).permute(2, 0, 1)[None], reference)
+        assert after > before, name
+
+
 def test_frequency_stage_layout_is_invisible():
     # channels-last inside the stage is a speed choice: same values, contiguous result
     torch.manual_seed(0)

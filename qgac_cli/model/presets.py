@@ -10,7 +10,7 @@ PRESETS: dict[str, ModelConfig] = {
         y=NetConfig(kind="paper", channels=256, generator="full"),
         color=NetConfig(kind="paper", channels=32, generator="full"),
     ),
-    # Ours: 1.84 M parameters, trained and run on the 8x8 block grid; the fast choice.
+    # Ours: 1.84 M parameters, trained and run on the 8x8 block grid.
     "base": ModelConfig(
         y=NetConfig(kind="efficient", channels=96, blocks=4),
         color=NetConfig(kind="efficient", channels=48, blocks=3),
@@ -36,9 +36,9 @@ PRESETS: dict[str, ModelConfig] = {
 
 PRESET_NOTES = {
     "paper": "the published architecture (Ehrlich et al. 2020)",
-    "base": "efficient CPU architecture, the fast choice",
+    "base": "efficient CPU architecture, half the time of large",
     "large": "base grown to twice its depth, the shipped default",
-    "fast": "small and depthwise per frequency, for speed",
+    "fast": "small, depthwise per frequency: the fast choice",
     "small": "small efficient architecture for experiments",
 }
 
