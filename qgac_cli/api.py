@@ -176,5 +176,4 @@ def restore(
         jpeg.orientation,
         jpeg.subsampling,
         jpeg.segments,
-        tuple(jpeg.table_for(i) for i in range(min(2, len(jpeg.components)))),
     )

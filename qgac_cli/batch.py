@@ -204,12 +204,13 @@ def check_writable(jobs: list[Job]) -> None:
     if not existing.is_dir():
         what = f"{existing} is a file" if existing == top else f"{existing} (inside its path) is a file"
         raise OutputExistsError(f"cannot write into {top}: {what}, not a folder")
+    if existing != top:  # the folders will be made under `existing`: may they be?
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise OutputExistsError(f"cannot write into {top}: Permission denied")
+        return
     try:
-        if existing == top:
-            with tempfile.TemporaryFile(dir=top):
-                pass
-        elif not os.access(existing, os.W_OK | os.X_OK):
-            raise PermissionError(13, "Permission denied")
+        with tempfile.TemporaryFile(dir=top):
+            pass
     except OSError as e:
         raise OutputExistsError(f"cannot write into {top}: {e.strerror or e}") from None
 

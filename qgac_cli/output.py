@@ -43,7 +43,6 @@ class RestoredImage:
     orientation: int
     subsampling: str | None = None  # the input file's chroma subsampling ("4:2:0", "gray", ...)
     segments: tuple[Segment, ...] = ()  # XMP, IPTC, comments as the input held them
-    tables: tuple[np.ndarray, ...] = ()  # the input's quantization tables (luma, chroma), 8x8 natural order
 
 
 EXTENSIONS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg"}
@@ -272,19 +271,16 @@ _NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EM
 def _publish_new(tmp: str, path: Path) -> None:
     """Give `tmp` the name `path` only if no file has it: a hard link is created atomically or
     not at all (rename would replace). Where links are not supported, a last check, then rename."""
+    appeared = OutputAppearedError(f"{path} appeared while this file was restored (another run?); left as it is")
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise OutputAppearedError(
-            f"{path} appeared while this file was restored (another run?); left as it is"
-        ) from None
+        raise appeared from None
     except OSError as e:
         if e.errno not in _NO_LINKS:
             raise
         if os.path.lexists(path):
-            raise OutputAppearedError(
-                f"{path} appeared while this file was restored (another run?); left as it is"
-            ) from None
+            raise appeared from None
         os.replace(tmp, path)
         return
     os.unlink(tmp)
