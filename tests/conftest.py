@@ -79,6 +79,16 @@ def tiny():
 
 
 @pytest.fixture
+def tiny_weights(tmp_path):
+    """A tiny model saved as a checkpoint: its path, for --weights."""
+    from qgac_cli import weights
+
+    path = tmp_path / "tiny.pt"
+    weights.save(tiny_model(), path)
+    return str(path)
+
+
+@pytest.fixture
 def image():
     return photo(75, 101)
 

@@ -1,9 +1,9 @@
 import numpy as np
+import pytest
 from click.testing import CliRunner
-from conftest import photo, pillow_jpeg, tiny_model
+from conftest import photo, pillow_jpeg
 from PIL import Image
 
-from qgac_cli import weights
 from qgac_cli.cli import main
 from qgac_cli.compare import pick_crops, side_by_side
 
@@ -29,13 +29,20 @@ def test_sheet_shows_jpeg_left_and_restored_right():
     assert (sheet[:label, :32] < 128).any() and (sheet[:label, 40:] < 128).any()  # "JPEG", "restored" written
 
 
-def test_compare_command(tmp_path):
-    ckpt = tmp_path / "tiny.pt"
-    weights.save(tiny_model(), ckpt)
-    src = tmp_path / "in.jpg"
-    src.write_bytes(pillow_jpeg(photo(64, 80), quality=15))
+@pytest.fixture
+def src(tmp_path):
+    path = tmp_path / "in.jpg"
+    path.write_bytes(pillow_jpeg(photo(64, 80), quality=15))
+    return path
+
+
+def sheet(src, out, tiny_weights):
+    return CliRunner().invoke(main, ["compare", str(src), "-o", str(out), "--weights", tiny_weights, "--size", "32"])
+
+
+def test_compare_command(tmp_path, src, tiny_weights):
     out = tmp_path / "sheet.png"
-    result = CliRunner().invoke(main, ["compare", str(src), "-o", str(out), "--weights", str(ckpt), "--size", "32"])
+    result = sheet(src, out, tiny_weights)
     assert result.exit_code == 0, result.output
     with Image.open(out) as im:
         assert im.size == (2 * 96 + 8, 16 + 3 * 96 + 16)
@@ -45,9 +52,7 @@ def test_compare_command(tmp_path):
     assert result.exit_code == 2 and "10x10" in result.output
 
 
-def test_compare_refuses_what_would_make_a_meaningless_sheet(tmp_path):
-    src = tmp_path / "in.jpg"
-    src.write_bytes(pillow_jpeg(photo(64, 80), quality=15))
+def test_compare_refuses_what_would_make_a_meaningless_sheet(tmp_path, src):
     stranger = tmp_path / "stranger.png"
     Image.fromarray(photo(64, 80, seed=5)[::-1].copy()).save(stranger)  # another picture of the same size
     result = CliRunner().invoke(main, ["compare", str(src), str(stranger), "-o", str(tmp_path / "s.png")])
@@ -57,13 +62,9 @@ def test_compare_refuses_what_would_make_a_meaningless_sheet(tmp_path):
     assert nameless.exit_code == 2 and "-o" in nameless.output and "--plot" not in nameless.output
 
 
-def test_a_sheet_may_be_a_jpeg(tmp_path):
-    ckpt = tmp_path / "tiny.pt"
-    weights.save(tiny_model(), ckpt)
-    src = tmp_path / "in.jpg"
-    src.write_bytes(pillow_jpeg(photo(64, 80), quality=15))
+def test_a_sheet_may_be_a_jpeg(tmp_path, src, tiny_weights):
     out = tmp_path / "cmp.jpg"
-    result = CliRunner().invoke(main, ["compare", str(src), "-o", str(out), "--weights", str(ckpt), "--size", "32"])
+    result = sheet(src, out, tiny_weights)
     assert result.exit_code == 0, result.output
     with Image.open(out) as im:
         assert im.format == "JPEG"

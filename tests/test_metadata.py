@@ -5,10 +5,10 @@ import struct
 
 import pytest
 from click.testing import CliRunner
-from conftest import photo, pillow_jpeg, tiny_model
+from conftest import photo, pillow_jpeg
 from PIL import Image
 
-from qgac_cli import metadata, weights
+from qgac_cli import metadata
 from qgac_cli.cli import main
 from qgac_cli.jpeg import carried_segments, read_info
 
@@ -39,13 +39,6 @@ def tagged(tmp_path):
     path = tmp_path / "in.jpg"
     path.write_bytes(data)
     return path
-
-
-@pytest.fixture
-def tiny_weights(tmp_path):
-    path = tmp_path / "tiny.pt"
-    weights.save(tiny_model(), path)
-    return str(path)
 
 
 def restore(src, out, tiny_weights, *options):

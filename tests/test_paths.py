@@ -11,15 +11,7 @@ from click.testing import CliRunner
 from conftest import photo, pillow_jpeg, tiny_model
 from PIL import Image
 
-from qgac_cli import weights
 from qgac_cli.cli import main
-
-
-@pytest.fixture
-def tiny_weights(tmp_path):
-    path = tmp_path / "tiny.pt"
-    weights.save(tiny_model(), path)
-    return str(path)
 
 
 @pytest.fixture

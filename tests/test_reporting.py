@@ -5,18 +5,11 @@ import json
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import photo, pillow_jpeg, tiny_model
+from conftest import photo, pillow_jpeg
 
 from qgac_cli import api, batch, weights
 from qgac_cli.cli import main
 from qgac_cli.output import OutputOptions
-
-
-@pytest.fixture
-def tiny_weights(tmp_path):
-    path = tmp_path / "tiny.pt"
-    weights.save(tiny_model(), path)
-    return str(path)
 
 
 @pytest.fixture

@@ -18,13 +18,6 @@ from qgac_cli.restoration import restore_planes
 from qgac_cli.tiling import restore_jpeg_tiles
 
 
-@pytest.fixture
-def tiny_weights(tmp_path):
-    path = tmp_path / "tiny.pt"
-    weights.save(tiny_model(), path)
-    return str(path)
-
-
 def run(*args, input=None):
     return CliRunner().invoke(main, [str(a) for a in args], input=input)
 

@@ -10,7 +10,6 @@ from conftest import photo
 from test_tools import load_tool
 
 from qgac_cli import jpeg as J
-from qgac_cli import weights
 from qgac_cli.cli import main
 from qgac_cli.coefficients import from_jpeg, to_pixels
 from qgac_cli.errors import JpegError
@@ -56,11 +55,7 @@ def test_a_component_keeps_the_table_latched_at_its_first_scan():
     assert same_slot.tables[0][0, 0] > same_slot.tables[1][0, 0]  # q30 for Y, q80 for chroma
 
 
-def test_info_and_restore_read_the_same_tables(tmp_path):
-    model = tmp_path / "tiny.pt"
-    from conftest import tiny_model
-
-    weights.save(tiny_model(), model)
+def test_info_and_restore_read_the_same_tables(tmp_path, tiny_weights):
     for name, data in unusual_files().items():
         path = tmp_path / f"{name}.jpg"
         path.write_bytes(data)
@@ -71,7 +66,7 @@ def test_info_and_restore_read_the_same_tables(tmp_path):
         assert [np.asarray(t).tolist() for t in jpeg.tables] == record["quant_tables"], name
         assert [c.table_index for c in jpeg.components] == record["component_tables"], name
         restored = CliRunner().invoke(
-            main, ["restore", str(path), str(tmp_path / f"{name}.png"), "--weights", str(model)]
+            main, ["restore", str(path), str(tmp_path / f"{name}.png"), "--weights", tiny_weights]
         )
         assert restored.exit_code == 0, (name, restored.output)
     record = json.loads(CliRunner().invoke(main, ["info", "--json", str(tmp_path / "chroma-on-slot-2.jpg")]).output)
