@@ -123,14 +123,26 @@ def restore_jpeg(
         model, jpeg, options.tile, options.project, dtype, device, options.halo, options.grey_guard
     )
     for done, tile in enumerate(tiles, 1):
-        if not torch.isfinite(tile.pixels).all():
+        if not torch.isfinite(tile.pixels.sum()):  # a sum is finite only if every term is; one read
             raise WeightsError("the network produced non-finite values (NaN or infinity); no output written")
         h, w = tile.pixels.shape[-2:]
-        pixels = tile.pixels[0].float().cpu().numpy().transpose(1, 2, 0)
-        out[tile.top : tile.top + h, tile.left : tile.left + w] = _as_bits(pixels, options.bits)
+        out[tile.top : tile.top + h, tile.left : tile.left + w] = _tile_values(tile.pixels[0], options.bits)
         if progress is not None:
             progress(done, tile.count)
     return out[..., 0] if channels == 1 else out
+
+
+def _tile_values(pixels, bits: int | None) -> np.ndarray:
+    """A tile's pixels (C, h, w) in [0, 1] as (h, w, C) float32 or `bits`-bit integers; the
+    rounding done by torch before the (strided) copy out, as `quantize` rounds."""
+    import torch
+
+    pixels = pixels.float()
+    if bits is not None:
+        top = (1 << bits) - 1
+        kind = torch.uint8 if bits == 8 else torch.int32  # int32: torch's uint16 casts are limited
+        pixels = pixels.mul(top).clamp_(0, top).round_().to(kind)
+    return pixels.cpu().numpy().transpose(1, 2, 0)
 
 
 def _as_bits(pixels: np.ndarray, bits: int | None) -> np.ndarray:

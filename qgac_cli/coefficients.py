@@ -112,8 +112,14 @@ def samples(blocks: torch.Tensor, clamp: bool = True) -> torch.Tensor:
     """Dequantized block channels (B, 64, h, w) -> samples (B, 1, 8h, 8w), range-limited to
     0..255 as libjpeg does after its IDCT (clamp=False for training losses, where a clamp
     would stop the gradient of every saturated sample)."""
-    out = dct.from_blocks(dct.block_idct(blocks)) + 128.0
-    return out.clamp(0.0, 255.0) if clamp else out
+    out = _inplace(dct.from_blocks(dct.block_idct(blocks)), torch.Tensor.add_, torch.add, 128.0)
+    return _inplace(out, torch.Tensor.clamp_, torch.clamp, 0.0, 255.0) if clamp else out
+
+
+def _inplace(t: torch.Tensor, in_place, out_of_place, *args) -> torch.Tensor:
+    """`in_place(t, *args)` on a fresh result that autograd does not track (inference: a pass
+    over memory and an allocation saved), `out_of_place(t, *args)` where it does."""
+    return out_of_place(t, *args) if t.requires_grad else in_place(t, *args)
 
 
 def chroma_samples(planes: Planes, chroma: torch.Tensor) -> torch.Tensor:
@@ -127,7 +133,8 @@ def chroma_samples(planes: Planes, chroma: torch.Tensor) -> torch.Tensor:
     flat = samples(chroma.flatten(0, 1))  # (2B, 1, 8hc, 8wc)
     inside = flat[..., : -(-planes.height // fy), : -(-planes.width // fx)]
     up = dct.upsample(inside, planes.factor)
-    full = F.pad(up, (0, flat.shape[-1] * fx - up.shape[-1], 0, flat.shape[-2] * fy - up.shape[-2]), mode="replicate")
+    pad = (0, flat.shape[-1] * fx - up.shape[-1], 0, flat.shape[-2] * fy - up.shape[-2])
+    full = F.pad(up, pad, mode="replicate") if any(pad) else up
     return full.reshape(b, 2, *full.shape[-2:])  # (B, 2, Hy, Wy)
 
 
@@ -143,11 +150,11 @@ def to_pixels(
     if planes.is_color:
         if color is None:
             color = chroma_samples(planes, planes.chroma)
-        pixels = dct.ycbcr_to_rgb(torch.cat([luma, color], dim=1))
+        pixels = dct.luma_chroma_to_rgb(luma, color)
     else:
         pixels = luma / 255.0
     pixels = pixels[..., : planes.height, : planes.width]
-    return pixels.clamp(0, 1) if clamp else pixels
+    return _inplace(pixels, torch.Tensor.clamp_, torch.clamp, 0.0, 1.0) if clamp else pixels
 
 
 # Coefficients quantized with a step this small are kept as the file has them: the file is
@@ -185,7 +192,7 @@ def project_chroma(restored: torch.Tensor, planes: Planes) -> torch.Tensor:
     table = planes.c_table.repeat_interleave(2, dim=0)
     clamped = project_coefficients(coefficients, planes.chroma.flatten(0, 1), table)
     delta = dct.from_blocks(dct.block_idct(clamped - coefficients))  # (2B, 1, h, w)
-    return restored + dct.replicate(delta.reshape(b, 2, *delta.shape[-2:]), planes.factor)
+    return dct.add_replicated(restored, delta.reshape(b, 2, *delta.shape[-2:]), planes.factor)
 
 
 def chroma_at_luma_grid(planes: Planes, stored: torch.Tensor | None = None) -> torch.Tensor:
@@ -198,9 +205,12 @@ def chroma_at_luma_grid(planes: Planes, stored: torch.Tensor | None = None) -> t
     assert planes.chroma is not None
     if stored is None:
         stored = chroma_samples(planes, planes.chroma)
-    up = stored - 128.0  # (B, 2, Hy, Wy)
-    b = up.shape[0]
-    blocks = dct.block_dct(dct.to_blocks(up.flatten(0, 1).unsqueeze(1)))  # (2B, 64, hy, wy)
+    b = stored.shape[0]
+    blocks = dct.block_dct(dct.to_blocks(stored.flatten(0, 1).unsqueeze(1)))  # (2B, 64, hy, wy)
+    # the level shift (-128 on every sample) moves only the DC coefficient, by -8 x 128
+    shift = torch.zeros(64, 1, 1, dtype=blocks.dtype, device=blocks.device)
+    shift[0] = -128.0 * dct.BLOCK
+    blocks = _inplace(blocks, torch.Tensor.add_, torch.add, shift)
     return blocks.view(b, 2, *blocks.shape[1:])
 
 

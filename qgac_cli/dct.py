@@ -12,7 +12,9 @@ Tensor notation used throughout the package:
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,32 +29,48 @@ def dct_matrix(dtype: torch.dtype = torch.float32, device: torch.device | None =
     return _dct_n(BLOCK, dtype, device)
 
 
+@functools.lru_cache(maxsize=16)
 def _dct_2d_matrix(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """(64, 64) matrix taking a block's 64 pixels (row-major) to its 64 coefficients."""
+    """(64, 64) matrix taking a block's 64 pixels (row-major) to its 64 coefficients (made
+    once per dtype and device: the transforms run on every tile)."""
     d = dct_matrix(torch.float64, device)
     return torch.kron(d, d).to(dtype)
 
 
+# The two rearrangements below are the only places that move samples between planes and block
+# channels. Written as one view, permute and copy: the same layout as pixel_(un)shuffle(8),
+# 1.3-1.5x faster on the CPU (bench/pipeline_profile.py).
+
+
 def to_blocks(plane: torch.Tensor) -> torch.Tensor:
-    """Plane (B, 1, H, W) -> block channels (B, 64, H/8, W/8). The only place that rearranges."""
-    return F.pixel_unshuffle(plane, BLOCK)  # (B, 64, H/8, W/8)
+    """Plane (B, 1, H, W) -> block channels (B, 64, H/8, W/8)."""
+    b, c, h, w = plane.shape
+    grid = plane.reshape(b, c, h // BLOCK, BLOCK, w // BLOCK, BLOCK).permute(0, 1, 3, 5, 2, 4)
+    return grid.reshape(b, c * BLOCK * BLOCK, h // BLOCK, w // BLOCK)  # (B, 64, H/8, W/8)
 
 
 def from_blocks(blocks: torch.Tensor) -> torch.Tensor:
     """Block channels (B, 64, h, w) -> plane (B, 1, 8h, 8w)."""
-    return F.pixel_shuffle(blocks, BLOCK)  # (B, 1, 8h, 8w)
+    b, k, h, w = blocks.shape
+    grid = blocks.reshape(b, k // 64, BLOCK, BLOCK, h, w).permute(0, 1, 4, 2, 5, 3)
+    return grid.reshape(b, k // 64, h * BLOCK, w * BLOCK)  # (B, 1, 8h, 8w)
+
+
+def _per_block(m: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
+    """Apply the (64, 64) matrix `m` to every block of (B, 64, h, w): one matrix product
+    (einsum's route through bmm was 1.5x slower)."""
+    b, k, h, w = blocks.shape
+    return torch.matmul(m, blocks.reshape(b, k, h * w)).view(b, k, h, w)
 
 
 def block_dct(blocks: torch.Tensor) -> torch.Tensor:
     """Pixels as block channels (B, 64, h, w) -> coefficients as block channels."""
-    m = _dct_2d_matrix(blocks.dtype, blocks.device)
-    return torch.einsum("kc,bchw->bkhw", m, blocks)
+    return _per_block(_dct_2d_matrix(blocks.dtype, blocks.device), blocks)
 
 
 def block_idct(blocks: torch.Tensor) -> torch.Tensor:
     """Coefficients as block channels (B, 64, h, w) -> pixels as block channels."""
-    m = _dct_2d_matrix(blocks.dtype, blocks.device)
-    return torch.einsum("kc,bkhw->bchw", m, blocks)
+    return _per_block(_dct_2d_matrix(blocks.dtype, blocks.device).T, blocks)
 
 
 def dct_plane(plane: torch.Tensor) -> torch.Tensor:
@@ -105,11 +123,36 @@ def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
     return torch.einsum("kc,bchw->bkhw", m, ycbcr - offset.view(1, 3, 1, 1)) / 255.0
 
 
+def luma_chroma_to_rgb(luma: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+    """`ycbcr_to_rgb` of Y (B, 1, H, W) and Cb, Cr (B, 2, H, W) given apart: one 1x1
+    convolution of the chroma (offset and scale folded into it) plus the luma, with no
+    concatenated copy of the three planes."""
+    m = torch.tensor(_YCBCR_TO_RGB, dtype=torch.float64) / 255.0
+    weight = m[:, 1:].reshape(3, 2, 1, 1).to(chroma)
+    bias = (-128.0 * m[:, 1:].sum(1)).to(chroma)
+    rgb = F.conv2d(chroma, weight, bias)
+    return rgb.add_(luma, alpha=1 / 255.0) if not rgb.requires_grad else rgb + luma / 255.0
+
+
+def add_replicated(plane: torch.Tensor, small: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
+    """`plane + replicate(small, factor)` for (B, C, H, W) and (B, C, H/fy, W/fx) in one pass,
+    the replication a broadcast rather than a copy."""
+    if factor == (1, 1):
+        return plane + small
+    (b, c, h, w), (fy, fx) = small.shape, factor
+    total = plane.reshape(b, c, h, fy, w, fx) + small.reshape(b, c, h, 1, w, 1)
+    return total.reshape(plane.shape)
+
+
 def downsample(plane: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
     """Box-average a sample plane (B, C, H, W) by (fy, fx), as libjpeg's encoder does."""
     if factor == (1, 1):
         return plane
-    return F.avg_pool2d(plane, kernel_size=factor, stride=factor)
+    (fy, fx), (h, w) = factor, plane.shape[-2:]
+    plane = plane[..., : h - h % fy, : w - w % fx]
+    # strided sums, rows then columns: 8x faster than avg_pool2d on the CPU, the same mean
+    rows = functools.reduce(operator.add, (plane[..., i::fy, :] for i in range(fy)))
+    return functools.reduce(operator.add, (rows[..., j::fx] for j in range(fx))) / (fy * fx)
 
 
 def upsample(plane: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:

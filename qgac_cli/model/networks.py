@@ -119,7 +119,7 @@ class PaperColorNet(nn.Module):
     ) -> torch.Tensor:
         c_code, y_code = self.c_code(c_table), self.y_code(y_table)
         c = self.act[1](self.c_refine(self.c_body(self.act[0](self.c_in(chroma, c_code)))))
-        g = self.act[2](self.y_in(y, y_code))
+        g = _per_plane(self.act[2](self.y_in(y, y_code)), chroma)
         return chroma + self.out(self.body(torch.cat([c, g], dim=1)), c_code)
 
 
@@ -190,8 +190,16 @@ class EfficientColorNet(nn.Module):
         self, chroma: torch.Tensor, y: torch.Tensor, c_table: torch.Tensor, y_table: torch.Tensor
     ) -> torch.Tensor:
         c_code = self.c_code(c_table)
-        h = torch.cat([self.c_in(chroma, c_code), self.y_in(y, self.y_code(y_table))], dim=1)
+        g = _per_plane(self.y_in(y, self.y_code(y_table)), chroma)
+        h = torch.cat([self.c_in(chroma, c_code), g], dim=1)
         return chroma + self.out(self.body(self.mix(h)), c_code)
+
+
+def _per_plane(guide: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+    """Luma features of B images (B, c, h, w) for the Cb and Cr planes of each, which the
+    colour networks take as a batch of 2B (Cb and Cr of an image side by side): the luma
+    convolution runs once per image, not once per plane."""
+    return guide.repeat_interleave(chroma.shape[0] // guide.shape[0], dim=0)
 
 
 NETWORKS = {
@@ -253,9 +261,9 @@ class QGAC(nn.Module):
         (B, 64, h, w) -> restored raw chroma coefficients (B, 2, 64, h, w)."""
         b = chroma.shape[0]
         c = self._norm(chroma.flatten(0, 1), 1)  # (2B, 64, h, w): Cb and Cr share weights
-        g = self._norm(y, 0).repeat_interleave(2, dim=0)
+        g = self._norm(y, 0)  # (B, 64, h, w): its features are shared by Cb and Cr
         with _autocast(c, dtype):
-            out = self.color_net(c, g, c_table.repeat_interleave(2, dim=0), y_table.repeat_interleave(2, dim=0))
+            out = self.color_net(c, g, c_table.repeat_interleave(2, dim=0), y_table)
         return self._denorm(out.float(), 1).view(b, 2, *out.shape[1:])
 
     def forward(
