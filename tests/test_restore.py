@@ -704,3 +704,71 @@ def test_bash_completes_the_shipped_weights_names():
     env["COMP_WORDS"] = "qgac restore in.jpg --weights ./runs/"
     result = CliRunner().invoke(main, [], env=env, prog_name="qgac")
     assert [line.split(",", 1)[0] for line in result.output.splitlines()] == ["file"]
+
+
+def test_tiles_in_lanes_are_the_tiles_one_at_a_time_in_order():
+    """Two tiles at once, each on half of torch's threads, give the tiles of one at a time:
+    the same windows in the same order, values as close as a thread count lets float sums be;
+    torch's thread count is what it was once the tiles are out."""
+    model = tiny_model(3)
+    jpeg = read_jpeg(pillow_jpeg(photo(203, 301, seed=2), quality=20))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        alone = list(restore_jpeg_tiles(model, jpeg, tile_pixels=64, lanes=1))
+        seen = []
+        lanes = restore_jpeg_tiles(model, jpeg, tile_pixels=64, lanes=2)
+        for _ in lanes:
+            seen.append(torch.get_num_threads())  # while tiles are in flight
+        assert set(seen) == {1} and torch.get_num_threads() == 2
+        paired = list(restore_jpeg_tiles(model, jpeg, tile_pixels=64, lanes=2))
+    finally:
+        torch.set_num_threads(threads)
+    assert len(alone) == len(paired) > 4
+    for a, b in zip(alone, paired):
+        assert (a.top, a.left, a.count) == (b.top, b.left, b.count)
+        assert torch.allclose(a.pixels, b.pixels, atol=1e-5)
+
+
+def test_lanes_keep_order_stop_early_and_pass_errors_on():
+    import time
+
+    from qgac_cli.tiling import _in_lanes
+
+    def slow_first(item):
+        time.sleep(0.05 if item % 2 == 0 else 0)
+        return item * 10
+
+    assert list(_in_lanes(slow_first, list(range(7)), 2)) == [0, 10, 20, 30, 40, 50, 60]
+
+    started = []
+
+    def record(item):
+        started.append(item)
+        return item
+
+    threads = torch.get_num_threads()
+    results = _in_lanes(record, list(range(100)), 2)
+    assert next(results) == 0
+    results.close()  # the consumer gone: nothing more starts, threads given back
+    assert len(started) <= 3 and torch.get_num_threads() == threads
+
+    def fails(item):
+        if item == 3:
+            raise ValueError("tile 3")
+        return item
+
+    got = []
+    with pytest.raises(ValueError, match="tile 3"):
+        for item in _in_lanes(fails, list(range(10)), 2):
+            got.append(item)
+    assert got == [0, 1, 2] and torch.get_num_threads() == threads
+
+
+def test_lanes_are_two_on_a_cpu_with_threads_to_share_one_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert api.lanes_for(0, torch.device("cpu")) == api.CPU_LANES == 2
+    assert api.lanes_for(0, torch.device("cuda")) == 1
+    assert api.lanes_for(3, torch.device("cpu")) == 3
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert api.lanes_for(0, torch.device("cpu")) == 1
