@@ -17,6 +17,7 @@ from qgac_cli.commands.common import CONTEXT
 from qgac_cli.commands.inspect import compare, info, models
 from qgac_cli.commands.restore import restore
 from qgac_cli.commands.training import train
+from qgac_cli.devices import share_one_heap
 
 
 @click.group(context_settings=CONTEXT)
@@ -41,6 +42,7 @@ def main() -> None:
     # of lines for one EXIF; what matters to a user, metadata that is not carried, qgac says
     # itself, once per file
     warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
+    share_one_heap()  # before torch starts its threads
 
 
 for command in (restore, info, compare, models, eval_command, equivalent_quality, train):

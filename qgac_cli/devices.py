@@ -58,3 +58,27 @@ def pick_dtype(precision: str, device):
     if precision == "bf16" or (precision == "auto" and bf16_is_fast(device)):
         return torch.bfloat16
     return None
+
+
+# glibc's mallopt parameter for the number of heaps (malloc.h)
+_M_ARENA_MAX = -8
+
+
+def share_one_heap(environ: dict[str, str] | None = None) -> bool:
+    """Have every thread allocate from one glibc heap (arena), unless MALLOC_ARENA_MAX says
+    otherwise; call before any thread starts. glibc gives each allocating thread a heap of
+    its own, which keeps its freed buffers: two tile lanes, the reader and the writer held
+    four heaps' worth of tile buffers, and a 24 MP restore with `fast` peaked at 729 MiB
+    against 647-684 with one heap; a folder of 8 MP photos ran 5 % faster with one (fewer
+    fresh pages to fault in). True where it was set; elsewhere (not glibc) nothing to do."""
+    import ctypes
+    import os
+    import sys
+
+    if "MALLOC_ARENA_MAX" in (os.environ if environ is None else environ) or not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return mallopt(_M_ARENA_MAX, 1) == 1

@@ -141,11 +141,19 @@ def test_sixteen_bit_png(tmp_path, tiny_weights):
     assert np.abs(np.round(px16 / 257.0) - px8).max() <= 1
 
 
-def test_streamed_png_matches_pillows_reading_in_bands(tmp_path, monkeypatch):
+@pytest.mark.parametrize("deflate", ["isal", "zlib"])
+def test_streamed_png_matches_pillows_reading_in_bands(tmp_path, monkeypatch, deflate):
     """Bands of rows filtered and compressed one at a time (the Up filter reaching across
-    band edges) read back exactly, in every shape and orientation view."""
+    band edges) read back exactly, in every shape and orientation view, with ISA-L's deflate
+    and with zlib's (where isal is not installed)."""
+    import zlib
+
     from qgac_cli import png
 
+    if deflate == "zlib":
+        monkeypatch.setattr(png, "_deflate", zlib)
+    else:
+        assert png._deflate is not zlib, "isal is a dependency: its deflate is the one used"
     monkeypatch.setattr(png, "BAND_BYTES", 100)  # a band of a few rows
     rgb = photo(37, 29, seed=3)
     for pixels in (rgb, rgb[:, :, 0], rgb.swapaxes(0, 1)[::-1]):
@@ -772,3 +780,25 @@ def test_lanes_are_two_on_a_cpu_with_threads_to_share_one_on_a_gpu(monkeypatch):
     assert api.lanes_for(3, torch.device("cpu")) == 3
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     assert api.lanes_for(0, torch.device("cpu")) == 1
+
+
+def test_the_cli_restores_in_lanes_or_one_tile_at_a_time_alike(tmp_path, tiny_weights):
+    src = write_jpeg(tmp_path / "in.jpg", photo(150, 210, seed=6), quality=20)
+    outs = []
+    for lanes in ("1", "2"):
+        out = tmp_path / f"out{lanes}.png"
+        args = ("restore", src, out, "--weights", tiny_weights, "--tile", "64", "--lanes", lanes, "--threads", "2")
+        assert run(*args, "--precision", "fp32").exit_code == 0
+        outs.append(np.asarray(Image.open(out)).astype(int))
+    assert np.abs(outs[0] - outs[1]).max() <= 1 and (outs[0] != outs[1]).mean() < 1e-3
+
+
+def test_one_heap_is_asked_of_glibc_unless_the_user_chose():
+    import platform
+    import sys
+
+    from qgac_cli.devices import share_one_heap
+
+    assert share_one_heap({"MALLOC_ARENA_MAX": "4"}) is False  # the user's setting stands
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert share_one_heap({}) is True

@@ -100,6 +100,13 @@ from qgac_cli.errors import QgacError
     help="Overlap tiles by the network's whole reach: exactly the untiled result, up to 2x slower on large "
     "images (by default 8 blocks, which changes a few pixels in 10^5 by one level).",
 )
+@click.option(
+    "--lanes",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Tiles restored at once, sharing the CPU threads (0, the default: 2 on a CPU with 2+ threads, "
+    "1 on a GPU; 1 holds the least memory).",
+)
 @click.option("--max-pixels", type=int, default=None, help="Refuse images larger than this (default 200 MP).")
 @max_scans_option
 @click.option("--no-projection", is_flag=True, help="Do not clamp coefficients into their quantization intervals.")
@@ -148,6 +155,7 @@ def restore(
     texture,
     tile,
     exact_tiles,
+    lanes,
     max_pixels,
     max_scans,
     no_projection,
@@ -213,6 +221,7 @@ def restore(
         precision="bf16" if half else precision,
         halo=None if exact_tiles else api.DEFAULT_HALO,
         grey_guard=not no_grey_guard,
+        lanes=lanes,
     )
     output = OutputOptions(
         format=fmt,
