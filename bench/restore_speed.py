@@ -3,12 +3,14 @@
     python bench/restore_speed.py [--threads 2] [--sizes 1,12,24] [--folder 8x8] [--huge 150]
 
 In process (a fresh child per row; peak = the child's VmHWM, torch and the model included):
-Pillow's decode alone, then `qgac` restore with `large` (the default) and `base` (the fast
-choice), tiled as the CLI does (tiles of at most 1024², 8 blocks of overlap), at each size;
-on the largest size also the exact tile overlap (--exact-tiles) and the previous tile, 768.
-`--precision auto` rows are added where bf16 is native (elsewhere auto is fp32). Through the
-CLI: a folder of photo-sized JPEGs (default 8 of 8 MP, q20 4:2:0) with `qgac restore DIR -o
-OUT`, against `jpegqs -q 6` over the same files when it is installed, and the fixed cost of
+Pillow's decode alone, then `qgac` restore with each of `--weights` (default large, base,
+fast), tiled as the CLI does (tiles of at most 1024², the default overlap: 8 blocks, 4 for
+fast; on 2+ threads two tiles at a time), at each size and at `--huge`; on the largest of
+`--sizes` also the exact tile overlap (--exact-tiles). `--precision auto` rows are added
+where bf16 is native (elsewhere auto is fp32). Through the CLI: a folder of photo-sized
+JPEGs (default 8 of 8 MP, q20 4:2:0) with `qgac restore DIR -o OUT`, PNG and JPEG output
+(jpegqs writes JPEG), against `jpegqs -q 6` (`apt-get install jpegqs`) over the same files
+when it is installed, and the fixed cost of
 one small file (starting Python, importing torch, loading the weights). Inputs are Live-1
 photos mirrored out to the size (synthetic photos without the shared data), q20 4:2:0; PSNR is
 against the original.
@@ -137,7 +139,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sizes", default="1,12,24", help="Megapixels of the in-process rows.")
     parser.add_argument("--folder", default="8x8", help="COUNTxMP of the CLI folder (0 to skip).")
-    parser.add_argument("--huge", type=float, default=0, help="Also restore one image this large (MP), base only.")
+    parser.add_argument("--huge", type=float, default=0, help="Also restore one image this large (MP).")
     parser.add_argument("--weights", default="large,base,fast")
     args = parser.parse_args()
     import torch
@@ -157,17 +159,16 @@ def main() -> None:
             case = make_case(folder, f"{mp:g}mp", mp)
             size = f"{mp:g} MP"
             rows.append(in_process("Pillow decode", DECODE.format(path=str(case[0]), save="__SAVE__"), case, 1, size))
-            plan = [(f"qgac {w}, tile {TILE}", w, TILE, 8) for w in (names if mp != args.huge else ["base"])]
+            plan = [(f"qgac {w}, tile {TILE}", w, TILE, "auto") for w in names]
             if mp == max(sizes):
                 plan += [(f"qgac {w}, tile {TILE}, --exact-tiles", w, TILE, None) for w in names]
-                plan += [(f"qgac {w}, tile 768 (the previous size)", w, 768, 8) for w in names]
             for label, weights, tile, halo in plan:
                 for precision in precisions:
                     code = RESTORE.format(
                         path=str(case[0]),
                         weights=weights,
                         tile=tile,
-                        halo=halo,
+                        halo=repr(halo),
                         precision=precision,
                         warmup=str(warmup),
                         save="__SAVE__",
