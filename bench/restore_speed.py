@@ -34,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 RESTORE = """
 import time, numpy as np
 from qgac_cli import api
+from qgac_cli.devices import share_one_heap
+share_one_heap()  # as the CLI does, before any tile lane starts
 model = api.load_model({weights!r})
 options = api.RestoreOptions(tile={tile}, bits=8, halo={halo}, precision={precision!r})
 api.restore(open({warmup!r}, 'rb').read(), model, options)  # first-call costs are not per-image costs
