@@ -153,14 +153,13 @@ def restore_jpeg_tiles(
     `halo` (blocks) caps the context each tile is given (None: the network's whole reach,
     exactly the untiled result). `guard` applies the `GreyGuard`, decided once for the whole
     photo. `lanes` > 1 restores that many tiles at once, each on its share of torch's threads
-    (`lanes_of_threads`): at most `lanes` tiles are held at a time."""
+    (`lanes_of_threads`): at most `lanes` tiles are in work, beside the one the caller holds."""
     windows = tile_windows(model, jpeg, tile_pixels, halo)
     floor = guard_floor(colourfulness(jpeg)) if guard and len(jpeg.components) == 3 else 1.0
-    run = partial(restore_tile, model, jpeg, project=project, dtype=dtype, device=device, floor=floor)
-    if lanes <= 1 or len(windows) == 1:
-        tiles: Iterator[Tile | None] = (run(window, count=len(windows)) for window in windows)
-    else:
-        tiles = _in_lanes(lambda window: run(window, count=len(windows)), windows, lanes)
+    run = partial(
+        restore_tile, model, jpeg, project=project, dtype=dtype, device=device, floor=floor, count=len(windows)
+    )
+    tiles = map(run, windows) if lanes <= 1 or len(windows) == 1 else _in_lanes(run, windows, lanes)
     yield from (tile for tile in tiles if tile is not None)
 
 
