@@ -50,72 +50,122 @@ class PatchConfig:
     faded_share: float = 0.05
 
 
-def desaturate(crop: torch.Tensor, saturation: float) -> torch.Tensor:
-    """A uint8 RGB crop (3, H, W) with its colour scaled toward its luma by `saturation` (0: grey)."""
-    rgb = crop.float()
-    luma = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]).unsqueeze(0)  # (1, H, W), JFIF weights
-    return torch.round(luma + saturation * (rgb - luma)).clamp(0, 255).to(torch.uint8)
+def desaturate(crops: torch.Tensor, saturation: float | torch.Tensor) -> torch.Tensor:
+    """uint8 RGB crops (..., 3, H, W) with their colour scaled toward their luma by
+    `saturation` (0: grey, 1: unchanged), one value or one per crop."""
+    rgb = crops.float()
+    luma = 0.299 * rgb[..., :1, :, :] + 0.587 * rgb[..., 1:2, :, :] + 0.114 * rgb[..., 2:, :, :]  # JFIF weights
+    s = torch.as_tensor(saturation, dtype=rgb.dtype, device=rgb.device)
+    s = s.view(*s.shape, *([1] * (rgb.dim() - s.dim()))) if s.dim() else s
+    return torch.round(luma + s * (rgb - luma)).clamp(0, 255).to(torch.uint8)
 
 
 class PatchBank:
-    """Images held in memory as uint8 tensors; draws augmented random patches."""
+    """Images held in one flat uint8 buffer on a device; draws augmented random patches.
 
-    def __init__(self, images: list[np.ndarray], config: PatchConfig, seed: int = 0) -> None:
-        self.images = [
-            torch.from_numpy(np.array(i)).permute(2, 0, 1) for i in images if min(i.shape[:2]) >= config.size
-        ]
-        if not self.images:
+    Every draw is vectorized and made by a torch generator on the bank's device: no Python
+    loop per patch and, on a GPU, neither the host nor a copy in the training loop. Only the
+    chroma subsampling of a batch (which sets the tensor shapes) is drawn on the host.
+    """
+
+    def __init__(
+        self, images: list[np.ndarray], config: PatchConfig, seed: int = 0, device: torch.device | str = "cpu"
+    ) -> None:
+        kept = [i for i in images if min(i.shape[:2]) >= config.size]
+        if not kept:
             raise ValueError(f"no training image is at least {config.size} pixels on each side")
-        self.config = config
-        self.rng = random.Random(seed)
-        weights = np.array([i.shape[1] * i.shape[2] for i in self.images], dtype=np.float64)
-        self.weights = (weights / weights.sum()).tolist()
+        self.config, self.device = config, torch.device(device)
+        sizes = [i.shape[0] * i.shape[1] * 3 for i in kept]
+        flat = np.empty(sum(sizes), dtype=np.uint8)
+        offsets = np.cumsum([0, *sizes[:-1]])
+        for image, offset, size in zip(kept, offsets, sizes):
+            flat[offset : offset + size] = np.asarray(image, dtype=np.uint8).reshape(-1)
+        self.flat = torch.from_numpy(flat).to(self.device)  # (H, W, 3) of every image, one after another
+        as_tensor = functools.partial(torch.tensor, dtype=torch.int64, device=self.device)
+        self.offsets = as_tensor(offsets.tolist())
+        self.heights = as_tensor([i.shape[0] for i in kept])
+        self.widths = as_tensor([i.shape[1] for i in kept])
+        areas = (self.heights * self.widths).double()
+        self.cdf = (areas.cumsum(0) / areas.sum()).float()  # an image is drawn by its area
+        self.generator = torch.Generator(self.device)
+        self.generator.manual_seed(seed)
+        self.rng = random.Random(seed)  # the host's draws: the subsampling of a batch
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def _uniform(self, count: int) -> torch.Tensor:
+        return torch.rand(count, generator=self.generator, device=self.device)
+
+    def _integers(self, low: int, high: torch.Tensor | int, count: int) -> torch.Tensor:
+        """Integers in low..high inclusive (high per element or shared), uniformly."""
+        span = high - low + 1  # a draw of exactly 1.0 after rounding wraps to low
+        return low + (self._uniform(count) * span).long().remainder(span)
 
     def patches(self, count: int) -> torch.Tensor:
-        """(count, 3, P, P) uint8 random crops with random flips and 90° rotations."""
+        """(count, 3, P, P) uint8 random crops, each under one of the 8 flips and rotations
+        of the square, some made grey or faded (`PatchConfig`)."""
         p = self.config.size
-        out = []
-        for image in self.rng.choices(self.images, weights=self.weights, k=count):
-            top = self.rng.randrange(image.shape[1] - p + 1)
-            left = self.rng.randrange(image.shape[2] - p + 1)
-            crop = image[:, top : top + p, left : left + p]
-            if self.rng.random() < 0.5:
-                crop = crop.flip(-1)
-            draw = self.rng.random()
-            if draw < self.config.grey_share:
-                crop = desaturate(crop, 0.0)
-            elif draw < self.config.grey_share + self.config.faded_share:
-                crop = desaturate(crop, self.rng.uniform(0.0, 0.5))
-            out.append(torch.rot90(crop, self.rng.randrange(4), dims=(-2, -1)))
-        return torch.stack(out)
+        which = torch.searchsorted(self.cdf, self._uniform(count), right=True).clamp_max(len(self) - 1)
+        height, width = self.heights[which], self.widths[which]
+        top = self._integers(0, height - p, count).view(-1, 1, 1)
+        left = self._integers(0, width - p, count).view(-1, 1, 1)
+        flip_rows, flip_cols, swap = (self._uniform(count).view(-1, 1, 1) < 0.5 for _ in range(3))
+        ramp = torch.arange(p, device=self.device)
+        i, j = ramp.view(1, p, 1).expand(count, p, p), ramp.view(1, 1, p).expand(count, p, p)
+        i, j = torch.where(flip_rows, p - 1 - i, i), torch.where(flip_cols, p - 1 - j, j)
+        rows, cols = torch.where(swap, j, i), torch.where(swap, i, j)
+        start = self.offsets[which].view(-1, 1, 1) + ((top + rows) * width.view(-1, 1, 1) + left + cols) * 3
+        crops = self.flat[start.unsqueeze(1) + torch.arange(3, device=self.device).view(1, 3, 1, 1)]
+        return desaturate(crops, self._saturations(count))
 
-    def qualities(self, count: int) -> list[int]:
+    def _saturations(self, count: int) -> torch.Tensor:
+        """(count,) colour kept per patch: 0 (grey), U(0, 0.5) (faded) or 1."""
+        draw, faded = self._uniform(count), self._uniform(count) * 0.5
+        grey, fade = self.config.grey_share, self.config.grey_share + self.config.faded_share
+        return torch.where(draw < grey, 0.0, torch.where(draw < fade, faded, 1.0))
+
+    def qualities(self, count: int) -> torch.Tensor:
+        """(count,) int64 qualities on the bank's device: a share `low_quality_bias` from the
+        lower half of the range, the rest from all of it."""
         lo, hi = self.config.qualities
-        mid = (lo + hi) // 2
-        return [
-            self.rng.randint(lo, mid) if self.rng.random() < self.config.low_quality_bias else self.rng.randint(lo, hi)
-            for _ in range(count)
-        ]
+        low = self._uniform(count) < self.config.low_quality_bias
+        return torch.where(low, self._integers(lo, (lo + hi) // 2, count), self._integers(lo, hi, count))
 
     def factor(self) -> tuple[int, int]:
         factors, weights = zip(*self.config.subsampling_weights)
         return self.rng.choices(factors, weights=weights)[0]
 
+    def get_state(self) -> dict:
+        return {"generator": self.generator.get_state(), "rng": list(self.rng.getstate())}
 
-@functools.lru_cache(maxsize=1)
-def _standard_table_stack() -> np.ndarray:
-    """(100, 2, 8, 8) float32: the standard (luma, chroma) tables of qualities 1 to 100."""
-    return np.stack([np.stack(standard_tables(q)) for q in range(1, 101)]).astype(np.float32)
+    def set_state(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+
+
+@functools.lru_cache(maxsize=4)
+def _standard_table_stack(device: str = "cpu") -> torch.Tensor:
+    """(100, 2, 8, 8) float32 on `device`: the standard (luma, chroma) tables of qualities 1 to 100."""
+    stack = np.stack([np.stack(standard_tables(q)) for q in range(1, 101)]).astype(np.float32)
+    return torch.from_numpy(stack).to(device)
+
+
+def tables_at(qualities: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Standard (luma, chroma) tables, each (B, 1, 8, 8), for qualities (B,) in 1..100 on
+    their own device: looked up there, so a GPU trainer drawing hundreds of qualities a step
+    neither computes tables nor waits for a copy."""
+    both = _standard_table_stack(str(qualities.device))[qualities.long() - 1]  # (B, 2, 8, 8)
+    return both[:, :1].contiguous(), both[:, 1:].contiguous()
 
 
 def tables_for(qualities: list[int], device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Standard (luma, chroma) tables for each quality, each (B, 1, 8, 8). Looked up, not
-    computed: on a GPU the trainer draws 10+ batches a second, each of hundreds of qualities."""
-    index = np.asarray(qualities) - 1
-    if index.size and (index.min() < 0 or index.max() > 99):
+    """Standard (luma, chroma) tables for each quality (checked to be 1..100), each (B, 1, 8, 8)."""
+    index = np.asarray(qualities)
+    if index.size and (index.min() < 1 or index.max() > 100):
         raise ValueError(f"qualities must be 1 to 100, got {min(qualities)} to {max(qualities)}")
-    both = torch.from_numpy(_standard_table_stack()[index]).to(device)  # (B, 2, 8, 8)
-    return both[:, :1].contiguous(), both[:, 1:].contiguous()
+    return tables_at(torch.from_numpy(index).to(device))
 
 
 def _quantized(samples: torch.Tensor, table: torch.Tensor) -> torch.Tensor:

@@ -44,7 +44,10 @@ class Checkpoint:
 
 
 def to_dict(model: QGAC, metadata: dict | None = None, state_dict: dict | None = None) -> dict:
-    state = {k: v.detach().cpu().clone() for k, v in (state_dict or model.state_dict()).items()}
+    state = {
+        k: v.detach().to("cpu", memory_format=torch.contiguous_format, copy=True)
+        for k, v in (state_dict or model.state_dict()).items()
+    }
     return {
         "format": FORMAT,
         "version": VERSION,

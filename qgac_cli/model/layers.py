@@ -75,8 +75,13 @@ class QuantConv(nn.Module):
 
     def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
-        y = torch.bmm(self.kernels(code), x.reshape(b, self.cin, h * w))  # (B, cout, h*w)
-        return y.view(b, self.cout, h, w) + self.biases(code).view(b, self.cout, 1, 1)
+        bias = self.biases(code).view(b, self.cout, 1, 1)
+        if x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last):
+            y = torch.bmm(self.kernels(code), x.reshape(b, self.cin, h * w))  # (B, cout, h*w)
+            return y.view(b, self.cout, h, w) + bias
+        # channels-last in, channels-last out, without a copy: (B, h*w, cin) @ (B, cin, cout)
+        y = torch.bmm(x.permute(0, 2, 3, 1).reshape(b, h * w, self.cin), self.kernels(code).transpose(1, 2))
+        return y.view(b, h, w, self.cout).permute(0, 3, 1, 2) + bias
 
 
 def zero_init(module: QuantConv) -> QuantConv:

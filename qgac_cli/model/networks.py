@@ -235,12 +235,16 @@ class QGAC(nn.Module):
         self.color_net = build_net("color", config.color)
         self.register_buffer("mean", torch.zeros(2, 64))
         self.register_buffer("std", torch.ones(2, 64))
+        # the networks' feature-map layout: the trainer sets channels_last for cuDNN's bf16
+        # kernels (with the weights'); what comes out is always contiguous
+        self.layout = torch.contiguous_format
 
     def _norm(self, x: torch.Tensor, row: int) -> torch.Tensor:
-        return (x - self.mean[row].view(1, 64, 1, 1)) / self.std[row].view(1, 64, 1, 1)
+        x = (x - self.mean[row].view(1, 64, 1, 1)) / self.std[row].view(1, 64, 1, 1)
+        return x.contiguous(memory_format=self.layout)
 
     def _denorm(self, x: torch.Tensor, row: int) -> torch.Tensor:
-        return x * self.std[row].view(1, 64, 1, 1) + self.mean[row].view(1, 64, 1, 1)
+        return (x * self.std[row].view(1, 64, 1, 1) + self.mean[row].view(1, 64, 1, 1)).contiguous()
 
     def restore_y(self, y: torch.Tensor, y_table: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
         """Raw luma coefficients (B, 64, h, w) -> restored raw coefficients. `dtype` (e.g.

@@ -1,0 +1,74 @@
+"""What one training run is: its typed config, and the learning-rate schedule it implies."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from qgac_cli.errors import UsageError
+
+STAGES = ("y", "color", "joint", "gan")
+REGRESSION_LOSSES = ("l1", "l2", "psnr")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    stage: str
+    data: tuple[str, ...]
+    out: str
+    preset: str = "base"
+    generator: str | None = None  # override the preset's weight generator (CFM ablation)
+    init: str | None = None  # weights to start from (required for every stage but y)
+    grow: str | None = None  # grow the init weights: a larger preset or "y.channels=128,..." (model.growth)
+    precision: str = "auto"  # the networks' autocast: auto (bf16 where native) | bf16 | fp32
+    channels_last: bool = False  # the networks' feature maps channels-last (NHWC: cuDNN's bf16 layout)
+    compile: bool = False  # torch.compile the networks and the loss (its compile time counts)
+    resume: str | None = None
+    overwrite: bool = False  # start afresh in an --out that holds an earlier run
+    validation: tuple[str, ...] = ()
+    holdout_every: int = 25  # without --validation: every N-th training image is held out
+    steps: int = 10_000
+    batch: int = 32
+    patch: int = 128
+    lr: float = 1e-3
+    lr_min: float = 1e-6
+    warmup: int = 200
+    ema: float = 0.999
+    clip: float = 1.0
+    loss: str = "l1"  # regression loss: l1 (the paper's), l2, or psnr (each patch's dB alike)
+    ssim_weight: float = 0.05
+    adv_weight: float = 5e-3
+    texture_weight: float = 1.0
+    val_every: int = 500
+    checkpoint_every: int = 500
+    log_every: int = 50
+    max_minutes: float | None = None
+    device: str = "auto"
+    threads: int | None = None
+    seed: int = 0
+    val_qualities: tuple[int, ...] = (10, 50, 90)  # validation crops' qualities; best = their mean gain
+
+
+def check(cfg: TrainConfig) -> None:
+    """Raises UsageError for a stage or loss this trainer does not know."""
+    if cfg.stage not in STAGES:
+        raise UsageError(f"unknown stage {cfg.stage!r}; choose one of {', '.join(STAGES)}")
+    if cfg.loss not in REGRESSION_LOSSES:
+        raise UsageError(f"unknown loss {cfg.loss!r}; choose one of {', '.join(REGRESSION_LOSSES)}")
+    if cfg.stage != "y" and not cfg.init:
+        raise UsageError(f"stage {cfg.stage} starts from trained weights: give --init")
+    if cfg.grow and not cfg.init:
+        raise UsageError("--grow needs trained weights to grow: give --init")
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine from lr to lr_min."""
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return (cfg.lr_min + (cfg.lr - cfg.lr_min) * 0.5 * (1 + math.cos(math.pi * progress))) / cfg.lr
+
+
+def due(step: int, every: int, finishing: bool) -> bool:
+    """Whether a chore done every `every` steps is due after `step` (always on the last one)."""
+    return finishing or step % every == 0
