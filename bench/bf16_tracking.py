@@ -4,7 +4,8 @@ fp32 and one in bf16 autocast, their validation curves side by side.
     python bench/bf16_tracking.py TRAIN_DIR... [--preset small] [--steps 300] [--every 100]
         [--init base --grow large] [--threads 2] [--device auto]
 
-Prints, per validation step, the PSNR gain over the JPEG at q10 and q50 of both runs and
+Prints, per validation step, the training loss of both runs (the mean since the last
+record) and the PSNR gain over the JPEG at q10 and q50 of both runs and
 their difference, and each run's wall time. The held-out images are every 25th of the data.
 """
 
@@ -35,7 +36,7 @@ def main() -> None:
 
     from qgac_cli.train import TrainConfig, read_log, train
 
-    curves, seconds = {}, {}
+    curves, losses, seconds = {}, {}, {}
     for precision in ("fp32", "bf16"):
         with tempfile.TemporaryDirectory() as out:
             cfg = TrainConfig(
@@ -60,24 +61,28 @@ def main() -> None:
             start = time.perf_counter()
             train(cfg)
             seconds[precision] = time.perf_counter() - start
-            curves[precision] = {r["step"]: r for r in read_log(Path(out) / "log.jsonl") if "gain_q10" in r}
+            records = read_log(Path(out) / "log.jsonl")
+            losses[precision] = {r["step"]: r["loss"] for r in records if "loss" in r}
+            curves[precision] = {r["step"]: r for r in records if "gain_q10" in r}
     rows = []
     for step in sorted(curves["fp32"]):
         a, b = curves["fp32"][step], curves["bf16"].get(step)
         if b is None:
             continue
+        loss_a, loss_b = losses["fp32"].get(step, float("nan")), losses["bf16"].get(step, float("nan"))
         rows.append(
             [
                 step,
-                f"{a['gain_q10']:+.3f} / {a['gain_q50']:+.3f}",
-                f"{b['gain_q10']:+.3f} / {b['gain_q50']:+.3f}",
-                f"{b['gain_q10'] - a['gain_q10']:+.3f} / {b['gain_q50'] - a['gain_q50']:+.3f}",
+                f"{loss_a:.5f} / {loss_b:.5f} ({(loss_b - loss_a) / loss_a:+.2%})",
+                f"{a['gain_q10']:+.4f} / {a['gain_q50']:+.4f}",
+                f"{b['gain_q10']:+.4f} / {b['gain_q50']:+.4f}",
+                f"{b['gain_q10'] - a['gain_q10']:+.4f} / {b['gain_q50'] - a['gain_q50']:+.4f}",
             ]
         )
     what = f"{args.init} grown into {args.grow}" if args.grow else (args.init or f"{args.preset} from scratch")
     print_table(
         f"validation gain q10 / q50 (dB), {what}; fp32 {seconds['fp32']:.0f} s, bf16 {seconds['bf16']:.0f} s",
-        ["step", "fp32", "bf16", "bf16 - fp32"],
+        ["step", "training loss fp32 / bf16", "fp32", "bf16", "bf16 - fp32"],
         rows,
     )
 

@@ -140,7 +140,21 @@ def read(path: str | os.PathLike) -> Checkpoint:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UnusableWeightsError("checkpoint has no valid state_dict", source)
     metadata = data.get("metadata", {})
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}  # fp16 on disk: upcast
     return Checkpoint(config, state, metadata if isinstance(metadata, dict) else {})
+
+
+NORMALIZATION_KEYS = ("mean", "std")
+
+
+def halved(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The learned floating-point tensors in fp16, for shipping at half the bytes (`read`
+    upcasts them); the coefficient statistics stay fp32. Shipped only where `qgac eval` moves
+    by less than 0.001 dB (weights/README.md)."""
+    return {
+        k: v.half() if v.is_floating_point() and k.split(".")[-1] not in NORMALIZATION_KEYS else v
+        for k, v in state.items()
+    }
 
 
 def implausible(state: dict[str, torch.Tensor]) -> str | None:

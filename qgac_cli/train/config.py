@@ -22,7 +22,7 @@ class TrainConfig:
     grow: str | None = None  # grow the init weights: a larger preset or "y.channels=128,..." (model.growth)
     precision: str = "auto"  # the networks' autocast: auto (bf16 where native) | bf16 | fp32
     channels_last: bool = False  # the networks' feature maps channels-last (NHWC: cuDNN's bf16 layout)
-    compile: bool = False  # torch.compile the networks and the loss (its compile time counts)
+    compile: str = ""  # torch.compile the networks and the loss with this backend ("inductor"); "" not
     resume: str | None = None
     overwrite: bool = False  # start afresh in an --out that holds an earlier run
     validation: tuple[str, ...] = ()

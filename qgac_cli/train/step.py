@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from qgac_cli import dct
 from qgac_cli.coefficients import Planes, chroma_at_luma_grid, color_samples, samples, to_pixels
@@ -115,7 +116,7 @@ def build_parts(model: QGAC, cfg: TrainConfig, device: torch.device, dtype: torc
     if world > 1:
         loss = nn.parallel.DistributedDataParallel(loss)
     if cfg.compile:
-        loss = torch.compile(loss)
+        loss = torch.compile(loss, backend=cfg.compile)
     optimizer = adam(params, cfg.lr, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
     parts = Parts(model, params, loss, optimizer, scheduler, EMA(model, cfg.ema))
@@ -136,22 +137,29 @@ def draw_batch(bank: PatchBank, batch: int) -> tuple[Planes, torch.Tensor]:
 
 def train_step(parts: Parts, bank: PatchBank, cfg: TrainConfig, step: int) -> torch.Tensor:
     """One update of the generator (and of the discriminator in the GAN stage) and of the EMA
-    weights; the loss, detached, still on the device."""
-    planes, rgb = draw_batch(bank, cfg.batch)
-    loss, restored = parts.loss(planes, rgb)
+    weights; the loss, detached, still on the device. Its phases are labelled for the torch
+    profiler (bench/train_profile.py)."""
+    with record_function("batch"):
+        planes, rgb = draw_batch(bank, cfg.batch)
+    with record_function("forward"):
+        loss, restored = parts.loss(planes, rgb)
+        if parts.disc is not None:
+            real_logits, real_features = parts.disc(rgb)
+            fake_logits, fake_features = parts.disc(restored)
+            _, g_adv = relativistic_losses(real_logits, fake_logits)
+            loss = loss + cfg.adv_weight * g_adv + cfg.texture_weight * texture_loss(fake_features, real_features)
+    with record_function("backward"):
+        parts.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+    with record_function("optimizer"):
+        torch.nn.utils.clip_grad_norm_(parts.params, cfg.clip, foreach=True)
+        parts.optimizer.step()
+        parts.scheduler.step()
     if parts.disc is not None:
-        real_logits, real_features = parts.disc(rgb)
-        fake_logits, fake_features = parts.disc(restored)
-        _, g_adv = relativistic_losses(real_logits, fake_logits)
-        loss = loss + cfg.adv_weight * g_adv + cfg.texture_weight * texture_loss(fake_features, real_features)
-    parts.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(parts.params, cfg.clip, foreach=True)
-    parts.optimizer.step()
-    parts.scheduler.step()
-    if parts.disc is not None:
-        discriminator_step(parts, rgb, restored.detach())
-    parts.ema.update(step)
+        with record_function("discriminator"):
+            discriminator_step(parts, rgb, restored.detach())
+    with record_function("ema"):
+        parts.ema.update(step)
     return loss.detach()
 
 
