@@ -17,13 +17,17 @@ import numpy as np
 import torch
 from PIL import Image
 
+from qgac_cli import dct
 from qgac_cli.api import RestoreOptions, restore_jpeg
 from qgac_cli.data import list_images
 from qgac_cli.errors import UsageError
 from qgac_cli.jpeg import decode_with_pillow, encode, read_jpeg
 from qgac_cli.metrics import psnr, psnrb, ssim
+from qgac_cli.patterns import pattern_set
 
 Progress = Callable[[int, int, str], None]
+METRICS = ("psnr", "psnrb", "ssim", "psnr_y")
+PATTERNS = "patterns"  # the name of the generated set (qgac_cli.patterns) in the records
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class EvalConfig:
     limit: int | None = None
     precision: str = "auto"  # the networks' arithmetic (RestoreOptions.precision)
     grey_guard: bool = True  # RestoreOptions.grey_guard
+    patterns: bool = False  # also score the generated set of fine regular patterns (qgac_cli.patterns)
 
 
 def load_reference(path: Path) -> np.ndarray:
@@ -53,9 +58,20 @@ def to_tensor(pixels: np.ndarray) -> torch.Tensor:
     return (t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)).unsqueeze(0)
 
 
+def luma(image: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) in [0, 1] -> its JFIF luma (1, 1, H, W) in [0, 1] (grey stays as it is)."""
+    return image if image.shape[1] == 1 else dct.rgb_to_ycbcr(image)[:, :1] / 255.0
+
+
 def score(restored: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """PSNR (all channels jointly), PSNR-B, SSIM, and the PSNR of the luma alone (psnr_y)."""
     r, t = to_tensor(restored), to_tensor(reference)
-    return {"psnr": float(psnr(r, t)), "psnrb": float(psnrb(r, t)), "ssim": float(ssim(r, t))}
+    return {
+        "psnr": float(psnr(r, t)),
+        "psnrb": float(psnrb(r, t)),
+        "ssim": float(ssim(r, t)),
+        "psnr_y": float(psnr(luma(r), luma(t))),
+    }
 
 
 def _dataset_images(folder: str, limit: int | None) -> list[Path]:
@@ -99,7 +115,7 @@ def _summaries(rows: list[dict]) -> list[dict]:
             "quality": q,
             "method": m,
             "images": len(g),
-            **{k: float(np.mean([r[k] for r in g])) for k in ("psnr", "psnrb", "ssim")},
+            **{k: float(np.mean([r[k] for r in g])) for k in METRICS},
         }
         if (d, q, m) in gains:
             record["below_jpeg"] = sum(x < 0 for x in gains[(d, q, m)])
@@ -162,6 +178,20 @@ def _compressed_work(cfg: EvalConfig) -> list[tuple]:
                     return encode(load_reference(path), quality, cfg.subsampling)
 
                 work.append((dataset, quality, path.name, make, lambda path=path: load_reference(path)))
+    if cfg.patterns:
+        work.extend(_pattern_work(cfg))
+    return work
+
+
+def _pattern_work(cfg: EvalConfig) -> list[tuple]:
+    work = []
+    for quality in cfg.qualities:
+        for name, pixels in pattern_set()[: cfg.limit]:
+
+            def make(pixels=pixels, quality=quality):
+                return encode(pixels, quality, cfg.subsampling)
+
+            work.append((PATTERNS, quality, name, make, lambda pixels=pixels: pixels))
     return work
 
 

@@ -31,10 +31,11 @@ def test_pack_keeps_small_images_exact_jpegs_unchanged_and_fits_the_budget(tmp_p
     jpeg = pillow_jpeg(photo(48, 48, seed=3), quality=95)
     (pool / "b" / "x.jpg").write_bytes(jpeg)
     out = tmp_path / "packed"
-    full_scale, full_size = pack.pack([pool / "a", pool / "b"], out, 10 * 2**20)
+    folders = [pool / "a", pool / "b"]
+    full_scale, full_size = pack.pack(list_images(folders), folders, out, 10 * 2**20)
     assert full_scale == 1.0
     budget = int(full_size * 0.6)
-    scale, size = pack.pack([pool / "a", pool / "b"], out, budget)
+    scale, size = pack.pack(list_images(folders), folders, out, budget)
     assert scale < 1.0 and size <= budget
     assert [p.relative_to(out).as_posix() for p in list_images([out])] == ["a/large.webp", "a/small.webp", "b/x.jpg"]
     with Image.open(out / "a" / "small.webp") as im:
@@ -42,6 +43,25 @@ def test_pack_keeps_small_images_exact_jpegs_unchanged_and_fits_the_budget(tmp_p
     with Image.open(out / "a" / "large.webp") as im:
         assert im.size == (round(760 * scale), round(720 * scale))
     assert (out / "b" / "x.jpg").read_bytes() == jpeg
+
+
+def test_pack_parts_share_the_pool_and_keep_one_hold_out(tmp_path):
+    pack = load_tool("gpu_pack")
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for i in range(60):
+        Image.fromarray(photo(40, 300 if i == 0 else 48, seed=i)).save(pool / f"{i:02d}.png")
+    images = list_images([pool])
+    one, held = pack.share(images, "1/2")
+    two, held_again = pack.share(images, "2/2")
+    assert held == held_again == images[::25]  # the hold-out of the whole pool, as training holds out
+    assert not set(one) & set(two) and set(one) | set(two) | set(held) == set(images)
+    assert pack.write_holdout(held, [pool], tmp_path / "held", scale=1.0) > 0
+    crops = list_images([tmp_path / "held"])
+    assert len(crops) == len(held)
+    with Image.open(crops[0]) as im:  # 00.png, 40 x 300: the 32² centre crop validation takes
+        assert im.size == (32, 32)
+        assert np.array_equal(np.asarray(im.convert("RGB")), photo(40, 300, seed=0)[4:36, 134:166])
 
 
 def test_rebase_tool_writes_a_loadable_checkpoint_with_the_change_carried(tmp_path, monkeypatch, capsys):

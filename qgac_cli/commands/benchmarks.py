@@ -49,6 +49,11 @@ subsampling_option = click.option(
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write records as CSV.")
 @click.option("--per-image", is_flag=True, help="Also record every image.")
 @click.option("--limit", type=int, default=None, help="Only the first N images of each set.")
+@click.option(
+    "--patterns",
+    is_flag=True,
+    help="Also score a generated set of fine regular patterns (gratings, grids, brickwork, façades).",
+)
 @precision_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @device_option
@@ -66,6 +71,7 @@ def eval_command(
     csv_path,
     per_image,
     limit,
+    patterns,
     precision,
     quiet,
     device,
@@ -81,13 +87,14 @@ def eval_command(
       qgac eval data/live1 --quality 10 --quality 20 --quality 50
       qgac eval data/live1 --quality 10 --weights base --weights my.pt --json out.json
       qgac eval --paired jpegs/ originals/
+      qgac eval data/live1 --patterns --quality 50 --quality 90 --per-image --json out.json
     """
     from qgac_cli import api, weights
     from qgac_cli.evaluate import EvalConfig, evaluate, jpeg_references, plan, write_csv, write_json
 
     try:
-        if not datasets and not paired:
-            raise usage("give at least one dataset folder, or --paired JPEG_DIR REF_DIR")
+        if not datasets and not paired and not patterns:
+            raise usage("give at least one dataset folder, --patterns, or --paired JPEG_DIR REF_DIR")
         if not qualities and not paired:
             raise usage("give at least one --quality")
         check_outputs(json_path, csv_path)
@@ -103,6 +110,7 @@ def eval_command(
             per_image=per_image,
             limit=limit,
             precision=precision,
+            patterns=patterns,
         )
         plan(cfg)  # empty folders and missing references are refused before any work
         for folder in jpeg_references(cfg):
@@ -148,13 +156,14 @@ def _print_eval(records: list[dict]) -> None:
 
     rows = [r for r in records if r.get("image") is None]
     jpeg = {(r["dataset"], r["quality"]): r for r in rows if r["method"] == "jpeg"}
-    table = Table(title="qgac eval (PSNR and PSNR-B in dB; SSIM 8x8 uniform window)")
+    table = Table(title="qgac eval (PSNR, PSNR-B and PSNR of the luma in dB; SSIM 8x8 uniform window)")
     columns = (
         "dataset",
         "quality",
         "method",
         "PSNR",
         "PSNR-B",
+        "PSNR-Y",
         "SSIM",
         "gain PSNR",
         "worst gain",
@@ -172,6 +181,7 @@ def _print_eval(records: list[dict]) -> None:
             r["method"],
             f"{r['psnr']:.2f}",
             f"{r['psnrb']:.2f}",
+            f"{r['psnr_y']:.2f}",
             f"{r['ssim']:.3f}",
             gain,
             f"{r['worst_gain']:+.2f}" if "worst_gain" in r else "",

@@ -28,6 +28,7 @@ class StageLoss(nn.Module):
     def __init__(self, model: QGAC, stage: str, cfg: TrainConfig, dtype: torch.dtype | None = None) -> None:
         super().__init__()
         self.model, self.stage, self.cfg, self.dtype = model, stage, cfg, dtype
+        self.pixel_loss = torch.compile(pixel_loss, backend=cfg.compile) if cfg.compile else pixel_loss
 
     def forward(self, planes: Planes, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The networks run in `dtype` (autocast); normalization, pixels and loss in fp32."""
@@ -36,7 +37,7 @@ class StageLoss(nn.Module):
             y = model.restore_y(planes.y, planes.y_table, dtype)
             restored = (samples(y, clamp=False) / 255.0)[..., : planes.height, : planes.width]
             target_y = dct.rgb_to_ycbcr(target)[:, :1] / 255.0
-            return pixel_loss(restored, target_y, self.cfg.ssim_weight, self.cfg.loss), restored
+            return self.pixel_loss(restored, target_y, self.cfg.ssim_weight, self.cfg.loss), restored
         if self.stage == "color":
             with torch.no_grad():
                 y = model.restore_y(planes.y, planes.y_table, dtype)
@@ -44,7 +45,7 @@ class StageLoss(nn.Module):
             y = model.restore_y(planes.y, planes.y_table, dtype)
         chroma = model.restore_color(chroma_at_luma_grid(planes), y, planes.c_table, planes.y_table, dtype)
         restored = to_pixels(planes, y=y, color=color_samples(chroma, clamp=False), clamp=False)
-        return pixel_loss(restored, target, self.cfg.ssim_weight, self.cfg.loss), restored
+        return self.pixel_loss(restored, target, self.cfg.ssim_weight, self.cfg.loss), restored
 
 
 class EMA:
@@ -92,8 +93,8 @@ def adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
 
 @dataclass
 class Parts:
-    """What a step updates. `loss` is the stage's loss module as the step calls it (compiled,
-    data-parallel or plain); `disc` likewise, `disc_module` the bare discriminator."""
+    """What a step updates. `loss` is the stage's loss module as the step calls it
+    (data-parallel or plain); `disc` likewise, `disc_module` the bare discriminator."""
 
     model: QGAC
     params: list[nn.Parameter]
@@ -112,11 +113,13 @@ def build_parts(model: QGAC, cfg: TrainConfig, device: torch.device, dtype: torc
     model.to(device, memory_format=layout)
     model.layout = layout
     params = trainable(model, cfg.stage)
+    if cfg.compile:  # each network alone: its inputs are on the luma grid whatever the chroma
+        # subsampling, so one graph serves every batch; the JPEG maths between stays eager
+        model.y_net.compile(backend=cfg.compile)
+        model.color_net.compile(backend=cfg.compile)
     loss: nn.Module = StageLoss(model, cfg.stage, cfg, dtype)
     if world > 1:
         loss = nn.parallel.DistributedDataParallel(loss)
-    if cfg.compile:
-        loss = torch.compile(loss, backend=cfg.compile)
     optimizer = adam(params, cfg.lr, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
     parts = Parts(model, params, loss, optimizer, scheduler, EMA(model, cfg.ema))

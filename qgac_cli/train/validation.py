@@ -3,7 +3,6 @@ EMA weights' mean PSNR gain over the JPEG decode; the best score decides best.pt
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ def validation_set(paths: list[Path], qualities: tuple[int, ...] = (10, 50, 90),
         h, w = rgb.shape[:2]
         s = min(size, h // 16 * 16, w // 16 * 16)
         top, left = (h - s) // 2, (w - s) // 2
-        crop = np.ascontiguousarray(rgb[top : top + s, left : left + s])
+        crop = np.array(rgb[top : top + s, left : left + s])  # a writable copy
         target = torch.from_numpy(crop).permute(2, 0, 1).unsqueeze(0).float() / 255.0
         for q in qualities:
             y_table, c_table = tables_for([q], "cpu")
@@ -59,11 +58,12 @@ class Validator:
         self.items, self.device, self.best = items, device, best
 
     def scores(self, model: QGAC, state: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
-        """The gains of `model`, or of a copy of it holding `state` (the EMA weights); the
-        training model is left in training mode."""
+        """The gains of `model`, or of a fresh model of its config holding `state` (the EMA
+        weights; never compiled, whatever the training model is); the training model is left
+        in training mode."""
         scored = model
         if state is not None:
-            scored = copy.deepcopy(model)
+            scored = QGAC(model.config).to(self.device)
             scored.load_state_dict(state)
         try:
             return validate(scored, self.items, self.device)

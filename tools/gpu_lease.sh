@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The lease plan, one command a call (issue 23). Fire it within the first minutes of a session
+# whose device `status` shows a GPU, before any other work; never debug on the lease.
+#
+# Here, once:  bash tools/gpu_prepare.sh      (packs .gpu/: data, data2, holdout, eval, site)
+# Call 1 (a fresh machine; run timeout_s 600):
+#   command: bash tools/gpu_lease.sh first
+#   carry:   [".gpu/data", ".gpu/holdout", ".gpu/eval", ".gpu/site"]
+#   = a ≤ 45 s sweep for the fastest configuration (tools/gpu_lease.py), training from the
+#     shipped `large` until CHECK_S + 20 s before LIMIT, then the CUDA inference check
+#     (tools/gpu_check.sh: restore a file and a folder on cuda, Live-1 q10/q50/q90 in fp32 and
+#     bf16 with their difference, s/MP at 1 and 24 MP), bounded by `timeout`.
+# Call 2 (at once, on the warm machine: what call 1 left under runs/ and .gpu/ is still there):
+#   command: LIMIT=<what is left, ≤ 600> bash tools/gpu_lease.sh continue
+#   carry:   [".gpu/data2"]
+#   = training on, from call 1's best.pt with its sweep's choice, on both parts of the pool.
+# Back here, from $OUT: best.pt and final.pt (EMA weights), logs.tar (log.jsonl, sweep.json,
+# train.log, check.log, eval-*.json, curve.png), and check.log alone.
+# Dry run on a CPU: DEVICE=cpu LIMIT=150 CHECK_S=60 bash tools/gpu_lease.sh first
+set -uo pipefail
+MODE=${1:-first}
+LIMIT=${LIMIT:-600}      # the call's timeout_s
+CHECK_S=${CHECK_S:-120}  # kept for the CUDA check (call 1)
+INIT=${INIT:-large}
+DEVICE=${DEVICE:-auto}
+OUT=${OUT:-runs/lease-out}
+T0=$(date +%s)
+left() { echo $((LIMIT - ($(date +%s) - T0))); }
+mkdir -p "$OUT" runs
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD:$PWD/.gpu/site TORCHINDUCTOR_CACHE_DIR=$PWD/runs/inductor-cache
+bring_back() {
+  local run=runs/lease/run
+  cp "$run/best.pt" "$run/final.pt" "$OUT/" 2>/dev/null
+  tar -cf "$OUT/logs.tar" -C runs/lease sweep.json run/log.jsonl run/curve.png 2>/dev/null
+  tar -rf "$OUT/logs.tar" -C "$OUT" train.log check.log eval-fp32.json eval-bf16.json 2>/dev/null
+  true
+}
+trap bring_back EXIT
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
+python3 -c "import torch, jpeglib, simplejpeg; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+case "$MODE" in
+  first)
+    rm -rf runs/lease
+    python3 tools/gpu_lease.py $(($(left) - CHECK_S - 20)) runs/lease .gpu/data --validation .gpu/holdout \
+      --init "$INIT" --lr "${LR:-1e-4}" --device "$DEVICE" 2>&1 | tee "$OUT/train.log"
+    bring_back
+    OUT=$OUT DEVICE=$DEVICE timeout $(($(left) - 10)) bash tools/gpu_check.sh
+    ;;
+  continue)
+    rm -rf runs/lease-1 && mv runs/lease runs/lease-1
+    python3 tools/gpu_lease.py $(($(left) - 20)) runs/lease .gpu/data .gpu/data2 --validation .gpu/holdout \
+      --init runs/lease-1/run/best.pt --reuse-sweep runs/lease-1/sweep.json --lr "${LR:-5e-5}" \
+      --device "$DEVICE" 2>&1 | tee "$OUT/train.log"
+    ;;
+  *) echo "usage: bash tools/gpu_lease.sh first|continue" >&2; exit 2 ;;
+esac
