@@ -107,3 +107,33 @@ def pattern_set() -> tuple[tuple[str, np.ndarray], ...]:
     ):
         items.append((f"facade-{period[0]:g}x{period[1]:g}-a{angle}", facade(period, window, frame, angle)))
     return tuple(items)
+
+
+def _colour(rng: np.random.Generator, low: float = 0.05, high: float = 0.95) -> tuple[float, float, float]:
+    return tuple(float(c) for c in rng.uniform(low, high, 3))
+
+
+def random_pattern(rng: np.random.Generator) -> np.ndarray:
+    """One pattern for training, (384, 512, 3) uint8: a kind of the evaluation set's, with its
+    period, angle, colours and contrast drawn at random (never one of `pattern_set`'s exact
+    images), and sensor-like noise (σ up to 3 levels) on half of them."""
+    kind = rng.integers(4)
+    near_axis = float(rng.normal(0, 6))  # façades and walls are photographed nearly square
+    if kind == 0:
+        image = grating(float(rng.uniform(2.5, 14)), float(rng.uniform(0, 180)), bool(rng.integers(2)), _colour(rng))
+    elif kind == 1:
+        spacing = float(rng.uniform(4, 20))
+        image = grid(spacing, float(rng.uniform(0.8, spacing / 3)), float(rng.uniform(0, 90)), _colour(rng, 0.6),
+                     _colour(rng, 0.0, 0.5))  # fmt: skip
+    elif kind == 2:
+        length = float(rng.uniform(10, 48))
+        brick = (length, length * float(rng.uniform(0.3, 0.5)))
+        image = brickwork(brick, float(rng.uniform(0.8, 3)), near_axis, seed=int(rng.integers(1 << 30)))
+    else:
+        across, up = float(rng.uniform(8, 36)), float(rng.uniform(10, 44))
+        window = (across * float(rng.uniform(0.4, 0.75)), up * float(rng.uniform(0.4, 0.75)))
+        image = facade((across, up), window, float(rng.uniform(0.8, 2.5)), near_axis)
+    if rng.integers(2):
+        noisy = image.astype(np.float32) + rng.normal(0, float(rng.uniform(0.5, 3)), image.shape)
+        image = np.clip(np.round(noisy), 0, 255).astype(np.uint8)
+    return image

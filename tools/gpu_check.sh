@@ -6,7 +6,7 @@
 #
 # Needs .gpu/eval (Live-1 as lossless WebP) and .gpu/site (jpeglib, simplejpeg, isal for the
 # machine's Python), both made by tools/gpu_prepare.sh.
-# Dry run here: DEVICE=cpu PRECISIONS=fp32 EVAL_LIMIT=2 SIDE=600 bash tools/gpu_check.sh
+# Dry run here: PYTHONPATH=$PWD DEVICE=cpu PRECISIONS=fp32 EVAL_LIMIT=2 SIDE=600 bash tools/gpu_check.sh
 set -uo pipefail
 DEVICE=${DEVICE:-cuda}
 [ "$DEVICE" = auto ] && DEVICE=cuda

@@ -4,7 +4,7 @@ loads the images once.
 
     python tools/gpu_lease.py SECONDS OUT DATA_DIR... [--validation DIR] [--init large]
         [--grow SPEC] [--lr 1e-4] [--sweep-seconds 45] [--reuse-sweep OUT_EARLIER/sweep.json]
-        [--compile inductor|none] [--device auto]
+        [--compile inductor|none] [--patterns N] [--device auto]
 
 Writes OUT/sweep.json (each candidate's rate, warm-up and error; the choice), and the run in
 OUT/run (best.pt, final.pt, last.pt, log.jsonl, curve.png). The schedule is a cosine sized
@@ -57,6 +57,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--compile", default="inductor", help="the backend tried on the winner; none: eager only")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--reserve", type=float, default=25.0, help="seconds kept for the last validation and saving")
+    parser.add_argument(
+        "--patterns", type=int, default=0, help="generated regular patterns added to the training images"
+    )
     return parser.parse_args()
 
 
@@ -101,7 +104,7 @@ def main() -> None:
     cfg = TrainConfig(
         stage="joint", data=tuple(args.data), out=str(args.out / "run"), init=args.init, grow=args.grow,
         validation=tuple(args.validation), lr=args.lr, warmup=100, loss="l1", ssim_weight=0.05,
-        device=args.device, overwrite=True,
+        device=args.device, overwrite=True, patterns=args.patterns,
     )  # fmt: skip
     ctx = prepare(cfg)
     loaded = time.time() - started

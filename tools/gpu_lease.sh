@@ -16,7 +16,7 @@
 #   = training on, from call 1's best.pt with its sweep's choice, on both parts of the pool.
 # Back here, from $OUT: best.pt and final.pt (EMA weights), logs.tar (log.jsonl, sweep.json,
 # train.log, check.log, eval-*.json, curve.png), and check.log alone.
-# Dry run on a CPU: DEVICE=cpu LIMIT=150 CHECK_S=60 bash tools/gpu_lease.sh first
+# Dry run on a CPU: SITE= DEVICE=cpu LIMIT=240 CHECK_S=120 INIT=fast bash tools/gpu_lease.sh first
 set -uo pipefail
 MODE=${1:-first}
 LIMIT=${LIMIT:-600}      # the call's timeout_s
@@ -27,7 +27,8 @@ OUT=${OUT:-runs/lease-out}
 T0=$(date +%s)
 left() { echo $((LIMIT - ($(date +%s) - T0))); }
 mkdir -p "$OUT" runs
-export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD:$PWD/.gpu/site TORCHINDUCTOR_CACHE_DIR=$PWD/runs/inductor-cache
+SITE=${SITE-$PWD/.gpu/site}  # the packages the GPU image lacks (SITE= in a dry run here: they are built for its Python)
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD:$SITE TORCHINDUCTOR_CACHE_DIR=$PWD/runs/inductor-cache
 bring_back() {
   local run=runs/lease/run
   cp "$run/best.pt" "$run/final.pt" "$OUT/" 2>/dev/null

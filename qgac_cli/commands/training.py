@@ -76,6 +76,13 @@ from qgac_cli.errors import QgacError
 @click.option("--val-every", type=int, default=500, show_default=True, help="Validate and checkpoint every N steps.")
 @click.option("--max-minutes", type=float, default=None, help="Stop (and save) after this long.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the patches, qualities and weights.")
+@click.option(
+    "--patterns",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Generated regular patterns (gratings, grids, brickwork, façades) added to the training images.",
+)
 @precision_option
 @device_option
 @threads_option
@@ -100,6 +107,7 @@ def train(
     val_every,
     max_minutes,
     seed,
+    patterns,
     precision,
     device,
     threads,
@@ -143,6 +151,7 @@ def train(
         device=device,
         threads=threads,
         seed=seed,
+        patterns=patterns,
         precision=precision,
     )
     try:

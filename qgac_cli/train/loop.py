@@ -19,6 +19,7 @@ from qgac_cli.errors import UsageError
 from qgac_cli.model import QGAC, preset
 from qgac_cli.model.growth import grow, growth_target
 from qgac_cli.model.presets import PRESETS
+from qgac_cli.patterns import random_pattern
 from qgac_cli.train.checkpoint import Checkpoints, resume, run_metadata
 from qgac_cli.train.config import TrainConfig, check, due
 from qgac_cli.train.log import Progress, TrainLog, patch_rate, plot_curve
@@ -114,8 +115,15 @@ def prepare(cfg: TrainConfig) -> Context:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     train_paths, val_paths = split_images(cfg)
-    images = [load_rgb(p) for p in train_paths]
+    images = [load_rgb(p) for p in train_paths] + generated_patterns(cfg.patterns, cfg.seed)
     return Context(rank, world, device, pick_dtype(cfg.precision, device), train_paths, val_paths, images, cfg.seed)
+
+
+def generated_patterns(count: int, seed: int) -> list[np.ndarray]:
+    """`count` random regular patterns (gratings, grids, brickwork, façades) to train on
+    beside the photos: what photo sets hold too few of for a network to leave alone."""
+    rng = np.random.default_rng([seed, 0x9A77E2])
+    return [random_pattern(rng) for _ in range(count)]
 
 
 def output_folder(cfg: TrainConfig, rank: int) -> Path:
