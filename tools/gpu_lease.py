@@ -8,11 +8,11 @@ loads the images once.
 
 Writes OUT/sweep.json (each candidate's rate, warm-up and error; the choice), and the run in
 OUT/run (best.pt, final.pt, last.pt, log.jsonl, curve.png). The schedule is a cosine sized
-from the chosen candidate's measured rate to end inside SECONDS, counted from this
-program's start. With --reuse-sweep (a second call on the warm machine) the sweep is
-skipped and its choice taken. Compilation is tried on the winner when enough time is left,
-its compile time counted (`train.sweep.worth_compiling`).
-"""
+from the chosen candidate's measured rate to end inside SECONDS, counted from this program's
+start; its peak learning rate is --lr scaled by the square root of the step's pixels over
+the last runs' (128² x 256), for steps larger than theirs. With --reuse-sweep (a second call
+on the warm machine) the sweep is skipped and its choice taken. Compilation is tried on the
+winner when enough time is left, its compile time counted (`train.sweep.worth_compiling`)."""
 
 from __future__ import annotations
 
@@ -27,17 +27,19 @@ import torch
 from qgac_cli.train import Budget, TrainConfig, prepare, run, sized_schedule
 from qgac_cli.train.sweep import Candidate, Measurement, fastest, measure, sweep, worth_compiling
 
-# On a GPU: the last runs' configuration first (fp32/TF32, 128² x 256), then bf16 with the
-# layouts and the patch and batch sizes that fill an H200 (256² patches: a 32 x 32 block grid)
+# On a GPU: the last runs' configuration first (fp32/TF32, 128² x 256: the baseline of the
+# ratio), then bf16 channels-last (cuDNN's fast bf16 layout) at the patch and batch sizes that
+# fill an H200 (256² patches: a 32 x 32 block grid), then bf16 in the plain layout
 GPU_CANDIDATES = [
     Candidate(128, 256, "fp32"),
-    Candidate(128, 256, "bf16"),
-    Candidate(128, 256, "bf16", channels_last=True),
     Candidate(128, 512, "bf16", channels_last=True),
     Candidate(256, 128, "bf16", channels_last=True),
-    Candidate(256, 64, "bf16", channels_last=True),
+    Candidate(128, 256, "bf16", channels_last=True),
     Candidate(128, 1024, "bf16", channels_last=True),
+    Candidate(256, 64, "bf16", channels_last=True),
+    Candidate(128, 256, "bf16"),
 ]
+BASE_PIXELS = 128 * 128 * 256  # a step of the runs that set the learning rates (1e-4 / 5e-5)
 # A dry run on a CPU: small and quick, the same code
 CPU_CANDIDATES = [Candidate(64, 8, "fp32"), Candidate(64, 8, "fp32", channels_last=True), Candidate(96, 4, "fp32")]
 COMPILE_MIN_SECONDS = 240  # left after the sweep, below which compiling is not tried
@@ -115,6 +117,10 @@ def main() -> None:
     )
     print(f"chosen: {chosen.candidate.label()}, {chosen.patches128_per_s:.0f} patches of 128²/s")
     chosen_cfg = chosen.candidate.apply(cfg)
+    # a bigger step averages more pixels: the learning rate grows with the square root
+    pixels = chosen_cfg.batch * chosen_cfg.patch**2
+    chosen_cfg = replace(chosen_cfg, lr=cfg.lr * (pixels / BASE_PIXELS) ** 0.5 if pixels > BASE_PIXELS else cfg.lr)
+    print(f"peak lr {chosen_cfg.lr:.3g} for {chosen_cfg.batch} x {chosen_cfg.patch}²")
     left = deadline - time.time()
     sized = sized_schedule(
         chosen_cfg, chosen.patches_per_s, left, Budget(seconds=left, margin=0.9, reserve=args.reserve)
