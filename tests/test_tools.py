@@ -87,3 +87,42 @@ def test_rebase_tool_writes_a_loadable_checkpoint_with_the_change_carried(tmp_pa
     assert torch.allclose(out.state_dict[key], new[key] + tuned[key] - old[key], atol=1e-6)
     assert "of the weights' norm" in capsys.readouterr().out
     weights.load(dst)  # a working model
+
+
+def test_the_lease_trainer_sweeps_trains_and_continues_on_the_cpu(tmp_path):
+    """tools/gpu_lease.py as both lease calls run it, on the CPU with its CPU candidates."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import image_folder, tiny_model
+
+    from qgac_cli import weights
+
+    data = image_folder(tmp_path / "data", 4, 112, 128)
+    held = image_folder(tmp_path / "held", 1, 64, 64)
+    init = tmp_path / "tiny.pt"
+    weights.save(tiny_model(), init)
+    tool = [sys.executable, str(TOOLS / "gpu_lease.py")]
+    common = ["--validation", str(held), "--device", "cpu", "--compile", "none", "--reserve", "2"]
+    first = subprocess.run(
+        [*tool, "25", str(tmp_path / "one"), str(data), "--init", str(init), "--sweep-seconds", "5", *common],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr[-2000:]
+    sweep = json.loads((tmp_path / "one" / "sweep.json").read_text())
+    assert sweep["measured"] and sweep["chosen"]["patches_per_s"] > 0
+    assert (tmp_path / "one" / "run" / "best.pt").is_file() and "chosen:" in first.stdout
+    second = subprocess.run(
+        [*tool, "15", str(tmp_path / "two"), str(data), "--init", str(tmp_path / "one" / "run" / "best.pt"),
+         "--reuse-sweep", str(tmp_path / "one" / "sweep.json"), *common],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert weights.read(tmp_path / "two" / "run" / "final.pt").metadata["total_steps"] > sweep_steps(tmp_path / "one")
+
+
+def sweep_steps(folder):
+    from qgac_cli.train import read_log
+
+    return max(r["step"] for r in read_log(folder / "run" / "log.jsonl"))
