@@ -126,3 +126,26 @@ def sweep_steps(folder):
     from qgac_cli.train import read_log
 
     return max(r["step"] for r in read_log(folder / "run" / "log.jsonl"))
+
+
+def test_the_cuda_check_script_runs_end_to_end_on_the_cpu(tmp_path):
+    """tools/gpu_check.sh, the lease's inference check, with the CPU standing in for CUDA."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import image_folder
+
+    evalset = image_folder(tmp_path / "eval", 2, 64, 96)
+    env = {
+        **os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(TOOLS.parent), "DEVICE": "cpu",
+        "PRECISIONS": "fp32", "EVAL": str(evalset), "SIDE": "96", "WEIGHTS": "fast", "OUT": str(tmp_path / "out"),
+        "WORK": str(tmp_path / "work"),
+    }  # fmt: skip
+    done = subprocess.run(["bash", str(TOOLS / "gpu_check.sh")], cwd=TOOLS.parent, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    log = (tmp_path / "out" / "check.log").read_text()
+    assert "restore of a file on cpu: ok" in log and "restore of a folder on cpu: 2 of 2 files: ok" in log
+    assert "fast fp32 on cpu:" in log and "s/MP at 1.0 MP" in log and "check done" in log
+    assert (tmp_path / "out" / "eval-fp32.json").is_file()

@@ -14,17 +14,20 @@ PRECISIONS=${PRECISIONS:-fp32 bf16}
 EVAL=${EVAL:-.gpu/eval}
 EVAL_LIMIT=${EVAL_LIMIT:-}
 SIDE=${SIDE:-4000}  # the large restore: SIDE x 1.5 SIDE pixels (24 MP)
+WEIGHTS=${WEIGHTS:-large base}  # eval and restore use the first; s/MP is measured for each
 OUT=${OUT:-runs/gpu-check}
-WORK=runs/check
+WORK=${WORK:-runs/check}
+PY=${PYTHON:-python3}
 mkdir -p "$OUT" "$WORK"
 export PYTHONUNBUFFERED=1 PYTHONPATH=${PYTHONPATH:-$PWD:$PWD/.gpu/site}
 exec > >(tee "$OUT/check.log") 2>&1
 T0=$(date +%s)
 stamp() { echo "[$(($(date +%s) - T0)) s] $*"; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
-python3 -m qgac_cli restore examples/astronaut-q15.jpg "$WORK/astronaut.png" --device "$DEVICE" --overwrite \
+FIRST=${WEIGHTS%% *}
+"$PY" -m qgac_cli restore examples/astronaut-q15.jpg "$WORK/astronaut.png" --weights "$FIRST" --device "$DEVICE" --overwrite \
   && stamp "restore of a file on $DEVICE: ok"
-python3 - "$EVAL" "$WORK/in" <<'PY'
+"$PY" - "$EVAL" "$WORK/in" <<'PY'
 import sys
 from pathlib import Path
 from qgac_cli.evaluate import load_reference
@@ -35,16 +38,16 @@ for p in sorted(src.iterdir())[:6]:
     (out / (p.stem + ".jpg")).write_bytes(encode(load_reference(p), 20))
 PY
 rm -rf "$WORK/restored"
-python3 -m qgac_cli restore "$WORK/in" -o "$WORK/restored" --device "$DEVICE" \
+"$PY" -m qgac_cli restore "$WORK/in" -o "$WORK/restored" --weights "$FIRST" --device "$DEVICE" \
   && stamp "restore of a folder on $DEVICE: $(ls "$WORK/restored" | wc -l) of $(ls "$WORK/in" | wc -l) files: ok"
 limit=()
 [ -n "$EVAL_LIMIT" ] && limit=(--limit "$EVAL_LIMIT")
 for precision in $PRECISIONS; do
-  python3 -m qgac_cli eval "$EVAL" --quality 10 --quality 50 --quality 90 --device "$DEVICE" --precision "$precision" \
-    --weights large "${limit[@]}" --json "$OUT/eval-$precision.json" -q | tail -n 8
+  "$PY" -m qgac_cli eval "$EVAL" --quality 10 --quality 50 --quality 90 --device "$DEVICE" --precision "$precision" \
+    --weights "$FIRST" "${limit[@]}" --json "$OUT/eval-$precision.json" -q | tail -n 8
   stamp "eval of $EVAL in $precision on $DEVICE: done"
 done
-python3 - "$OUT" "$DEVICE" "$SIDE" "$EVAL" $PRECISIONS <<'PY'
+"$PY" - "$OUT" "$DEVICE" "$SIDE" "$EVAL" "$WEIGHTS" $PRECISIONS <<'PY'
 import json, os, sys, time
 from pathlib import Path
 import numpy as np
@@ -52,7 +55,7 @@ import torch
 from qgac_cli import api
 from qgac_cli.evaluate import load_reference
 from qgac_cli.jpeg import encode
-out, device, side, folder, precisions = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
+out, device, side, folder, names, precisions = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5].split(), sys.argv[6:]
 runs = {p: f"{out}/eval-{p}.json" for p in precisions}
 if len(runs) == 2 and all(os.path.exists(f) for f in runs.values()):
     a, b = ({(r["quality"], r["method"]): r["psnr"] for r in json.load(open(f)) if "image" not in r} for f in runs.values())
@@ -64,7 +67,7 @@ for megapixels, h in ((1, 816), (24, side)):
     w = h * 3 // 2 if megapixels == 24 else 1224
     reps = (h // reference.shape[0] + 1, w // reference.shape[1] + 1, 1)
     data = encode(np.ascontiguousarray(np.tile(reference, reps)[:h, :w]), 20)
-    for weights in ("large", "base"):
+    for weights in names:
         model = api.load_model(weights, device=device)
         for precision in precisions:
             options = api.RestoreOptions(precision=precision, bits=8)
