@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
 
+    from qgac_cli.devices import pick_dtype
     from qgac_cli.train import TrainConfig, prepare, train_step
     from qgac_cli.train.loop import initial_model
     from qgac_cli.train.step import build_parts
@@ -52,7 +53,7 @@ def main() -> None:
     ctx = prepare(cfg)
     bank = ctx.bank(cfg.patch)
     model, _ = initial_model(cfg, bank)
-    parts = build_parts(model, cfg, ctx.device, ctx.dtype, world=1)
+    parts = build_parts(model, cfg, ctx.device, pick_dtype(cfg.precision, ctx.device), world=1)
     cuda = ctx.device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     started = time.perf_counter()

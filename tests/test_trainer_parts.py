@@ -141,3 +141,14 @@ def test_fp16_weights_on_disk_load_as_fp32_and_keep_the_statistics_exact(tmp_pat
     assert torch.equal(back["mean"], model.mean) and torch.equal(back["std"], model.std)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(back[key], value, rtol=1e-3, atol=1e-4)
+
+
+def test_each_run_in_a_shared_context_keeps_its_own_precision(images, tmp_path):
+    from qgac_cli.train import run
+
+    cfg = config(images, tmp_path / "fp32", steps=2)
+    ctx = prepare(cfg)  # fp32 here, as the lease's context is "auto" while its sweep chooses
+    run(cfg, ctx)
+    run(replace(cfg, out=str(tmp_path / "bf16"), precision="bf16"), ctx)
+    assert weights.read(tmp_path / "fp32" / "final.pt").metadata["precision"] == "fp32"
+    assert weights.read(tmp_path / "bf16" / "final.pt").metadata["precision"] == "bf16"

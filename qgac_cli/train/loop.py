@@ -80,13 +80,13 @@ def initial_model(cfg: TrainConfig, bank: PatchBank) -> tuple[QGAC, dict]:
 
 @dataclass
 class Context:
-    """What the runs of one process share: where it is in a data-parallel group, its device
-    and precision, and the loaded images (loaded once; a bank per patch size)."""
+    """What the runs of one process share: where it is in a data-parallel group, its device,
+    and the loaded images (loaded once; a bank per patch size). Each run's precision is its
+    own config's."""
 
     rank: int
     world: int
     device: torch.device
-    dtype: torch.dtype | None
     train_paths: list[Path]
     val_paths: list[Path]
     images: list[np.ndarray]
@@ -116,7 +116,8 @@ def prepare(cfg: TrainConfig) -> Context:
         torch.set_num_threads(cfg.threads)
     train_paths, val_paths = split_images(cfg)
     images = [load_rgb(p) for p in train_paths] + generated_patterns(cfg.patterns, cfg.seed)
-    return Context(rank, world, device, pick_dtype(cfg.precision, device), train_paths, val_paths, images, cfg.seed)
+    pick_dtype(cfg.precision, device)  # an unknown precision is refused before the images load
+    return Context(rank, world, device, train_paths, val_paths, images, cfg.seed)
 
 
 def generated_patterns(count: int, seed: int) -> list[np.ndarray]:
@@ -186,12 +187,13 @@ def run(cfg: TrainConfig, ctx: Context, progress: Progress | None = None) -> Pat
     if ctx.world > 1:  # every rank must start from identical weights and statistics
         for t in model.state_dict().values():
             dist.broadcast(t, 0)
-    parts = build_parts(model, cfg, ctx.device, ctx.dtype, ctx.world)
+    dtype = pick_dtype(cfg.precision, ctx.device)
+    parts = build_parts(model, cfg, ctx.device, dtype, ctx.world)
     step, best = resume(cfg.resume, parts, bank) if cfg.resume else (0, -float("inf"))
     items = validation_set(ctx.val_paths[:12], cfg.val_qualities) if ctx.rank == 0 else []
     validator = Validator(items, ctx.device, best)
     log = TrainLog(out / "log.jsonl", cfg.batch * ctx.world, step)
-    meta = run_metadata(cfg, metadata, len(ctx.train_paths), ctx.world, ctx.dtype is not None)
+    meta = run_metadata(cfg, metadata, len(ctx.train_paths), ctx.world, dtype is not None)
     chores = Chores(cfg, parts, bank, log, validator, Checkpoints(out, meta, ctx.device), progress)
     if ctx.rank == 0 and cfg.init and step == 0:  # where a warm restart starts, for the ledger
         log.write({"step": 0, **validator.scores(parts.model)})
