@@ -58,7 +58,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--reuse-sweep", type=Path, default=None)
     parser.add_argument("--compile", default="inductor", help="the backend tried on the winner; none: eager only")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--reserve", type=float, default=25.0, help="seconds kept for the last validation and saving")
+    parser.add_argument("--reserve", type=float, default=15.0, help="seconds kept for the last validation and saving")
     parser.add_argument(
         "--patterns", type=int, default=0, help="generated regular patterns added to the training images"
     )
@@ -123,7 +123,7 @@ def main() -> None:
     print(f"peak lr {chosen_cfg.lr:.3g} for {chosen_cfg.batch} x {chosen_cfg.patch}²")
     left = deadline - time.time()
     sized = sized_schedule(
-        chosen_cfg, chosen.patches_per_s, left, Budget(seconds=left, margin=0.9, reserve=args.reserve)
+        chosen_cfg, chosen.patches_per_s, left, Budget(seconds=left, margin=0.95, reserve=args.reserve)
     )
     print(f"training {sized.steps} steps of {sized.batch} x {sized.patch}² in {left:.0f} s")
     run(sized, ctx)

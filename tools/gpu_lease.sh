@@ -22,6 +22,10 @@ MODE=${1:-first}
 LIMIT=${LIMIT:-600}      # the call's timeout_s
 CHECK_S=${CHECK_S:-120}  # kept for the CUDA check (call 1)
 INIT=${INIT:-large}
+# generated regular patterns beside the photos, ≈ 6 % of the pixels as in the CPU test on
+# `fast` (weights/README.md, "Regular patterns"): part 1 is 26.5 MP, both parts 66 MP
+PATTERNS1=${PATTERNS1:-8}
+PATTERNS2=${PATTERNS2:-20}
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/lease-out}
 T0=$(date +%s)
@@ -43,7 +47,7 @@ case "$MODE" in
   first)
     rm -rf runs/lease
     python3 tools/gpu_lease.py $(($(left) - CHECK_S - 20)) runs/lease .gpu/data --validation .gpu/holdout \
-      --init "$INIT" --lr "${LR:-1e-4}" --device "$DEVICE" 2>&1 | tee "$OUT/train.log"
+      --init "$INIT" --lr "${LR:-1e-4}" --patterns "$PATTERNS1" --device "$DEVICE" 2>&1 | tee "$OUT/train.log"
     bring_back
     OUT=$OUT DEVICE=$DEVICE timeout $(($(left) - 10)) bash tools/gpu_check.sh
     ;;
@@ -51,7 +55,7 @@ case "$MODE" in
     rm -rf runs/lease-1 && mv runs/lease runs/lease-1
     python3 tools/gpu_lease.py $(($(left) - 20)) runs/lease .gpu/data .gpu/data2 --validation .gpu/holdout \
       --init runs/lease-1/run/best.pt --reuse-sweep runs/lease-1/sweep.json --lr "${LR:-5e-5}" \
-      --device "$DEVICE" 2>&1 | tee "$OUT/train.log"
+      --patterns "$PATTERNS2" --device "$DEVICE" 2>&1 | tee "$OUT/train.log"
     ;;
   *) echo "usage: bash tools/gpu_lease.sh first|continue" >&2; exit 2 ;;
 esac
