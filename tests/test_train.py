@@ -307,10 +307,11 @@ def test_the_train_command_ends_with_its_best_checkpoint(images, tmp_path):
 
     out = tmp_path / "cli"
     args = ["train", str(images), "--stage", "y", "--out", str(out), "--preset", "small", "--steps", "2"]
-    args += ["--batch", "2", "--patch", "32", "--val-every", "2", "--threads", "1"]
+    args += ["--batch", "2", "--patch", "32", "--val-every", "2", "--threads", "1", "--patterns", "1"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().endswith("best.pt") and (out / "best.pt").is_file()
+    assert weights.read(out / "best.pt").metadata["patterns"] == 1
 
 
 def test_the_gan_loss_weights_reach_the_trainer_and_the_checkpoint(images, tmp_path):

@@ -26,6 +26,7 @@ def run_metadata(cfg: TrainConfig, inherited: dict, train_images: int, world: in
         "preset": cfg.preset if not cfg.init else inherited.get("preset", cfg.preset),
         "data": [Path(d).name for d in cfg.data],
         "train_images": train_images,
+        "patterns": cfg.patterns,  # generated pattern images beside them
         "patch": cfg.patch,
         "batch": cfg.batch * world,
         "precision": "bf16" if bf16 else "fp32",
