@@ -12,7 +12,8 @@
 set -euo pipefail
 POOL=${1:-../shared/data/train}
 LIVE1=${LIVE1:-../shared/data/eval/live1}
-SCALE=${SCALE:-0.6}
+SCALE1=${SCALE1:-0.6}  # the first scale each part tries (then 0.05 less until it fits)
+SCALE2=${SCALE2:-0.9}
 mkdir -p .gpu
 rm -rf .gpu/wheels .gpu/site && mkdir -p .gpu/wheels .gpu/site
 version() { python3 -m pip show "$1" | awk '/^Version/{print $2}'; }
@@ -39,7 +40,7 @@ tree_mib=$(git ls-files -z | xargs -0 du -cb | tail -1 | awk '{print $1 / 104857
 fixed_mib=$(du -scb .gpu/site .gpu/eval | tail -1 | awk '{print $1 / 1048576}')
 budget1=$(python3 -c "print(round(64 - $tree_mib - $fixed_mib - 2.5, 1))")  # 2.5: the hold-out and slack
 budget2=$(python3 -c "print(round(64 - $tree_mib - 1.5, 1))")
-python3 tools/gpu_pack.py .gpu/data "$POOL"/* --budget-mb "$budget1" --scale "$SCALE" --part 1/2 --holdout .gpu/holdout
-python3 tools/gpu_pack.py .gpu/data2 "$POOL"/* --budget-mb "$budget2" --scale "$SCALE" --part 2/2
+python3 tools/gpu_pack.py .gpu/data "$POOL"/* --budget-mb "$budget1" --scale "$SCALE1" --part 1/2 --holdout .gpu/holdout
+python3 tools/gpu_pack.py .gpu/data2 "$POOL"/* --budget-mb "$budget2" --scale "$SCALE2" --part 2/2
 du -sh .gpu/* | sed 's/^/  /'
 echo "tree ${tree_mib} MiB; call 1 carries .gpu/data .gpu/holdout .gpu/eval .gpu/site; call 2 .gpu/data2"
