@@ -24,9 +24,9 @@ LIMIT=${LIMIT:-600}      # the call's timeout_s
 CHECK_S=${CHECK_S:-120}  # kept for the CUDA check (call 1)
 INIT=${INIT:-large}
 # generated regular patterns beside the photos, ≈ 6 % of the pixels as in the CPU test on
-# `fast` (weights/README.md, "Regular patterns"): part 1 is 26.5 MP, both parts 66 MP
+# `fast` (weights/README.md, "Regular patterns"): part 1 is 26.5 MP, both parts 81 MP
 PATTERNS1=${PATTERNS1:-8}
-PATTERNS2=${PATTERNS2:-20}
+PATTERNS2=${PATTERNS2:-25}
 DEVICE=${DEVICE:-auto}
 OUT=${OUT:-runs/lease-out}
 T0=$(date +%s)
