@@ -60,6 +60,12 @@ def desaturate(crops: torch.Tensor, saturation: float | torch.Tensor) -> torch.T
     return torch.round(luma + s * (rgb - luma)).clamp(0, 255).to(torch.uint8)
 
 
+def _symmetry(crops: torch.Tensor, k: int) -> torch.Tensor:
+    """Square crops (..., P, P) under symmetry k of 8: k % 4 quarter turns, then a mirror if k ≥ 4."""
+    turned = torch.rot90(crops, k % 4, dims=(-2, -1))
+    return turned.flip(-1) if k >= 4 else turned
+
+
 class PatchBank:
     """Images held in one flat uint8 buffer on a device; draws augmented random patches.
 
@@ -104,26 +110,41 @@ class PatchBank:
 
     def patches(self, count: int) -> torch.Tensor:
         """(count, 3, P, P) uint8 random crops, each under one of the 8 flips and rotations
-        of the square, some made grey or faded (`PatchConfig`)."""
+        of the square, some made grey or faded (`PatchConfig`).
+
+        The crops come in random order, so the symmetries and the colour changes are given
+        to runs of the batch (each symmetry to an eighth, a run of one share's size to each
+        colour change: exact shares, not drawn ones) instead of patch by patch, which costs
+        whole-batch passes: 13x slower on a CPU when measured."""
         p = self.config.size
         which = torch.searchsorted(self.cdf, self._uniform(count), right=True).clamp_max(len(self) - 1)
-        height, width = self.heights[which], self.widths[which]
-        top = self._integers(0, height - p, count).view(-1, 1, 1)
-        left = self._integers(0, width - p, count).view(-1, 1, 1)
-        flip_rows, flip_cols, swap = (self._uniform(count).view(-1, 1, 1) < 0.5 for _ in range(3))
-        ramp = torch.arange(p, device=self.device)
-        i, j = ramp.view(1, p, 1).expand(count, p, p), ramp.view(1, 1, p).expand(count, p, p)
-        i, j = torch.where(flip_rows, p - 1 - i, i), torch.where(flip_cols, p - 1 - j, j)
-        rows, cols = torch.where(swap, j, i), torch.where(swap, i, j)
-        start = self.offsets[which].view(-1, 1, 1) + ((top + rows) * width.view(-1, 1, 1) + left + cols) * 3
-        crops = self.flat[start.unsqueeze(1) + torch.arange(3, device=self.device).view(1, 3, 1, 1)]
-        return desaturate(crops, self._saturations(count))
+        width = self.widths[which].view(-1, 1)
+        top = self._integers(0, self.heights[which] - p, count)
+        left = self._integers(0, self.widths[which] - p, count)
+        rows = self.offsets[which].view(-1, 1) // 3 + (top.view(-1, 1) + torch.arange(p, device=self.device)) * width
+        rows = rows.view(-1, p) + left.view(-1, 1)  # (B, P): the first pixel of each crop row
+        windows = self.flat.unfold(0, 3 * p, 3)  # a view: window k holds the P pixels from pixel k on
+        crops = windows[rows].view(-1, p, p, 3).permute(0, 3, 1, 2)  # (B, P, P, 3) -> (B, 3, P, P)
+        return self._recolour(self._symmetries(crops))
 
-    def _saturations(self, count: int) -> torch.Tensor:
-        """(count,) colour kept per patch: 0 (grey), U(0, 0.5) (faded) or 1."""
-        draw, faded = self._uniform(count), self._uniform(count) * 0.5
-        grey, fade = self.config.grey_share, self.config.grey_share + self.config.faded_share
-        return torch.where(draw < grey, 0.0, torch.where(draw < fade, faded, 1.0))
+    def _symmetries(self, crops: torch.Tensor) -> torch.Tensor:
+        """The batch in 8 runs, each run under one of the square's 8 symmetries (assigned at
+        random to the runs)."""
+        order = list(range(8))
+        self.rng.shuffle(order)
+        runs = crops.tensor_split(8)
+        return torch.cat([_symmetry(run, k) for run, k in zip(runs, order)]).contiguous()
+
+    def _recolour(self, crops: torch.Tensor) -> torch.Tensor:
+        """The first share of the batch made grey, the next faded (saturation × U(0, 0.5))."""
+        count = crops.shape[0]
+        grey = round(count * self.config.grey_share)
+        faded = round(count * self.config.faded_share)
+        if grey + faded == 0:
+            return crops
+        saturation = torch.cat([torch.zeros(grey, device=self.device), self._uniform(faded) * 0.5])
+        changed = desaturate(crops[: grey + faded], saturation)
+        return torch.cat([changed, crops[grey + faded :]])
 
     def qualities(self, count: int) -> torch.Tensor:
         """(count,) int64 qualities on the bank's device: a share `low_quality_bias` from the
