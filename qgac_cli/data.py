@@ -114,8 +114,8 @@ class PatchBank:
 
         The crops come in random order, so the symmetries and the colour changes are given
         to runs of the batch (each symmetry to an eighth, a run of one share's size to each
-        colour change: exact shares, not drawn ones) instead of patch by patch, which costs
-        whole-batch passes: 13x slower on a CPU when measured."""
+        colour change) instead of patch by patch: choosing per patch costs passes over the
+        whole batch, and a version that did was 13x slower on a CPU when measured."""
         p = self.config.size
         which = torch.searchsorted(self.cdf, self._uniform(count), right=True).clamp_max(len(self) - 1)
         width = self.widths[which].view(-1, 1)
@@ -138,13 +138,17 @@ class PatchBank:
     def _recolour(self, crops: torch.Tensor) -> torch.Tensor:
         """The first share of the batch made grey, the next faded (saturation × U(0, 0.5))."""
         count = crops.shape[0]
-        grey = round(count * self.config.grey_share)
-        faded = round(count * self.config.faded_share)
+        grey, faded = self._share(count, self.config.grey_share), self._share(count, self.config.faded_share)
         if grey + faded == 0:
             return crops
         saturation = torch.cat([torch.zeros(grey, device=self.device), self._uniform(faded) * 0.5])
         changed = desaturate(crops[: grey + faded], saturation)
         return torch.cat([changed, crops[grey + faded :]])
+
+    def _share(self, count: int, share: float) -> int:
+        """How many of `count` patches get a change of this share: count · share rounded
+        up or down at random, so that the share is exact on average also for small batches."""
+        return int(count * share + self.rng.random())
 
     def qualities(self, count: int) -> torch.Tensor:
         """(count,) int64 qualities on the bank's device: a share `low_quality_bias` from the
