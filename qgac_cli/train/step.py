@@ -86,9 +86,13 @@ def trainable(model: QGAC, stage: str) -> list[nn.Parameter]:
     return params
 
 
+# the devices whose Adam torch fuses into one kernel (the CPU's since torch 2.4)
+FUSED_ADAM = ("cuda", "cpu") if tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4) else ("cuda",)
+
+
 def adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
-    """Adam with the fused kernel where torch has one for the device (CUDA, CPU)."""
-    return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99), fused=device.type in ("cuda", "cpu"))
+    """Adam with the fused kernel where torch has one for the device."""
+    return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99), fused=device.type in FUSED_ADAM)
 
 
 @dataclass
