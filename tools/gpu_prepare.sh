@@ -8,7 +8,8 @@
 #   .gpu/holdout   the pool's hold-out (every 25th image): the validation crops, ~1 MiB
 #   .gpu/data      part 1 of 2 of the rest of the pool, for call 1 (what is left of 64 MiB)
 #   .gpu/data2     part 2 of 2, for call 2 (the tree and .gpu/data2 only)
-# Usage: bash tools/gpu_prepare.sh [POOL_DIR]  (default ../shared/data/train); prints the sizes.
+# Usage: bash tools/gpu_prepare.sh [POOL_DIR]  (default ../shared/data/train), with the project's
+# environment active (its jpeglib, simplejpeg and isal versions are the ones fetched); prints the sizes.
 set -euo pipefail
 POOL=${1:-../shared/data/train}
 LIVE1=${LIVE1:-../shared/data/eval/live1}
