@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import torch
 from common import print_table
 from torch.profiler import ProfilerActivity, profile
 
@@ -40,10 +39,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
 
-    from qgac_cli.devices import pick_dtype
     from qgac_cli.train import TrainConfig, prepare, train_step
-    from qgac_cli.train.loop import initial_model
-    from qgac_cli.train.step import build_parts
+    from qgac_cli.train.loop import start
+    from qgac_cli.train.sweep import synchronize
 
     cfg = TrainConfig(
         stage=args.stage, data=tuple(args.data), out="unused", preset=args.preset, init=args.init or None,
@@ -51,22 +49,19 @@ def main() -> None:
         compile=args.compile, device=args.device, threads=args.threads, holdout_every=10**9,
     )  # fmt: skip
     ctx = prepare(cfg)
-    bank = ctx.bank(cfg.patch)
-    model, _ = initial_model(cfg, bank)
-    parts = build_parts(model, cfg, ctx.device, pick_dtype(cfg.precision, ctx.device), world=1)
+    bank, parts, _ = start(cfg, ctx)
     cuda = ctx.device.type == "cuda"
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
     started = time.perf_counter()
     for step in range(args.warmup):
         train_step(parts, bank, cfg, step)
-    sync()
+    synchronize(ctx.device)
     warm_s = time.perf_counter() - started
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities) as prof:
         begun = time.perf_counter()
         for step in range(args.warmup, args.warmup + args.steps):
             train_step(parts, bank, cfg, step)
-        sync()
+        synchronize(ctx.device)
         wall = (time.perf_counter() - begun) / args.steps
     events = {e.key: e for e in prof.key_averages()}
     rows = []

@@ -54,9 +54,9 @@ def _set_rng_state(state: dict, bank: PatchBank) -> None:
 class Checkpoints:
     """Writes a run's checkpoints into its output folder, atomically."""
 
-    def __init__(self, out: Path, meta: dict, device: torch.device) -> None:
-        self.out, self.meta, self.device = out, meta, device
-        self.started = time.time()
+    def __init__(self, out: Path, meta: dict, device: torch.device, started: float) -> None:
+        """`started`: when the run began (time.time()), the clock of its log too."""
+        self.out, self.meta, self.device, self.started = out, meta, device, started
         self.steps_before = int(meta.get("total_steps", 0))
         self.seconds_before = float(meta.get("total_seconds", 0.0))
 

@@ -6,9 +6,9 @@ import math
 from dataclasses import dataclass
 
 from qgac_cli.errors import UsageError
+from qgac_cli.train.losses import PIXEL_LOSSES
 
 STAGES = ("y", "color", "joint", "gan")
-REGRESSION_LOSSES = ("l1", "l2", "psnr")
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ def check(cfg: TrainConfig) -> None:
     """Raises UsageError for a stage or loss this trainer does not know."""
     if cfg.stage not in STAGES:
         raise UsageError(f"unknown stage {cfg.stage!r}; choose one of {', '.join(STAGES)}")
-    if cfg.loss not in REGRESSION_LOSSES:
-        raise UsageError(f"unknown loss {cfg.loss!r}; choose one of {', '.join(REGRESSION_LOSSES)}")
+    if cfg.loss not in PIXEL_LOSSES:
+        raise UsageError(f"unknown loss {cfg.loss!r}; choose one of {', '.join(PIXEL_LOSSES)}")
     if cfg.stage != "y" and not cfg.init:
         raise UsageError(f"stage {cfg.stage} starts from trained weights: give --init")
     if cfg.grow and not cfg.init:

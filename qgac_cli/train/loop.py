@@ -177,24 +177,30 @@ class Chores:
         plot_curve(self.log.path, self.log.path.with_name("curve.png"))
 
 
-def run(cfg: TrainConfig, ctx: Context, progress: Progress | None = None) -> Path:
-    """Run one stage in the prepared context; returns the path of the best checkpoint."""
-    check(cfg)
-    torch.manual_seed(cfg.seed + ctx.rank)
-    out = output_folder(cfg, ctx.rank)
+def start(cfg: TrainConfig, ctx: Context) -> tuple[PatchBank, Parts, dict]:
+    """A bank of `cfg`'s patch size, the weights `cfg` starts from (the same on every rank)
+    with what trains them, and the metadata those weights came with."""
     bank = ctx.bank(cfg.patch)
     model, metadata = initial_model(cfg, bank)
     if ctx.world > 1:  # every rank must start from identical weights and statistics
         for t in model.state_dict().values():
             dist.broadcast(t, 0)
-    dtype = pick_dtype(cfg.precision, ctx.device)
-    parts = build_parts(model, cfg, ctx.device, dtype, ctx.world)
+    return bank, build_parts(model, cfg, ctx.device, pick_dtype(cfg.precision, ctx.device), ctx.world), metadata
+
+
+def run(cfg: TrainConfig, ctx: Context, progress: Progress | None = None) -> Path:
+    """Run one stage in the prepared context; returns the path of the best checkpoint."""
+    check(cfg)
+    torch.manual_seed(cfg.seed + ctx.rank)
+    out = output_folder(cfg, ctx.rank)
+    bank, parts, metadata = start(cfg, ctx)
     step, best = resume(cfg.resume, parts, bank) if cfg.resume else (0, -float("inf"))
     items = validation_set(ctx.val_paths[:12], cfg.val_qualities) if ctx.rank == 0 else []
     validator = Validator(items, ctx.device, best)
     log = TrainLog(out / "log.jsonl", cfg.batch * ctx.world, step)
-    meta = run_metadata(cfg, metadata, len(ctx.train_paths), ctx.world, dtype is not None)
-    chores = Chores(cfg, parts, bank, log, validator, Checkpoints(out, meta, ctx.device), progress)
+    bf16 = pick_dtype(cfg.precision, ctx.device) is not None
+    meta = run_metadata(cfg, metadata, len(ctx.train_paths), ctx.world, bf16)
+    chores = Chores(cfg, parts, bank, log, validator, Checkpoints(out, meta, ctx.device, log.started), progress)
     if ctx.rank == 0 and cfg.init and step == 0:  # where a warm restart starts, for the ledger
         log.write({"step": 0, **validator.scores(parts.model)})
     deadline = log.started + cfg.max_minutes * 60 if cfg.max_minutes is not None else float("inf")

@@ -9,10 +9,9 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from qgac_cli.devices import pick_dtype
 from qgac_cli.train.config import TrainConfig
-from qgac_cli.train.loop import Context, initial_model
-from qgac_cli.train.step import build_parts, train_step
+from qgac_cli.train.loop import Context, start
+from qgac_cli.train.step import train_step
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,8 @@ class Measurement:
         return self.megapixels_per_s * 1e6 / 128**2
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (a no-op on the CPU), so that a timer measures it."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -68,16 +68,14 @@ def measure(cfg: TrainConfig, ctx: Context, candidate: Candidate, warmup: int = 
     run = candidate.apply(cfg)
     started = time.perf_counter()
     try:
-        bank = ctx.bank(run.patch)
-        model, _ = initial_model(run, bank)
-        parts = build_parts(model, run, ctx.device, pick_dtype(run.precision, ctx.device), world=1)
+        bank, parts, _ = start(run, ctx)
         for step in range(warmup):
             train_step(parts, bank, run, step)
-        _synchronize(ctx.device)
+        synchronize(ctx.device)
         begun = time.perf_counter()
         for step in range(warmup, warmup + steps):
             train_step(parts, bank, run, step)
-        _synchronize(ctx.device)
+        synchronize(ctx.device)
         seconds = time.perf_counter() - begun
     except (RuntimeError, ValueError) as e:  # out of memory and the compiler's errors are RuntimeErrors
         return Measurement(candidate, 0.0, time.perf_counter() - started, str(e).strip().splitlines()[0][:200])
