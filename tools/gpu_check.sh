@@ -4,14 +4,14 @@
 # in fp32 and bf16 with the PSNR difference, and s/MP of `large` (and `base`) at 1 and 24 MP
 # in both precisions. Everything it prints goes to $OUT/check.log; eval-*.json beside it.
 #
-# Needs .gpu/eval (Live-1 as lossless WebP) and .gpu/site (jpeglib, simplejpeg, isal for the
+# Needs .gpu/eval/live1 (Live-1 as lossless WebP) and .gpu/site (jpeglib, simplejpeg, isal for the
 # machine's Python), both made by tools/gpu_prepare.sh.
 # Dry run here: PYTHONPATH=$PWD DEVICE=cpu PRECISIONS=fp32 EVAL_LIMIT=2 SIDE=600 bash tools/gpu_check.sh
 set -uo pipefail
 DEVICE=${DEVICE:-cuda}
 [ "$DEVICE" = auto ] && DEVICE=cuda
 PRECISIONS=${PRECISIONS:-fp32 bf16}
-EVAL=${EVAL:-.gpu/eval}
+EVAL=${EVAL:-.gpu/eval/live1}
 EVAL_LIMIT=${EVAL_LIMIT:-}
 SIDE=${SIDE:-4000}  # the large restore: SIDE x 1.5 SIDE pixels (24 MP)
 WEIGHTS=${WEIGHTS:-large base}  # eval and restore use the first; s/MP is measured for each

@@ -4,7 +4,7 @@
 #   .gpu/site      jpeglib (its libjpeg-turbo 2.1 and 6b builds only), simplejpeg and isal for
 #                  the machine's Python 3.12, unpacked: the GPU image lacks them (the CUDA check
 #                  runs qgac itself). ~6 MiB instead of jpeglib's 23 MiB wheel.
-#   .gpu/eval      Live-1 as lossless WebP (the check's eval set), ~11 MiB
+#   .gpu/eval      Live-1 as lossless WebP in .gpu/eval/live1 (the check's eval set), 13 MiB
 #   .gpu/holdout   the pool's hold-out (every 25th image): the validation crops, ~1 MiB
 #   .gpu/data      part 1 of 2 of the rest of the pool, for call 1 (what is left of 64 MiB)
 #   .gpu/data2     part 2 of 2, for call 2 (the tree and .gpu/data2 only)
@@ -27,16 +27,7 @@ LIBJPEG=$(python3 -c "from qgac_cli.jpeg import LIBJPEG_VERSION; print(LIBJPEG_V
 # its C sources (1 211 files) and the other libjpeg builds are not needed to run
 find .gpu/site/jpeglib/cjpeglib -type f ! -name '*.py' ! -name "cjpeglib_${LIBJPEG}.*" ! -name 'cjpeglib_6b.*' -delete
 find .gpu/site -type d -empty -delete
-python3 - "$LIVE1" <<'PY'
-import sys
-from pathlib import Path
-from PIL import Image
-src, out = Path(sys.argv[1]), Path(".gpu/eval")
-out.mkdir(parents=True, exist_ok=True)
-for p in sorted(src.glob("*.png")):
-    with Image.open(p) as im:
-        im.convert("RGB").save(out / (p.stem + ".webp"), "WEBP", lossless=True, quality=100, method=4)
-PY
+python3 tools/gpu_pack.py .gpu/eval "$LIVE1" --budget-mb 64  # lossless, whole: .gpu/eval/live1/*.webp
 tree_mib=$(git ls-files -z | xargs -0 du -cb | tail -1 | awk '{print $1 / 1048576}')
 fixed_mib=$(du -scb .gpu/site .gpu/eval | tail -1 | awk '{print $1 / 1048576}')
 budget1=$(python3 -c "print(round(64 - $tree_mib - $fixed_mib - 2.5, 1))")  # 2.5: the hold-out and slack
