@@ -119,10 +119,10 @@ def test_the_lease_trainer_sweeps_trains_and_continues_on_the_cpu(tmp_path):
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert second.returncode == 0, second.stderr[-2000:]
-    assert weights.read(tmp_path / "two" / "run" / "final.pt").metadata["total_steps"] > sweep_steps(tmp_path / "one")
+    assert weights.read(tmp_path / "two" / "run" / "final.pt").metadata["total_steps"] > last_step(tmp_path / "one")
 
 
-def sweep_steps(folder):
+def last_step(folder):
     from qgac_cli.train import read_log
 
     return max(r["step"] for r in read_log(folder / "run" / "log.jsonl"))
