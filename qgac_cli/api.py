@@ -33,6 +33,12 @@ from qgac_cli.jpeg import (
     read_jpeg,
 )
 from qgac_cli.output import RestoredImage, quantize
+from qgac_cli.recompression import (
+    FirstCompression,
+    as_first_compression,
+    find_first_compression,
+    given_first_compression,
+)
 
 # Tiles hold at most DEFAULT_TILE² pixels, shaped to the image (tiling.tile_layout), in windows
 # of one size (tiling._spans). In windows of one size 1024 keeps a 24 MP `base` restore near
@@ -67,6 +73,9 @@ class RestoreOptions:
     halo: int | str | None = "auto"  # blocks of context around tiles; auto: `halo_for`; None: the whole reach
     grey_guard: bool = True  # keep near-grey photos grey (restoration.GreyGuard)
     lanes: int = 0  # tiles restored at once, sharing torch's threads; 0: auto (`lanes_for`)
+    # a recompressed file: "auto" finds its first compression and restores for it, "off"
+    # restores the file as it is, a quality 1..100 gives the first compression by hand
+    first_quality: int | str = "auto"
 
 
 # --------------------------------------------------------------------------- model
@@ -106,18 +115,42 @@ def load_model(
 Progress = Callable[[int, int], None]  # (tiles done, tiles in all), after every tile
 
 
+def first_compression(jpeg: JpegData, first_quality: int | str = "auto") -> FirstCompression | None:
+    """The earlier, coarser compression to restore for (`RestoreOptions.first_quality`):
+    found in the file's coefficients (auto), none (off), or that of the quality given."""
+    if first_quality == "off":
+        return None
+    if first_quality == "auto":
+        return find_first_compression(jpeg)
+    return given_first_compression(jpeg, int(first_quality))
+
+
 def restore_jpeg(
     jpeg: JpegData, model, options: RestoreOptions = RestoreOptions(), progress: Progress | None = None
 ) -> np.ndarray:
     """Restore a read JPEG (on the model's device): pixels (H, W, 3) or (H, W), float32 in
-    [0, 1], or uint8/uint16 when `options.bits` asks for them.
+    [0, 1], or uint8/uint16 when `options.bits` asks for them. A recompressed file is
+    restored for its first compression (`first_compression`)."""
+    return restore_as(jpeg, first_compression(jpeg, options.first_quality), model, options, progress)
+
+
+def restore_as(
+    jpeg: JpegData,
+    first: FirstCompression | None,
+    model,
+    options: RestoreOptions = RestoreOptions(),
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """`restore_jpeg` for a first compression already decided (None: the file as it is).
 
     A file with nothing left to restore (every quantization step at most EXACT_STEP and no
     chroma subsampling) comes back as libjpeg decodes it: the projection would keep all its
     coefficients anyway, and libjpeg's integer IDCT matches the encoder's integer DCT better
     than a float one at those steps (measured: -0.12 dB on Live-1 4:4:4 at quality 100).
     """
-    if options.project and jpeg.decoded is not None and nothing_to_restore(jpeg):
+    if first is not None:
+        jpeg = as_first_compression(jpeg, first)
+    elif options.project and jpeg.decoded is not None and nothing_to_restore(jpeg):
         return _as_bits(jpeg.decoded.astype(np.float32) / 255.0, options.bits)
     import torch
 
@@ -209,13 +242,16 @@ def restore(
     options: RestoreOptions = RestoreOptions(),
     progress: Progress | None = None,
 ) -> RestoredImage:
-    """Restore a JPEG given as bytes, a path or a read `JpegData`."""
+    """Restore a JPEG given as bytes, a path or a read `JpegData`; the result says which
+    first compression it was restored for (`RestoredImage.first`)."""
     jpeg = source if isinstance(source, JpegData) else read(source, options.max_pixels, None, options.max_scans)
+    first = first_compression(jpeg, options.first_quality)
     return RestoredImage(
-        restore_jpeg(jpeg, model, options, progress),
+        restore_as(jpeg, first, model, options, progress),
         jpeg.icc_profile,
         jpeg.exif,
         jpeg.orientation,
         jpeg.subsampling,
         jpeg.segments,
+        first,
     )

@@ -280,6 +280,7 @@ class FileRecord:
     bytes_out: int | None = None
     seconds: float = 0.0  # restoring and encoding (reading and writing overlap with other files)
     notes: list[str] = field(default_factory=list)  # metadata that could not be carried, and the like
+    first: dict | None = None  # the earlier compression restored for (FirstCompression.as_dict)
 
     @property
     def megapixels(self) -> float:
@@ -416,6 +417,7 @@ def run_batch(
                     progress = (lambda done, count, job=job: on_tile(job, done, count)) if on_tile else None
                     image = api.restore(jpeg, model, options, progress)
                     entry.seconds = time.perf_counter() - started
+                    entry.first = image.first.as_dict() if image.first is not None else None
                     pending.append((entry, writers.submit(finish, job, image, fmt)))
                 except Exception as e:  # noqa: BLE001 - one file's surprise must not end the batch: recorded
                     record(FileRecord(job.source, job.target, "failed", _describe(e)))

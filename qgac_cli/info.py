@@ -1,18 +1,25 @@
-"""`qgac info`: what a JPEG file holds, as plain data, from its markers alone (nothing is
-decoded, so it is instant at any size)."""
+"""`qgac info`: what a JPEG file holds, as plain data: from its markers (instant at any
+size), and, for a file qgac restores, whether it was compressed before (its coefficients
+are read for that, unless `recompression` is False)."""
 
 from __future__ import annotations
 
 import os
 
 from qgac_cli import metadata
-from qgac_cli.jpeg import DEFAULT_MAX_SCANS, file_bytes, read_info, subsampling_name
+from qgac_cli.errors import QgacError
+from qgac_cli.jpeg import DEFAULT_MAX_SCANS, file_bytes, read_info, read_jpeg, subsampling_name
 from qgac_cli.quality import estimate_quality
+from qgac_cli.recompression import find_first_compression
 
 
-def describe(path: str | os.PathLike, data: bytes | None = None, max_scans: int = DEFAULT_MAX_SCANS) -> dict:
+def describe(
+    path: str | os.PathLike, data: bytes | None = None, max_scans: int = DEFAULT_MAX_SCANS, recompression: bool = True
+) -> dict:
     """A JSON-ready description of a JPEG file, or of `data` read from it (raises JpegError
-    for bad files)."""
+    for bad files). `recompressed` is the earlier compression its coefficients show
+    (`recompression.FirstCompression.as_dict`), null for none, and absent where not looked
+    for (`recompression` False, or a file qgac does not restore)."""
     if data is None:
         data, _ = file_bytes(path, str(path))
     info = read_info(data, str(path), max_scans)
@@ -50,7 +57,19 @@ def describe(path: str | os.PathLike, data: bytes | None = None, max_scans: int 
         "xmp": metadata.xmp_packet(info.segments) is not None,
         "iptc": metadata.iptc_record(metadata.photoshop_resources(info.segments)) is not None,
         "comment": (text.decode("utf-8", "replace") if (text := metadata.comment(info.segments)) else None),
+        **(_recompressed(data, str(path), max_scans) if recompression and info.unsupported is None else {}),
     }
+
+
+def _recompressed(data: bytes, source: str, max_scans: int) -> dict:
+    """{"recompressed": the first compression found, or None}; {} where the coefficients
+    cannot be read (the restore would say why)."""
+    try:
+        jpeg = read_jpeg(data, source, keep_decoded=False, max_scans=max_scans)
+    except QgacError:
+        return {}
+    found = find_first_compression(jpeg)
+    return {"recompressed": found.as_dict() if found is not None else None}
 
 
 def _color_space(header) -> str:

@@ -21,6 +21,7 @@ from qgac_cli.errors import OutputAppearedError, UsageError
 from qgac_cli.jpeg import SUBSAMPLING_CODES
 from qgac_cli.metadata import Segment
 from qgac_cli.png import write_png
+from qgac_cli.recompression import FirstCompression
 
 PNG_LEVEL = 1  # deflate level of PNG outputs (png.deflater): chosen for throughput
 
@@ -43,6 +44,7 @@ class RestoredImage:
     orientation: int
     subsampling: str | None = None  # the input file's chroma subsampling ("4:2:0", "gray", ...)
     segments: tuple[Segment, ...] = ()  # XMP, IPTC, comments as the input held them
+    first: FirstCompression | None = None  # the earlier compression it was restored for
 
 
 EXTENSIONS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg"}

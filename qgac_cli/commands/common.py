@@ -74,6 +74,31 @@ threads_option = click.option(
 )
 
 
+def check_first_quality(ctx, param, value: str) -> int | str:
+    """--first-quality: auto, off, or an IJG quality 1..100."""
+    if value in ("auto", "off"):
+        return value
+    try:
+        quality = int(value)
+    except ValueError:
+        quality = 0
+    if not 1 <= quality <= 100:
+        raise click.BadParameter(f"{value!r}: auto, off, or a quality from 1 to 100", ctx, param)
+    return quality
+
+
+first_quality_option = click.option(
+    "--first-quality",
+    default="auto",
+    show_default=True,
+    metavar="auto|off|1-100",
+    callback=check_first_quality,
+    help="A JPEG saved twice (an edited or re-uploaded photo) carries the last save's tables but the first "
+    "save's damage. auto: find the first compression in the file and restore for it; off: restore the file "
+    "as it is; a quality: the first compression's IJG quality, given by hand.",
+)
+
+
 def check_tile(ctx, param, value: int) -> int:
     if value != 0 and value < 64:
         raise click.BadParameter("0 (no tiling) or at least 64 pixels", ctx, param)

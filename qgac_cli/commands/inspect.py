@@ -25,10 +25,16 @@ from qgac_cli.errors import QgacError
 @click.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
+@click.option(
+    "--headers-only",
+    is_flag=True,
+    help="Read the markers only (instant at any size): no look at the coefficients for a first compression.",
+)
 @max_scans_option
-def info(files: tuple[str, ...], as_json: bool, max_scans: int) -> None:
+def info(files: tuple[str, ...], as_json: bool, headers_only: bool, max_scans: int) -> None:
     """Describe JPEG files (paths, folders, or - for standard input): size, colour space,
-    subsampling, coding, quality, tables. Reads the markers only: instant at any size.
+    subsampling, coding, quality, tables, and whether the file was compressed before (a photo
+    saved again: the first compression's quality, with a confidence).
 
     \b
     Examples:
@@ -52,9 +58,10 @@ def info(files: tuple[str, ...], as_json: bool, max_scans: int) -> None:
         for path in paths:
             try:
                 if path == "-":
-                    records.append(describe("<stdin>", read_stream(sys.stdin.buffer), max_scans))
+                    data = read_stream(sys.stdin.buffer)
+                    records.append(describe("<stdin>", data, max_scans, not headers_only))
                 else:
-                    records.append(describe(path, max_scans=max_scans))
+                    records.append(describe(path, max_scans=max_scans, recompression=not headers_only))
             except QgacError as e:
                 failures.append(str(e))
     if as_json:
@@ -89,6 +96,7 @@ def _print_info(records: list[dict]) -> None:
             ("restorable", "yes" if r["restorable"] else f"no: {r['unsupported']}"),
             ("restart interval", r["restart_interval"]),
             ("estimated quality", quality),
+            ("recompressed", _recompressed(r)),
             (
                 "table of each component",
                 ", ".join(f"{i} (slot {slot})" for i, slot in zip(r["component_tables"], r["table_slots"])),
@@ -102,6 +110,16 @@ def _print_info(records: list[dict]) -> None:
         for i, t in enumerate(r["quant_tables"]):
             table.add_row(f"table {i}", "\n".join(" ".join(f"{v:3d}" for v in row) for row in t))
         console.print(table)
+
+
+def _recompressed(record: dict) -> str:
+    if "recompressed" not in record:
+        return "not examined"
+    first = record["recompressed"]
+    if first is None:
+        return "no (no earlier compression found)"
+    tables = "" if first["ijg_tables"] else ", tables not quite IJG's"
+    return f"yes: first quality ≈ {first['first_quality']} (confidence {first['confidence']:.2f}{tables})"
 
 
 @click.command(context_settings=CONTEXT)

@@ -18,6 +18,7 @@ from qgac_cli.commands.common import (
     console,
     device_option,
     fail,
+    first_quality_option,
     max_scans_option,
     note_precision,
     precision_option,
@@ -116,6 +117,7 @@ from qgac_cli.errors import QgacError
     help="Let the colour network add colour to near-grey photos too (by default it may only where the file "
     "has colour nearby).",
 )
+@first_quality_option
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never overwritten).")
 @click.option(
     "--shard", default=None, metavar="I/N", help="Take only share I of N of the inputs (I counts from 0: 0/2 and 1/2)."
@@ -160,6 +162,7 @@ def restore(
     max_scans,
     no_projection,
     no_grey_guard,
+    first_quality,
     overwrite,
     shard,
     precision,
@@ -222,6 +225,7 @@ def restore(
         halo=None if exact_tiles else "auto",
         grey_guard=not no_grey_guard,
         lanes=lanes,
+        first_quality=first_quality,
     )
     output = OutputOptions(
         format=fmt,
@@ -280,11 +284,17 @@ def _verbose_line(record) -> str:
     if record.status == "failed":
         return _failure_line(record.source, record.message)
     quality = f"q~{record.quality}" if record.quality is not None else "q?"
+    if record.first is not None:
+        quality += f" (recompressed: first q~{record.first['first_quality']}, {_confidence(record.first)})"
     size = f"{_bytes(record.bytes_in)} -> {_bytes(record.bytes_out)}"
     return (
         f"{where}: restored {record.width}x{record.height} ({record.megapixels:.1f} MP), "
         f"{record.subsampling}, {quality}, {record.seconds:.2f} s, {size}"
     )
+
+
+def _confidence(first: dict) -> str:
+    return "given" if first.get("given") else f"confidence {first['confidence']:.2f}"
 
 
 def _bytes(count: int | None) -> str:
