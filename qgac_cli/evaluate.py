@@ -42,6 +42,10 @@ class EvalConfig:
     precision: str = "auto"  # the networks' arithmetic (RestoreOptions.precision)
     grey_guard: bool = True  # RestoreOptions.grey_guard
     patterns: bool = False  # also score the generated set of fine regular patterns (qgac_cli.patterns)
+    # each test JPEG saved first at each of these qualities, decoded and saved again at the
+    # quality scored (labelled "Q1>Q2"): a set of recompressed photos
+    recompress: tuple[int, ...] = ()
+    first_quality: int | str = "auto"  # RestoreOptions.first_quality
 
 
 def load_reference(path: Path) -> np.ndarray:
@@ -128,7 +132,12 @@ def evaluate(cfg: EvalConfig, methods: dict, progress: Progress | None = None) -
     """Records (dataset, quality, method, psnr, psnrb, ssim, images), per-image rows too if
     asked (with an `image` field). `methods` maps a name to a loaded model."""
     options = RestoreOptions(  # scored as users receive it
-        project=cfg.project, tile=0, bits=8, precision=cfg.precision, grey_guard=cfg.grey_guard
+        project=cfg.project,
+        tile=0,
+        bits=8,
+        precision=cfg.precision,
+        grey_guard=cfg.grey_guard,
+        first_quality=cfg.first_quality,
     )
     work = plan(cfg)
     rows: list[dict] = []
@@ -171,27 +180,44 @@ def _compressed_work(cfg: EvalConfig) -> list[tuple]:
     work = []
     for folder in cfg.datasets:
         dataset = Path(folder).name
-        for quality in cfg.qualities:
+        for quality, first in _qualities(cfg):
             for path in _dataset_images(folder, cfg.limit):
 
-                def make(path=path, quality=quality):
-                    return encode(load_reference(path), quality, cfg.subsampling)
+                def make(path=path, quality=quality, first=first):
+                    return compress(load_reference(path), quality, cfg.subsampling, first)
 
-                work.append((dataset, quality, path.name, make, lambda path=path: load_reference(path)))
+                work.append((dataset, _label(quality, first), path.name, make, lambda path=path: load_reference(path)))
     if cfg.patterns:
         work.extend(_pattern_work(cfg))
     return work
 
 
+def _qualities(cfg: EvalConfig) -> list[tuple[int, int | None]]:
+    """(quality scored, first quality or None) for every test file kind asked for."""
+    return [(q, first) for q in cfg.qualities for first in (cfg.recompress or (None,))]
+
+
+def _label(quality: int, first: int | None) -> int | str:
+    return quality if first is None else f"{first}>{quality}"
+
+
+def compress(pixels: np.ndarray, quality: int, subsampling: str, first: int | None = None) -> bytes:
+    """A test JPEG: saved at `quality`, or saved at `first`, decoded and saved again at
+    `quality` (a recompressed photo; both saves on one grid, with one subsampling)."""
+    if first is not None:
+        pixels = decode_with_pillow(encode(pixels, first, subsampling))
+    return encode(pixels, quality, subsampling)
+
+
 def _pattern_work(cfg: EvalConfig) -> list[tuple]:
     work = []
-    for quality in cfg.qualities:
+    for quality, first in _qualities(cfg):
         for name, pixels in pattern_set()[: cfg.limit]:
 
-            def make(pixels=pixels, quality=quality):
-                return encode(pixels, quality, cfg.subsampling)
+            def make(pixels=pixels, quality=quality, first=first):
+                return compress(pixels, quality, cfg.subsampling, first)
 
-            work.append((PATTERNS, quality, name, make, lambda pixels=pixels: pixels))
+            work.append((PATTERNS, _label(quality, first), name, make, lambda pixels=pixels: pixels))
     return work
 
 

@@ -10,6 +10,7 @@ from qgac_cli.commands.common import (
     console,
     device_option,
     fail,
+    first_quality_option,
     note_precision,
     precision_option,
     set_threads,
@@ -45,6 +46,16 @@ subsampling_option = click.option(
 )
 @click.option("--no-projection", is_flag=True, help="Score without the quantization-interval projection.")
 @click.option("--no-grey-guard", is_flag=True, help="Score without the guard that keeps near-grey photos grey.")
+@click.option(
+    "--recompress",
+    "recompress",
+    type=click.IntRange(1, 100),
+    multiple=True,
+    metavar="Q1",
+    help="Score recompressed photos: each test JPEG saved first at Q1, then again at each --quality "
+    "(repeatable; rows labelled Q1>Q2).",
+)
+@first_quality_option
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write records as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write records as CSV.")
 @click.option("--per-image", is_flag=True, help="Also record every image.")
@@ -67,6 +78,8 @@ def eval_command(
     paired,
     no_projection,
     no_grey_guard,
+    recompress,
+    first_quality,
     json_path,
     csv_path,
     per_image,
@@ -88,6 +101,7 @@ def eval_command(
       qgac eval data/live1 --quality 10 --weights base --weights my.pt --json out.json
       qgac eval --paired jpegs/ originals/
       qgac eval data/live1 --patterns --quality 50 --quality 90 --per-image --json out.json
+      qgac eval data/live1 --recompress 30 --quality 90      # saved at q30, then again at q90
     """
     from qgac_cli import api, weights
     from qgac_cli.evaluate import EvalConfig, evaluate, jpeg_references, plan, write_csv, write_json
@@ -111,7 +125,11 @@ def eval_command(
             limit=limit,
             precision=precision,
             patterns=patterns,
+            recompress=tuple(recompress),
+            first_quality=first_quality,
         )
+        if recompress and paired:
+            raise usage("--recompress makes its own JPEGs; --paired scores existing ones")
         plan(cfg)  # empty folders and missing references are refused before any work
         for folder in jpeg_references(cfg):
             click.echo(
