@@ -56,6 +56,10 @@ class FirstCompression:
     ijg: bool  # whether the strongly measured frequencies all agree with IJG's table
     chroma_found: bool  # whether the chroma coefficients show the first chroma table too
     given: bool = False  # given by hand (--first-quality), not found
+    # where the first compression's blocks begin in the file's pixels (rows, columns): (0, 0)
+    # on the file's own grid, else a photo cropped between the saves (modulo 8, or modulo
+    # the MCU where the chroma's first grid was found too)
+    offset: tuple[int, int] = (0, 0)
 
     @property
     def confidence(self) -> float:
@@ -70,6 +74,7 @@ class FirstCompression:
             "ijg_tables": self.ijg,
             "chroma": self.chroma_found,
             "given": self.given,
+            "grid_offset": list(self.offset),
         }
 
 
@@ -174,13 +179,15 @@ _LUMA_TABLES = _ijg_tables(LUMA_TABLE)
 _CHROMA_TABLES = _ijg_tables(CHROMA_TABLE)
 
 
-def quality_evidence(blocks: np.ndarray, table: np.ndarray, ijg: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Evidence (nats, total) for each IJG quality 1..100 (index q-1) being the first
-    compression of these blocks (blocks, 64), and per scored frequency the best first step
-    with its evidence. A frequency contributes only where the quality's step is coarser than
-    the file's."""
+def quality_evidence(
+    blocks: np.ndarray, table: np.ndarray, ijg: np.ndarray, noise: float = NOISE
+) -> tuple[np.ndarray, dict]:
+    """Evidence (nats, total) for each of the IJG tables `ijg` (tables, 64) being the first
+    compression of these quantized blocks (blocks, 64) of `table`, and per scored frequency
+    the best first step with its evidence. A frequency contributes only where the table's
+    step is coarser than the file's."""
     step = np.asarray(table).ravel()
-    totals = np.zeros(100)
+    totals = np.zeros(len(ijg))
     best: dict = {}
     for f in FREQUENCIES:
         q2 = int(step[f])
@@ -188,7 +195,7 @@ def quality_evidence(blocks: np.ndarray, table: np.ndarray, ijg: np.ndarray) -> 
         if not coarser.any():
             continue
         candidates = np.unique(ijg[coarser, f])
-        evidence = frequency_evidence(blocks[:, f], q2, candidates)
+        evidence = frequency_evidence(blocks[:, f], q2, candidates, noise)
         by_step = dict(zip(candidates.tolist(), evidence.tolist()))
         totals += np.array([by_step.get(int(s), 0.0) if c else 0.0 for s, c in zip(ijg[:, f], coarser)])
         i = int(np.argmax(evidence))
@@ -197,7 +204,12 @@ def quality_evidence(blocks: np.ndarray, table: np.ndarray, ijg: np.ndarray) -> 
 
 
 def find_first_compression(jpeg: JpegData) -> FirstCompression | None:
-    """The earlier, coarser compression that a JPEG's coefficients show, or None."""
+    """The earlier, coarser compression that a JPEG's coefficients show, on the file's own
+    grid or on one shifted from it, or None."""
+    return _on_file_grid(jpeg) or _on_shifted_grid(jpeg)
+
+
+def _on_file_grid(jpeg: JpegData) -> FirstCompression | None:
     blocks = _sample_blocks(jpeg.components[0].coefficients)
     totals, best = quality_evidence(blocks, jpeg.table_for(0), _LUMA_TABLES)
     q = int(np.argmax(totals)) + 1
@@ -232,6 +244,144 @@ def _chroma_agrees(jpeg: JpegData, quality: int) -> bool:
     return bool(totals[0] / len(blocks) >= EVIDENCE / 4)
 
 
+# --------------------------------------------------------------------------- a shifted first grid
+# A photo cropped between its saves has its first compression's blocks at an offset from the
+# file's: their edges show as steps in the decoded luma at one phase of every 8 rows and
+# columns, and the first compression's periods in the DCT of blocks taken on that grid.
+
+WINDOW = 1024  # pixels: the central window (at most WINDOW²) in which a shifted grid is sought
+PHASES = 2  # phases tried on each axis, the steepest first
+# A phase other than the file's own is tried only where its mean step is this much above the
+# median phase's (a first compression's edges measured 1.13-1.6 times; photos without one
+# up to 1.5, so the coefficients decide).
+EDGES = 1.08
+GRID_STEP = 2.0  # the shifted grid's coefficients are real numbers: binned by this step
+GRID_NOISE = 2.0  # what the second save added to them (its whole error, spread over the shifted blocks)
+
+
+def _dct_matrix() -> np.ndarray:
+    """The orthonormal 8-point DCT-II matrix (numpy float64)."""
+    u, x = np.mgrid[0:8, 0:8]
+    d = np.cos((2 * x + 1) * u * np.pi / 16) * np.sqrt(2 / 8)
+    d[0] /= np.sqrt(2)
+    return d
+
+
+_D = _dct_matrix()
+
+
+def samples(coefficients: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """A component's samples (8·by, 8·bx) float, 0..255, from its quantized coefficients
+    (by, bx, 8, 8) and table: a float IDCT (libjpeg's integer one differs by a level at most)."""
+    blocks = _D.T @ (coefficients * np.asarray(table, dtype=np.float64)) @ _D + 128.0  # (by, bx, 8, 8)
+    by, bx = blocks.shape[:2]
+    return np.clip(blocks.transpose(0, 2, 1, 3).reshape(by * 8, bx * 8), 0.0, 255.0)
+
+
+def block_coefficients(plane: np.ndarray) -> np.ndarray:
+    """The DCT (by, bx, 8, 8) of a sample plane's level-shifted 8×8 blocks (sides cut to
+    multiples of 8)."""
+    h, w = plane.shape[0] // 8, plane.shape[1] // 8
+    blocks = (plane[: h * 8, : w * 8] - 128.0).reshape(h, 8, w, 8).transpose(0, 2, 1, 3)  # (h, w, 8, 8)
+    return _D @ blocks @ _D.T
+
+
+def phase_steps(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean absolute step between neighbouring rows, and columns, by phase, each over its
+    median phase's: entry p averages the steps into rows (columns) p, p+8, p+16... (8,) each;
+    a grid's edges stand out at one phase."""
+
+    def along(a: np.ndarray) -> np.ndarray:
+        steps = np.abs(np.diff(a, axis=0)).mean(1)  # (rows - 1,): the step into row i + 1
+        phase = np.arange(1, a.shape[0]) % 8
+        mean = np.bincount(phase, weights=steps, minlength=8) / np.maximum(np.bincount(phase, minlength=8), 1)
+        return mean / max(float(np.median(mean)), 1e-9)
+
+    return along(plane), along(plane.T)
+
+
+def _window(plane: np.ndarray, size: int = WINDOW, align: int = 16) -> np.ndarray:
+    """The central part of a plane, at most size × size, starting on a multiple of `align`."""
+    top, left = ((n - min(n, size)) // 2 // align * align for n in plane.shape)
+    return plane[top : top + size, left : left + size]
+
+
+def _grid_blocks(plane: np.ndarray, phase: tuple[int, int]) -> np.ndarray:
+    """(blocks, 64) coefficients of the blocks beginning at `phase`, binned by GRID_STEP."""
+    c = block_coefficients(plane[phase[0] :, phase[1] :]).reshape(-1, 64)
+    return _sample_blocks(np.round(c / GRID_STEP).astype(np.int64))
+
+
+def _phases(plane: np.ndarray) -> list[tuple[int, int]]:
+    """The phases (rows, columns) where a shifted first grid may lie, likeliest first."""
+    rows, columns = phase_steps(plane)
+    pick = [[int(p) for p in np.argsort(a)[::-1][:PHASES] if p == 0 or a[p] >= EDGES] for a in (rows, columns)]
+    pairs = [(r, c) for r in pick[0] for c in pick[1] if (r, c) != (0, 0)]
+    return sorted(pairs, key=lambda rc: -(rows[rc[0]] + columns[rc[1]]))
+
+
+def _on_shifted_grid(jpeg: JpegData) -> FirstCompression | None:
+    """Only first compressions coarser than the file's at every scored frequency are sought:
+    a finer one on another grid left less damage than the file's own."""
+    first = jpeg.components[0]
+    table = jpeg.tables[first.table_index].ravel()
+    coarser = np.flatnonzero((_LUMA_TABLES[:, FREQUENCIES] >= table[list(FREQUENCIES)] + MARGIN).all(1))
+    if not len(coarser):
+        return None
+    y = samples(first.coefficients, jpeg.tables[first.table_index])[: jpeg.height, : jpeg.width]
+    y = _window(y)
+    flat = np.full(64, GRID_STEP)
+    for phase in _phases(y):
+        blocks = _grid_blocks(y, phase)
+        totals, best = quality_evidence(blocks, flat, _LUMA_TABLES[coarser], GRID_NOISE)
+        i = int(np.argmax(totals))
+        evidence = float(totals[i]) / len(blocks)
+        if evidence >= EVIDENCE:
+            q = int(coarser[i]) + 1
+            ijg = bool(totals[i] >= IJG_SHARE * sum(e for _, e in best.values()))
+            luma, chroma = (t[q - 1].reshape(8, 8) for t in (_LUMA_TABLES, _CHROMA_TABLES))
+            offset, chroma_found = _chroma_offset(jpeg, phase, q)
+            return FirstCompression(q, luma, chroma, evidence, ijg, chroma_found, offset=offset)
+    return None
+
+
+def _chroma_offset(jpeg: JpegData, phase: tuple[int, int], quality: int) -> tuple[tuple[int, int], bool]:
+    """Where the first grid begins (modulo the MCU where the chroma's first grid is found,
+    else modulo 8), and whether it is found: the chroma's blocks span factor × 8 luma pixels,
+    so of the phases that agree with the luma's the one whose blocks show the first chroma
+    table."""
+    if len(jpeg.components) < 3:
+        return phase, False
+    fy, fx = jpeg.chroma_factor
+    planes = [_window(upsampled(jpeg, i), WINDOW, 16) for i in (1, 2)]
+    flat = np.full(64, GRID_STEP)
+    table = _CHROMA_TABLES[quality - 1 : quality]
+    for dy in range(fy):
+        for dx in range(fx):
+            offset = (phase[0] + 8 * dy, phase[1] + 8 * dx)
+            blocks = np.concatenate([_grid_blocks(_downsampled(p, offset, (fy, fx)), (0, 0)) for p in planes])
+            totals, _ = quality_evidence(blocks, flat, table, GRID_NOISE)
+            if totals[0] / len(blocks) >= EVIDENCE / 4:
+                return offset, True
+    return phase, False
+
+
+def upsampled(jpeg: JpegData, component: int) -> np.ndarray:
+    """A component's samples at the luma's resolution (replicated), cut to the image."""
+    c = jpeg.components[component]
+    fy, fx = jpeg.components[0].sampling[0] // c.sampling[0], jpeg.components[0].sampling[1] // c.sampling[1]
+    plane = samples(c.coefficients, jpeg.tables[c.table_index])
+    return plane.repeat(fy, 0).repeat(fx, 1)[: jpeg.height, : jpeg.width]
+
+
+def _downsampled(plane: np.ndarray, offset: tuple[int, int], factor: tuple[int, int]) -> np.ndarray:
+    """A full-resolution plane from `offset` on, box-averaged by `factor` as an encoder does."""
+    fy, fx = factor
+    part = plane[offset[0] :, offset[1] :]
+    h, w = part.shape[0] // fy * fy, part.shape[1] // fx * fx
+    return part[:h, :w].reshape(h // fy, fy, w // fx, fx).mean((1, 3))
+
+
 # --------------------------------------------------------------------------- restoring for it
 
 
@@ -248,11 +398,20 @@ def first_grid(coefficients: np.ndarray, table: np.ndarray, first: np.ndarray) -
     return requantized.astype(coefficients.dtype), target
 
 
-def as_first_compression(jpeg: JpegData, found: FirstCompression) -> JpegData:
-    """The JPEG as its first compression left it: Y (and chroma where it shows the first
-    table too) requantized onto the first grid, with those tables (appended to the file's, so
-    a component left as it is keeps its own), so that the networks are conditioned on the
-    damage that is there and the projection keeps what is still true."""
+def as_first_compression(jpeg: JpegData, found: FirstCompression) -> tuple[JpegData, tuple[int, int]]:
+    """The JPEG as its first compression left it, and the rows and columns to cut from the
+    top and left of its restoration to get the file's picture back (nonzero for a shifted
+    first grid, whose blocks the picture is padded to). The networks are then conditioned on
+    the damage that is there, and the projection keeps what is still true."""
+    if found.offset == (0, 0):
+        return _requantized(jpeg, found), (0, 0)
+    return _regridded(jpeg, found)
+
+
+def _requantized(jpeg: JpegData, found: FirstCompression) -> JpegData:
+    """On the file's grid: Y (and chroma where it shows the first table too) requantized onto
+    the first steps, with those tables (appended to the file's, so that a component left as it
+    is keeps its own)."""
     tables = list(jpeg.tables)
     components = list(jpeg.components)
     plan = [(0, found.luma)] + ([(1, found.chroma), (2, found.chroma)] if found.chroma_found else [])
@@ -264,3 +423,31 @@ def as_first_compression(jpeg: JpegData, found: FirstCompression) -> JpegData:
             tables.append(table)
         components[i] = replace(c, coefficients=coefficients, table_index=index)
     return replace(jpeg, components=tuple(components), tables=tuple(tables))
+
+
+def _regridded(jpeg: JpegData, found: FirstCompression) -> tuple[JpegData, tuple[int, int]]:
+    """On a shifted grid: the decoded picture padded (edges replicated) so that the first
+    grid's blocks begin at its corner, transformed on that grid and quantized with the first
+    tables (the chroma with the file's own where its first grid was not found)."""
+    fy, fx = jpeg.chroma_factor
+    mcu = (8 * fy, 8 * fx) if found.chroma_found else (8, 8)
+    pad = tuple((-o) % m for o, m in zip(found.offset, mcu))
+    height, width = jpeg.height + pad[0], jpeg.width + pad[1]
+    full = (-(-height // (8 * fy)) * 8 * fy, -(-width // (8 * fx)) * 8 * fx)  # whole MCUs
+
+    def padded(plane: np.ndarray) -> np.ndarray:
+        return np.pad(plane, ((pad[0], full[0] - height), (pad[1], full[1] - width)), mode="edge")
+
+    def quantized(plane: np.ndarray, table: np.ndarray) -> np.ndarray:
+        return np.round(block_coefficients(plane) / table).astype(np.int16)
+
+    y = samples(jpeg.components[0].coefficients, jpeg.table_for(0))[: jpeg.height, : jpeg.width]
+    components = [replace(jpeg.components[0], coefficients=quantized(padded(y), found.luma), table_index=0)]
+    tables = [found.luma]
+    if len(jpeg.components) == 3:
+        chroma = found.chroma if found.chroma_found else jpeg.table_for(1)
+        tables.append(chroma)
+        for i in (1, 2):
+            plane = _downsampled(padded(upsampled(jpeg, i)), (0, 0), (fy, fx))
+            components.append(replace(jpeg.components[i], coefficients=quantized(plane, chroma), table_index=1))
+    return replace(jpeg, width=width, height=height, components=tuple(components), tables=tuple(tables)), pad
