@@ -224,14 +224,19 @@ def _on_file_grid(jpeg: JpegData) -> FirstCompression | None:
 
 def given_first_compression(jpeg: JpegData, quality: int) -> FirstCompression:
     """The first compression given by hand as an IJG quality (1..100), with the evidence the
-    file holds for it (which may be none)."""
+    file holds for it (which may be none), on the file's grid or on a shifted one where that
+    shows more of it."""
     if not 1 <= quality <= 100:
         raise ValueError(f"first quality must be in 1..100, got {quality}")
     blocks = _sample_blocks(jpeg.components[0].coefficients)
     totals, _ = quality_evidence(blocks, jpeg.table_for(0), _LUMA_TABLES[quality - 1 : quality])
-    luma, chroma = (t[quality - 1].reshape(8, 8) for t in (_LUMA_TABLES, _CHROMA_TABLES))
     evidence = float(totals[0]) / len(blocks)
-    return FirstCompression(quality, luma, chroma, evidence, True, _chroma_agrees(jpeg, quality), given=True)
+    luma, chroma = (t[quality - 1].reshape(8, 8) for t in (_LUMA_TABLES, _CHROMA_TABLES))
+    aligned = FirstCompression(quality, luma, chroma, evidence, True, _chroma_agrees(jpeg, quality), given=True)
+    if evidence >= EVIDENCE:
+        return aligned
+    shifted = _on_shifted_grid(jpeg, np.array([quality - 1]), threshold=max(evidence, 0.0))
+    return replace(shifted, given=True) if shifted is not None else aligned
 
 
 def _chroma_agrees(jpeg: JpegData, quality: int) -> bool:
@@ -320,24 +325,33 @@ def _phases(plane: np.ndarray) -> list[tuple[int, int]]:
     return sorted(pairs, key=lambda rc: -(rows[rc[0]] + columns[rc[1]]))
 
 
-def _on_shifted_grid(jpeg: JpegData) -> FirstCompression | None:
-    """Only first compressions coarser than the file's at every scored frequency are sought:
-    a finer one on another grid left less damage than the file's own."""
-    first = jpeg.components[0]
-    table = jpeg.tables[first.table_index].ravel()
-    coarser = np.flatnonzero((_LUMA_TABLES[:, FREQUENCIES] >= table[list(FREQUENCIES)] + MARGIN).all(1))
-    if not len(coarser):
+def _coarser(jpeg: JpegData) -> np.ndarray:
+    """Indices (quality - 1) of the IJG qualities whose luma steps are coarser than the file's
+    at every scored frequency: the first compressions sought on a shifted grid (a finer one
+    there left less damage than the file's own)."""
+    table = jpeg.table_for(0).ravel()
+    return np.flatnonzero((_LUMA_TABLES[:, FREQUENCIES] >= table[list(FREQUENCIES)] + MARGIN).all(1))
+
+
+def _on_shifted_grid(
+    jpeg: JpegData, qualities: np.ndarray | None = None, threshold: float = EVIDENCE
+) -> FirstCompression | None:
+    """The first compression on the likeliest shifted grid whose evidence reaches `threshold`,
+    among `qualities` (indices, quality - 1; default `_coarser`)."""
+    candidates = _coarser(jpeg) if qualities is None else qualities
+    if not len(candidates):
         return None
+    first = jpeg.components[0]
     y = samples(first.coefficients, jpeg.tables[first.table_index])[: jpeg.height, : jpeg.width]
     y = _window(y)
     flat = np.full(64, GRID_STEP)
     for phase in _phases(y):
         blocks = _grid_blocks(y, phase)
-        totals, best = quality_evidence(blocks, flat, _LUMA_TABLES[coarser], GRID_NOISE)
+        totals, best = quality_evidence(blocks, flat, _LUMA_TABLES[candidates], GRID_NOISE)
         i = int(np.argmax(totals))
         evidence = float(totals[i]) / len(blocks)
-        if evidence >= EVIDENCE:
-            q = int(coarser[i]) + 1
+        if evidence >= threshold and evidence > 0:
+            q = int(candidates[i]) + 1
             ijg = bool(totals[i] >= IJG_SHARE * sum(e for _, e in best.values()))
             luma, chroma = (t[q - 1].reshape(8, 8) for t in (_LUMA_TABLES, _CHROMA_TABLES))
             offset, chroma_found = _chroma_offset(jpeg, phase, q)

@@ -294,7 +294,8 @@ def _verbose_line(record) -> str:
 
 
 def _confidence(first: dict) -> str:
-    return "given" if first.get("given") else f"confidence {first['confidence']:.2f}"
+    said = "given" if first.get("given") else f"confidence {first['confidence']:.2f}"
+    return said + ("" if first["grid_offset"] == [0, 0] else ", grid shifted")
 
 
 def _bytes(count: int | None) -> str:
