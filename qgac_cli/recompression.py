@@ -28,6 +28,7 @@ from qgac_cli.quality import CHROMA_TABLE, LUMA_TABLE, ZIGZAG, scaled_table
 # enough non-zero values to see a period (the DC is no Laplacian, the highest are mostly 0).
 FREQUENCIES = tuple(ZIGZAG[1:16])
 MAX_BLOCKS = 20_000  # blocks sampled (evenly) from a larger image: the evidence is a rate
+MIN_BLOCKS = 16  # fewer blocks than this (a picture under ~32×32) say too little to go by
 BINS = 48  # histogram bins each side of 0, in units of the file's step; beyond them a tail bin
 NOISE = 1.0  # std of what lies between the saves, in coefficient units (orthonormal DCT)
 OUTLIERS = 1e-3  # share of values the model lets fall anywhere a single compression would
@@ -211,6 +212,8 @@ def find_first_compression(jpeg: JpegData) -> FirstCompression | None:
 
 def _on_file_grid(jpeg: JpegData) -> FirstCompression | None:
     blocks = _sample_blocks(jpeg.components[0].coefficients)
+    if len(blocks) < MIN_BLOCKS:
+        return None
     totals, best = quality_evidence(blocks, jpeg.table_for(0), _LUMA_TABLES)
     q = int(np.argmax(totals)) + 1
     evidence = float(totals[q - 1]) / len(blocks)
@@ -347,6 +350,8 @@ def _on_shifted_grid(
     flat = np.full(64, GRID_STEP)
     for phase in _phases(y):
         blocks = _grid_blocks(y, phase)
+        if len(blocks) < MIN_BLOCKS:
+            continue
         totals, best = quality_evidence(blocks, flat, _LUMA_TABLES[candidates], GRID_NOISE)
         i = int(np.argmax(totals))
         evidence = float(totals[i]) / len(blocks)
@@ -374,6 +379,8 @@ def _chroma_offset(jpeg: JpegData, phase: tuple[int, int], quality: int) -> tupl
         for dx in range(fx):
             offset = (phase[0] + 8 * dy, phase[1] + 8 * dx)
             blocks = np.concatenate([_grid_blocks(_downsampled(p, offset, (fy, fx)), (0, 0)) for p in planes])
+            if len(blocks) < MIN_BLOCKS:
+                continue
             totals, _ = quality_evidence(blocks, flat, table, GRID_NOISE)
             if totals[0] / len(blocks) >= EVIDENCE / 4:
                 return offset, True
