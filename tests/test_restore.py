@@ -537,16 +537,16 @@ def test_an_unexpected_error_in_one_file_does_not_end_the_batch(tmp_path, tiny_w
 
     for i in range(3):
         write_jpeg(tmp_path / "in" / f"{i}.jpg", photo(32, 32, seed=i), quality=30)
-    real = api_module.restore_jpeg
+    real = api_module.restore_as
 
-    def flaky(jpeg, model, options=api_module.RestoreOptions(), progress=None):
+    def flaky(jpeg, first, model, options=api_module.RestoreOptions(), progress=None):
         if jpeg.width == 32 and not flaky.failed:
             flaky.failed = True
             raise ZeroDivisionError("division by zero")
-        return real(jpeg, model, options, progress)
+        return real(jpeg, first, model, options, progress)
 
     flaky.failed = False
-    monkeypatch.setattr(api_module, "restore_jpeg", flaky)
+    monkeypatch.setattr(api_module, "restore_as", flaky)
     out = tmp_path / "out"
     result = run("restore", tmp_path / "in", "-o", out, "--weights", tiny_weights)
     assert result.exit_code == 1 and "unexpected ZeroDivisionError" in result.output
