@@ -41,9 +41,14 @@ STRONG = 6.0  # evidence above which the finding is called certain (confidence 1
 # file's: requantizing onto it needs the file's value within half a first step of the first
 # value, i.e. q1 - q2 above twice the noise between the saves.
 MARGIN = 2
-# The first table is called IJG's when its quality's evidence is this share of what the best
-# step of each frequency, chosen alone among IJG's steps, would give.
-IJG_SHARE = 0.95
+# IJG's tables are taken for the first compression's when the best quality's evidence is at
+# least this share of what each frequency's own best step gives (IJG-coded first saves of
+# Live-1 measured 0.79-1.0; first saves with a flat table of 8, 20 or 40: 0.07-0.66); else the measured steps are,
+# where the frequencies' own evidence reaches FREE_EVIDENCE nats per block (files saved once
+# measured at most 1.9, recompressed after a flat table at least 8.4).
+IJG_SHARE = 0.72
+FREE_EVIDENCE = 4.5
+MEASURED = 1.0  # nats per block at which a frequency's own best first step is reported
 
 
 @dataclass(frozen=True)
@@ -54,13 +59,16 @@ class FirstCompression:
     luma: np.ndarray  # 8×8 first luma table (IJG's at `quality`)
     chroma: np.ndarray  # 8×8 first chroma table (IJG's at `quality`)
     evidence: float  # nats per block in favour of the first compression over a single one
-    ijg: bool  # whether the strongly measured frequencies all agree with IJG's table
+    ijg: bool  # whether IJG's tables explain it (else `luma` holds the measured steps, the file's elsewhere)
     chroma_found: bool  # whether the chroma coefficients show the first chroma table too
     given: bool = False  # given by hand (--first-quality), not found
     # where the first compression's blocks begin in the file's pixels (rows, columns): (0, 0)
     # on the file's own grid, else a photo cropped between the saves (modulo 8, or modulo
     # the MCU where the chroma's first grid was found too)
     offset: tuple[int, int] = (0, 0)
+    # the first step measured alone at each scored frequency where the evidence is strong
+    # (at least `MEASURED` nats per block): ((row, column, step), ...)
+    measured: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def confidence(self) -> float:
@@ -76,6 +84,7 @@ class FirstCompression:
             "chroma": self.chroma_found,
             "given": self.given,
             "grid_offset": list(self.offset),
+            "measured_steps": [list(m) for m in self.measured],
         }
 
 
@@ -211,18 +220,40 @@ def find_first_compression(jpeg: JpegData) -> FirstCompression | None:
 
 
 def _on_file_grid(jpeg: JpegData) -> FirstCompression | None:
+    """On the file's grid: IJG's tables at the quality that explains the file best, or, where
+    they explain it much worse than each frequency's own best step (a first save with tables
+    of its own), the steps measured frequency by frequency."""
     blocks = _sample_blocks(jpeg.components[0].coefficients)
     if len(blocks) < MIN_BLOCKS:
         return None
     totals, best = quality_evidence(blocks, jpeg.table_for(0), _LUMA_TABLES)
     q = int(np.argmax(totals)) + 1
-    evidence = float(totals[q - 1]) / len(blocks)
-    if evidence < EVIDENCE:
-        return None
-    luma = _LUMA_TABLES[q - 1].reshape(8, 8)
-    ijg = bool(totals[q - 1] >= IJG_SHARE * sum(e for _, e in best.values()))
-    chroma = _CHROMA_TABLES[q - 1].reshape(8, 8)
-    return FirstCompression(q, luma, chroma, evidence, ijg, _chroma_agrees(jpeg, q))
+    free = sum(max(e, 0.0) for _, e in best.values())  # each frequency's best step, alone
+    measured = _measured(best, len(blocks))
+    if totals[q - 1] >= IJG_SHARE * free and totals[q - 1] / len(blocks) >= EVIDENCE:
+        luma, chroma = (t[q - 1].reshape(8, 8) for t in (_LUMA_TABLES, _CHROMA_TABLES))
+        evidence = float(totals[q - 1]) / len(blocks)
+        return FirstCompression(q, luma, chroma, evidence, True, _chroma_agrees(jpeg, q), measured=measured)
+    if free / len(blocks) >= FREE_EVIDENCE and measured:
+        q = _closest_quality(measured)  # what the measured steps are nearest: for the record
+        luma = np.asarray(jpeg.table_for(0), dtype=np.int64).copy()  # unmeasured: left as the file has them
+        for row, column, step in measured:
+            luma[row, column] = step
+        chroma = _CHROMA_TABLES[q - 1].reshape(8, 8)  # not used: the chroma is left as it is
+        return FirstCompression(q, luma, chroma, free / len(blocks), False, False, measured=measured)
+    return None
+
+
+def _closest_quality(measured: tuple[tuple[int, int, int], ...]) -> int:
+    """The IJG quality whose luma steps are closest (in ratio) to the measured ones."""
+    index = [row * 8 + column for row, column, _ in measured]
+    steps = np.log([step for *_, step in measured])
+    return int(np.abs(np.log(_LUMA_TABLES[:, index]) - steps).sum(1).argmin()) + 1
+
+
+def _measured(best: dict, blocks: int) -> tuple[tuple[int, int, int], ...]:
+    """(row, column, step) of the frequencies whose own best first step has strong evidence."""
+    return tuple((f // 8, f % 8, step) for f, (step, e) in sorted(best.items()) if e / blocks >= MEASURED)
 
 
 def given_first_compression(jpeg: JpegData, quality: int) -> FirstCompression:
@@ -360,7 +391,8 @@ def _on_shifted_grid(
             ijg = bool(totals[i] >= IJG_SHARE * sum(e for _, e in best.values()))
             luma, chroma = (t[q - 1].reshape(8, 8) for t in (_LUMA_TABLES, _CHROMA_TABLES))
             offset, chroma_found = _chroma_offset(jpeg, phase, q)
-            return FirstCompression(q, luma, chroma, evidence, ijg, chroma_found, offset=offset)
+            measured = _measured(best, len(blocks))
+            return FirstCompression(q, luma, chroma, evidence, ijg, chroma_found, offset=offset, measured=measured)
     return None
 
 
