@@ -30,7 +30,7 @@ SETS = ("30", "90", "30:90", "30:75", "50:90", "20:85", "40:95", "30:90@3,5", "9
 
 
 def parse(spec: str) -> tuple[int | None, int, tuple[int, int]]:
-    """"Q1:Q2@DY,DX" -> (Q1, Q2, (DY, DX)); "Q" -> (None, Q, (0, 0))."""
+    """ "Q1:Q2@DY,DX" -> (Q1, Q2, (DY, DX)); "Q" -> (None, Q, (0, 0))."""
     body, _, crop = spec.partition("@")
     qualities = [int(q) for q in body.split(":")]
     first, second = (None, qualities[0]) if len(qualities) == 1 else qualities

@@ -122,8 +122,10 @@ def main() -> None:
     print_table("other writers", columns, writer_rows(colour, args.limit))
     rows, pair_times = pair_rows(colour, args.pair or list(PAIRS), args.limit)
     print_table("recompressed files", [*columns, "first quality within 1"], rows)
-    print(f"\nfinding: {1000 * np.mean(times):.0f} ms per single-compressed file, "
-          f"{1000 * np.mean(pair_times):.0f} ms per recompressed file (mean)")
+    print(
+        f"\nfinding: {1000 * np.mean(times):.0f} ms per single-compressed file, "
+        f"{1000 * np.mean(pair_times):.0f} ms per recompressed file (mean)"
+    )
 
 
 if __name__ == "__main__":

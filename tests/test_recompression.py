@@ -51,8 +51,13 @@ def test_the_models_are_distributions():
 
 @pytest.mark.parametrize(
     "first, second, crop, offset",
-    [(30, 90, (0, 0), (0, 0)), (50, 90, (0, 0), (0, 0)), (20, 85, (0, 0), (0, 0)), (30, 90, (3, 5), (5, 3)),
-     (40, 95, (2, 4), (6, 4))],
+    [
+        (30, 90, (0, 0), (0, 0)),
+        (50, 90, (0, 0), (0, 0)),
+        (20, 85, (0, 0), (0, 0)),
+        (30, 90, (3, 5), (5, 3)),
+        (40, 95, (2, 4), (6, 4)),
+    ],
 )
 def test_the_first_compression_is_found(first, second, crop, offset):
     found = find_first_compression(read_jpeg(twice(PIXELS, first, second, crop)))

@@ -119,8 +119,10 @@ def _recompressed(record: dict) -> str:
     if first is None:
         return "no (no earlier compression found)"
     tables = "" if first["ijg_tables"] else ", tables not quite IJG's"
-    grid = "" if first["grid_offset"] == [0, 0] else ", its grid shifted: blocks begin at row {}, column {}".format(
-        *first["grid_offset"]
+    grid = (
+        ""
+        if first["grid_offset"] == [0, 0]
+        else ", its grid shifted: blocks begin at row {}, column {}".format(*first["grid_offset"])
     )
     return f"yes: first quality ≈ {first['first_quality']} (confidence {first['confidence']:.2f}{tables}{grid})"
 
