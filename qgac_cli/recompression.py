@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qgac_cli.jpeg import JpegData
+from qgac_cli.jpeg import Component, JpegData
 from qgac_cli.quality import CHROMA_TABLE, LUMA_TABLE, ZIGZAG, scaled_table
 
 # The frequencies scored: the first AC coefficients in zig-zag order, where photos put
@@ -339,10 +339,24 @@ def phase_steps(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return along(plane), along(plane.T)
 
 
-def _window(plane: np.ndarray, size: int = WINDOW, align: int = 16) -> np.ndarray:
-    """The central part of a plane, at most size × size, starting on a multiple of `align`."""
-    top, left = ((n - min(n, size)) // 2 // align * align for n in plane.shape)
-    return plane[top : top + size, left : left + size]
+def _span(length: int, size: int = WINDOW, align: int = 32) -> tuple[int, int]:
+    """The central span (start, stop) of at most `size` pixels of `length`, starting on a
+    multiple of `align` (so that every component's blocks and the MCUs keep their phase)."""
+    size = min(length, size)
+    start = (length - size) // 2 // align * align
+    return start, start + size
+
+
+def _window(jpeg: JpegData, component: int) -> np.ndarray:
+    """A component's samples in the central window (`_span`) of the picture, at the luma's
+    resolution (chroma replicated): only the window's blocks are transformed."""
+    c = jpeg.components[component]
+    fy, fx = (y // s for y, s in zip(jpeg.components[0].sampling, c.sampling))
+    (top, bottom), (left, right) = _span(jpeg.height), _span(jpeg.width)
+    rows, columns = (top // fy, -(-bottom // fy)), (left // fx, -(-right // fx))  # in the component's samples
+    blocks = c.coefficients[rows[0] // 8 : -(-rows[1] // 8), columns[0] // 8 : -(-columns[1] // 8)]
+    plane = samples(blocks, jpeg.tables[c.table_index])[: rows[1] - rows[0], : columns[1] - columns[0]]
+    return plane.repeat(fy, 0).repeat(fx, 1)[: bottom - top, : right - left]
 
 
 def _grid_blocks(plane: np.ndarray, phase: tuple[int, int]) -> np.ndarray:
@@ -375,9 +389,7 @@ def _on_shifted_grid(
     candidates = _coarser(jpeg) if qualities is None else qualities
     if not len(candidates):
         return None
-    first = jpeg.components[0]
-    y = samples(first.coefficients, jpeg.tables[first.table_index])[: jpeg.height, : jpeg.width]
-    y = _window(y)
+    y = _window(jpeg, 0)
     flat = np.full(64, GRID_STEP)
     for phase in _phases(y):
         blocks = _grid_blocks(y, phase)
@@ -404,7 +416,7 @@ def _chroma_offset(jpeg: JpegData, phase: tuple[int, int], quality: int) -> tupl
     if len(jpeg.components) < 3:
         return phase, False
     fy, fx = jpeg.chroma_factor
-    planes = [_window(upsampled(jpeg, i), WINDOW, 16) for i in (1, 2)]
+    planes = [_window(jpeg, i) for i in (1, 2)]
     flat = np.full(64, GRID_STEP)
     table = _CHROMA_TABLES[quality - 1 : quality]
     for dy in range(fy):
@@ -417,14 +429,6 @@ def _chroma_offset(jpeg: JpegData, phase: tuple[int, int], quality: int) -> tupl
             if totals[0] / len(blocks) >= EVIDENCE / 4:
                 return offset, True
     return phase, False
-
-
-def upsampled(jpeg: JpegData, component: int) -> np.ndarray:
-    """A component's samples at the luma's resolution (replicated), cut to the image."""
-    c = jpeg.components[component]
-    fy, fx = jpeg.components[0].sampling[0] // c.sampling[0], jpeg.components[0].sampling[1] // c.sampling[1]
-    plane = samples(c.coefficients, jpeg.tables[c.table_index])
-    return plane.repeat(fy, 0).repeat(fx, 1)[: jpeg.height, : jpeg.width]
 
 
 def _downsampled(plane: np.ndarray, offset: tuple[int, int], factor: tuple[int, int]) -> np.ndarray:
@@ -442,13 +446,17 @@ def first_grid(coefficients: np.ndarray, table: np.ndarray, first: np.ndarray) -
     """A component's coefficients and table brought back to the first compression's grid:
     where the first step is clearly coarser than the file's, each value is requantized to the
     nearest multiple of the first step (the first file's own value, as the noise between the
-    saves is under half a step), else kept. Returns (coefficients, table) of the same shapes."""
+    saves is under half a step), else kept. Returns new (coefficients, table) of the same
+    shapes; made BAND block rows at a time, in float32 (a large picture is never held whole)."""
     table = np.asarray(table, dtype=np.int64)
-    use = np.asarray(first, dtype=np.int64) >= table + MARGIN
+    use = np.asarray(first, dtype=np.int64) >= table + MARGIN  # (8, 8)
     target = np.where(use, first, table)
-    values = coefficients.astype(np.int64) * table  # dequantized
-    requantized = np.where(use, np.round(values / target), coefficients)  # broadcast over blocks
-    return requantized.astype(coefficients.dtype), target
+    out = coefficients.copy()
+    ratio = (table[use] / target[use]).astype(np.float32)  # (n,) file step over first step
+    for b0 in range(0, len(out), BAND):
+        band = out[b0 : b0 + BAND]  # a view: written in place
+        band[..., use] = np.round(band[..., use] * ratio)
+    return out, target
 
 
 def as_first_compression(jpeg: JpegData, found: FirstCompression) -> tuple[JpegData, tuple[int, int]]:
@@ -486,21 +494,47 @@ def _regridded(jpeg: JpegData, found: FirstCompression) -> tuple[JpegData, tuple
     mcu = (8 * fy, 8 * fx) if found.chroma_found else (8, 8)
     pad = tuple((-o) % m for o, m in zip(found.offset, mcu))
     height, width = jpeg.height + pad[0], jpeg.width + pad[1]
-    full = (-(-height // (8 * fy)) * 8 * fy, -(-width // (8 * fx)) * 8 * fx)  # whole MCUs
-
-    def padded(plane: np.ndarray) -> np.ndarray:
-        return np.pad(plane, ((pad[0], full[0] - height), (pad[1], full[1] - width)), mode="edge")
-
-    def quantized(plane: np.ndarray, table: np.ndarray) -> np.ndarray:
-        return np.round(block_coefficients(plane) / table).astype(np.int16)
-
-    y = samples(jpeg.components[0].coefficients, jpeg.table_for(0))[: jpeg.height, : jpeg.width]
-    components = [replace(jpeg.components[0], coefficients=quantized(padded(y), found.luma), table_index=0)]
+    grid = (-(-height // (8 * fy)), -(-width // (8 * fx)))  # MCUs
     tables = [found.luma]
+    components = [_regrid(jpeg, 0, pad, (grid[0] * fy, grid[1] * fx), found.luma)]
     if len(jpeg.components) == 3:
         chroma = found.chroma if found.chroma_found else jpeg.table_for(1)
         tables.append(chroma)
-        for i in (1, 2):
-            plane = _downsampled(padded(upsampled(jpeg, i)), (0, 0), (fy, fx))
-            components.append(replace(jpeg.components[i], coefficients=quantized(plane, chroma), table_index=1))
+        components += [_regrid(jpeg, i, pad, grid, chroma, 1) for i in (1, 2)]
     return replace(jpeg, width=width, height=height, components=tuple(components), tables=tuple(tables)), pad
+
+
+BAND = 32  # block rows regridded at a time: a large picture is never held as floats whole
+
+
+def _regrid(
+    jpeg: JpegData, component: int, pad: tuple[int, int], blocks: tuple[int, int], table: np.ndarray, index: int = 0
+) -> Component:
+    """One component on the padded first grid, quantized with `table`: `blocks` (rows,
+    columns) of them, made BAND block rows at a time."""
+    c = jpeg.components[component]
+    factor = tuple(y // s for y, s in zip(jpeg.components[0].sampling, c.sampling))
+    visible = (-(-jpeg.height // factor[0]), -(-jpeg.width // factor[1]))  # the stored samples inside the picture
+    out = np.empty((*blocks, 8, 8), dtype=np.int16)
+    columns = _taps(np.arange(8 * blocks[1]), pad[1], factor[1], visible[1])
+    for b0 in range(0, blocks[0], BAND):
+        b1 = min(blocks[0], b0 + BAND)
+        rows = _taps(np.arange(8 * b0, 8 * b1), pad[0], factor[0], visible[0])
+        first, last = min(r.min() for r, _ in rows), max(r.max() for r, _ in rows)
+        plane = samples(c.coefficients[first // 8 : last // 8 + 1], jpeg.tables[c.table_index])
+        band = sum(w * plane[r - first // 8 * 8] for r, w in rows)  # (rows of the band, stored columns)
+        band = sum(w * band[:, k] for k, w in columns)  # (rows, columns) of the padded picture
+        out[b0:b1] = np.round(block_coefficients(band) / table)
+    return replace(c, coefficients=out, table_index=index)
+
+
+def _taps(out: np.ndarray, pad: int, factor: int, visible: int) -> list[tuple[np.ndarray, float]]:
+    """Samples `out` (indices) of a component subsampled by `factor` as they would be stored
+    had the picture been padded by `pad` luma pixels before them (edges replicated) and
+    box-averaged again: out[j] = ((f - r)·c[j - q] + r·c[j - q - 1]) / f with q, r =
+    divmod(pad, f), as (indices into the `visible` stored samples, weight) pairs."""
+    q, r = divmod(pad, factor)
+    near = np.clip(out - q, 0, visible - 1)
+    if r == 0:
+        return [(near, 1.0)]
+    return [(near, (factor - r) / factor), (np.clip(out - q - 1, 0, visible - 1), r / factor)]
