@@ -190,3 +190,17 @@ def test_a_first_save_with_tables_of_its_own_is_measured_not_fitted():
     assert all(found.luma[r, c] == file_table[r, c] for r in range(8) for c in range(8) if (r, c) not in measured)
     model = weights.load("fast")
     assert _gain(data, SMOOTH, model, "auto") > _gain(data, SMOOTH, model, "off")  # measured: +0.37 -> +0.44
+
+
+@pytest.mark.parametrize("subsampling", [None, 0, 1])  # grey, 4:4:4, 4:2:2
+@pytest.mark.parametrize("crop", [(0, 0), (3, 5)])
+def test_every_subsampling_and_grey_is_restored_for_it(subsampling, crop):
+    pixels = np.ascontiguousarray(SMOOTH[..., 1]) if subsampling is None else SMOOTH
+    options = {} if subsampling is None else {"subsampling": subsampling}
+    first = decode_with_pillow(pillow_jpeg(pixels, quality=30, **options))[crop[0] :, crop[1] :]
+    data = pillow_jpeg(np.ascontiguousarray(first), quality=90, **options)
+    found = find_first_compression(read_jpeg(data))
+    assert found is not None and found.quality == 30 and found.offset == ((-crop[0]) % 8, (-crop[1]) % 8)
+    model = weights.load("fast")
+    reference = pixels[crop[0] :, crop[1] :]
+    assert _gain(data, reference, model, "auto") > _gain(data, reference, model, "off") + 0.1
