@@ -187,3 +187,31 @@ def test_an_empty_folder_is_refused_before_any_work(tmp_path):
     result = CliRunner().invoke(main, ["eval", str(tmp_path / "empty"), "--quality", "10", "--weights", "nope"])
     assert result.exit_code == 2 and "no images in" in result.output  # before the weights are even looked at
     assert "evaluating" not in result.output
+
+
+def test_eval_scores_recompressed_sets(tmp_path):
+    """--recompress Q1: each test JPEG saved at Q1, decoded, saved again at --quality (rows
+    "Q1>Q2"); the files are recompressed (the first compression is found in them) and
+    --first-quality off scores them as they are."""
+    from qgac_cli.evaluate import compress
+    from qgac_cli.jpeg import read_jpeg
+    from qgac_cli.recompression import find_first_compression
+
+    pixels = photo(96, 128, seed=2)
+    assert find_first_compression(read_jpeg(compress(pixels, 90, "4:2:0", first=30))).quality == 30
+    folder = image_folder(tmp_path / "set", 1, 96, 128)
+    records = {}
+    for first_quality in ("auto", "off"):
+        out = tmp_path / f"{first_quality}.json"
+        args = ["eval", str(folder), "--recompress", "30", "--recompress", "50", "--quality", "90"]
+        result = CliRunner().invoke(
+            main, [*args, "--weights", "fast", "--first-quality", first_quality, "--json", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        records[first_quality] = {(r["quality"], r["method"]): r["psnr"] for r in json.loads(out.read_text())}
+    assert set(records["auto"]) == {(q, m) for q in ("30>90", "50>90") for m in ("jpeg", "fast")}
+    for q in ("30>90", "50>90"):
+        assert records["auto"][(q, "jpeg")] == records["off"][(q, "jpeg")]
+        assert records["auto"][(q, "fast")] > records["off"][(q, "fast")]
+    bad = CliRunner().invoke(main, ["eval", "--paired", str(folder), str(folder), "--recompress", "30"])
+    assert bad.exit_code == 2
