@@ -17,12 +17,14 @@ from PIL import Image
 
 from qgac_cli import api
 from qgac_cli.errors import OutputAppearedError, OutputExistsError, QgacError, UsageError
-from qgac_cli.jpeg import JpegData
+from qgac_cli.jpeg import JpegData, file_bytes, read_header
 from qgac_cli.output import (
     EXTENSIONS,
+    FORMAT_MAX_SIDE,
     FORMAT_SUFFIX,
     OutputOptions,
     RestoredImage,
+    check_size,
     encode_image,
     format_for,
     write_atomic,
@@ -241,20 +243,35 @@ def apply_shard(jobs: list[Job], spec: str | None, environ: dict) -> list[Job]:
     return jobs
 
 
-def dry_run(jobs: list[Job], overwrite: bool) -> list[tuple[Job, str, bool]]:
+def dry_run(jobs: list[Job], overwrite: bool, fmt: str | None = None) -> list[tuple[Job, str, bool]]:
     """--dry-run: for each job what the real run would do, and whether that fails it before
-    any restoring (a clash, a refusal): the real run's exit code follows from it."""
+    any restoring (a clash, a refusal, an image its output format cannot hold): the real
+    run's exit code follows from it."""
     clashing = clashes(jobs)
     plan = []
     for job in jobs:
         try:
             if job in clashing:
                 plan.append((job, "clash: " + clashing[job], True))
+            elif not check_target(job, overwrite):
+                plan.append((job, "skip (exists; --overwrite)", False))
             else:
-                plan.append((job, "write" if check_target(job, overwrite) else "skip (exists; --overwrite)", False))
+                _check_output_size(job, fmt)
+                plan.append((job, "write", False))
         except QgacError as e:
             plan.append((job, f"refused: {e}", True))
     return plan
+
+
+def _check_output_size(job: Job, fmt: str | None) -> None:
+    """The size check of a real run, from the input's header (markers only); standard input
+    is not read ahead."""
+    chosen = format_for(None if job.target == "-" else job.target, fmt)
+    if job.source == "-" or chosen not in FORMAT_MAX_SIDE:
+        return
+    data, name = file_bytes(job.source, job.source)
+    header = read_header(data, name)
+    check_size(chosen, header.width, header.height, job.source)
 
 
 def shard(jobs: list[Job], index: int, count: int) -> list[Job]:
@@ -414,6 +431,7 @@ def run_batch(
                     entry = _facts(job, jpeg, size)
                     started = time.perf_counter()
                     fmt = format_for(job.target if job.target != "-" else None, output.format)
+                    check_size(fmt, jpeg.width, jpeg.height, job.source)
                     progress = (lambda done, count, job=job: on_tile(job, done, count)) if on_tile else None
                     image = api.restore(jpeg, model, options, progress)
                     entry.seconds = time.perf_counter() - started

@@ -12,8 +12,12 @@ PRECISIONS = ("auto", "bf16", "fp32")
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
+DEVICES = "auto, cpu, cuda or cuda:N"  # the devices qgac runs on (its kernels: CPU and CUDA)
+
+
 def pick_device(name: str):
-    """A torch.device; "auto" prefers CUDA. Raises UsageError for unknown or absent devices."""
+    """A torch.device; "auto" prefers CUDA. Raises UsageError for a device qgac does not run
+    on (mps, xpu, meta...), an absent one, or a GPU index past the last."""
     import torch
 
     if name == "auto":
@@ -21,9 +25,13 @@ def pick_device(name: str):
     try:
         device = torch.device(name)
     except RuntimeError as e:
-        raise UsageError(f"unknown device {name!r} (auto, cpu, cuda, cuda:N)") from e
+        raise UsageError(f"unknown device {name!r} ({DEVICES})") from e
+    if device.type not in ("cpu", "cuda"):
+        raise UsageError(f"device {name!r} is not one qgac runs on ({DEVICES})")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("CUDA was asked for but is not available on this machine")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UsageError(f"no GPU {device.index}: this machine has {torch.cuda.device_count()}")
     return device
 
 

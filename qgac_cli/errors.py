@@ -48,6 +48,10 @@ class UnusableWeightsError(WeightsError, UsageError):
     found when they are loaded, before any image, so a usage error too (exit 2)."""
 
 
+class OutputTooLargeError(QgacError):
+    """The image is larger than the output format can hold (WebP: 16 383 pixels a side)."""
+
+
 class OutputExistsError(QgacError):
     """The output exists and overwriting was not asked for, or would overwrite the input."""
 

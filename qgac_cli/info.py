@@ -26,16 +26,18 @@ def describe(
     header = info.header
     tables = info.tables
     estimate = estimate_quality(list(tables.tables)) if tables else None
+    restorable = info.unsupported is None and info.problem is None
     return {
         "path": str(path),
         "width": header.width,
         "height": header.height,
         "components": header.components,
         "color_space": _color_space(header),
-        "restorable": info.unsupported is None,
+        "restorable": restorable,
         "unsupported": info.unsupported,
+        "problem": info.problem,  # what is wrong past the header (a corrupt or cut scan), or null
         "subsampling": subsampling_name(header.sampling),
-        "sampling_factors": [list(s) for s in header.sampling],
+        "sampling_factors": [[h, v] for v, h in header.sampling],  # (horizontal, vertical), as libjpeg and Pillow
         "coding": header.coding,
         "progressive": header.progressive,
         "arithmetic": header.arithmetic,
@@ -57,7 +59,7 @@ def describe(
         "xmp": metadata.xmp_packet(info.segments) is not None,
         "iptc": metadata.iptc_record(metadata.photoshop_resources(info.segments)) is not None,
         "comment": (text.decode("utf-8", "replace") if (text := metadata.comment(info.segments)) else None),
-        **(_recompressed(data, str(path), max_scans) if recompression and info.unsupported is None else {}),
+        **(_recompressed(data, str(path), max_scans) if recompression and restorable else {}),
     }
 
 
@@ -76,5 +78,5 @@ def _color_space(header) -> str:
     if header.components == 4:
         return "YCCK" if header.adobe_transform == 2 else "CMYK"
     if header.components == 3:
-        return "RGB" if header.adobe_transform == 0 else "YCbCr"
+        return "RGB" if header.rgb_coded else "YCbCr"
     return "Grayscale" if header.components == 1 else f"{header.components} components"

@@ -95,6 +95,19 @@ class JpegHeader:
     sampling: tuple[tuple[int, int], ...]  # (vertical, horizontal) per component
     adobe_transform: int | None
     restart_interval: int
+    jfif: bool = False  # an APP0 JFIF segment before the first scan
+    component_ids: tuple[int, ...] = ()
+
+    @property
+    def rgb_coded(self) -> bool:
+        """Whether libjpeg decodes the three components as RGB rather than YCbCr, by its own
+        rule (jdapimin.c): a JFIF marker means YCbCr; else an Adobe marker says (transform 0:
+        RGB); else component ids 'R', 'G', 'B' mean RGB."""
+        if self.components != 3 or self.jfif:
+            return False
+        if self.adobe_transform is not None:
+            return self.adobe_transform == 0
+        return self.component_ids == (82, 71, 66)
 
 
 @dataclass(frozen=True)
@@ -190,9 +203,12 @@ def read_header(data: bytes, source: str = "<bytes>") -> JpegHeader:
     sof: tuple[int, bytes] | None = None
     adobe: int | None = None
     restart = 0
+    jfif = False
     for marker, payload in _segments(data, source):
         if marker in _SOF_KINDS and sof is None:
             sof = (marker, payload)
+        elif marker == 0xE0 and payload.startswith(b"JFIF\x00"):
+            jfif = True
         elif marker == 0xEE and payload.startswith(b"Adobe") and len(payload) >= 12:
             adobe = payload[11]
         elif marker == 0xDD and len(payload) >= 2:
@@ -206,6 +222,7 @@ def read_header(data: bytes, source: str = "<bytes>") -> JpegHeader:
     if len(payload) < 6 + 3 * count:
         raise JpegError("truncated frame header", source)
     sampling = tuple((payload[6 + 3 * i + 1] & 0x0F, payload[6 + 3 * i + 1] >> 4) for i in range(count))
+    ids = tuple(payload[6 + 3 * i] for i in range(count))
     coding, progressive, arithmetic, supported = _SOF_KINDS[marker]
     return JpegHeader(
         width,
@@ -219,6 +236,8 @@ def read_header(data: bytes, source: str = "<bytes>") -> JpegHeader:
         sampling,
         adobe,
         restart,
+        jfif,
+        ids,
     )
 
 
@@ -234,7 +253,7 @@ def check_supported(
         raise UnsupportedJpegError("CMYK/YCCK JPEG is not supported", source)
     if header.components not in (1, 3):
         raise UnsupportedJpegError(f"{header.components}-component JPEG is not supported", source)
-    if header.components == 3 and header.adobe_transform == 0:
+    if header.rgb_coded:
         raise UnsupportedJpegError("RGB-coded JPEG (no YCbCr transform) is not supported", source)
     if header.width == 0 or header.height == 0:
         raise JpegError("image size of zero in the frame header", source)
@@ -335,6 +354,9 @@ def read_tables(data: bytes, source: str = "<bytes>", max_scans: int = DEFAULT_M
             continue
         if marker == 0xD9:
             break
+        if marker < 0xC0:  # reserved codes: corrupt data, not a marker
+            where = f"in scan {scans}" if scans else "between the markers"
+            raise JpegError(f"corrupt data {where}: 0xFF 0x{marker:02X} at byte {pos - 2:,} is no marker", source)
         if pos + 2 > n or int.from_bytes(data[pos : pos + 2], "big") < 2:
             raise JpegError(_cut_short(scans) if pos + 2 > n else "malformed marker segment", source)
         end = pos + int.from_bytes(data[pos : pos + 2], "big")
@@ -393,6 +415,7 @@ class JpegInfo:
     orientation: int
     segments: tuple[Segment, ...] = ()  # XMP, IPTC and comment segments (metadata.is_carried)
     unsupported: str | None = None  # why `restore` refuses the file (CMYK, 12-bit, ...), or None
+    problem: str | None = None  # what is wrong past the header (a corrupt or cut scan), or None
 
 
 def _quantization_tables(payload: bytes, source: str) -> dict[int, np.ndarray]:
@@ -422,9 +445,14 @@ def read_info(data: bytes, source: str = "<bytes>", max_scans: int = DEFAULT_MAX
         unsupported = None
     except UnsupportedJpegError as e:  # described all the same: info only reads markers
         unsupported = e.args[0]
-    tables = read_tables(data, source, max_scans) if header.supported_coding else None
+    tables, problem = None, None
+    if header.supported_coding:
+        try:
+            tables = read_tables(data, source, max_scans)
+        except JpegError as e:  # the header and metadata are described all the same
+            problem = e.args[0]
     icc, exif, orientation = _metadata(data)
-    return JpegInfo(header, tables, icc, exif, orientation, carried_segments(data, source), unsupported)
+    return JpegInfo(header, tables, icc, exif, orientation, carried_segments(data, source), unsupported, problem)
 
 
 def carried_segments(data: bytes, source: str = "<bytes>") -> tuple[Segment, ...]:
@@ -465,12 +493,14 @@ _METADATA_MARKERS = {*range(0xE0, 0xF0), 0xFE}  # APP0..APP15, COM
 _STANDALONE_MARKERS = {0x01, *range(0xD0, 0xDA)}  # TEM, RST0..7, SOI, EOI
 
 
-_MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+# As libjpeg reads entropy-coded data: a run of 0xFF then 0x00 is one stuffed 0xFF byte, a
+# run of 0xFF then RSTn a restart marker, a run of 0xFF then anything else a marker.
+_MARKER_IN_SCAN = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
 
 
 def _scan_end(data: bytes, pos: int) -> int:
-    """Where the entropy-coded data starting at `pos` ends: the first 0xFF that begins a
-    marker (not a stuffed 0xFF00, not a restart marker), or the end of the data."""
+    """Where the entropy-coded data starting at `pos` ends: the first 0xFF of the run that
+    begins a marker (not a stuffed 0xFF00, not a restart marker), or the end of the data."""
     found = _MARKER_IN_SCAN.search(data, pos)
     return found.start() if found else len(data)
 

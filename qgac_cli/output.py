@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from qgac_cli import metadata
-from qgac_cli.errors import OutputAppearedError, UsageError
+from qgac_cli.errors import OutputAppearedError, OutputTooLargeError, UsageError
 from qgac_cli.jpeg import SUBSAMPLING_CODES
 from qgac_cli.metadata import Segment
 from qgac_cli.png import write_png
@@ -49,6 +49,20 @@ class RestoredImage:
 
 EXTENSIONS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg"}
 FORMAT_SUFFIX = {"png": ".png", "tiff": ".tif", "webp": ".webp", "jpeg": ".jpg"}
+# The longest side each format can hold, where it has a limit (libwebp's 16383; libjpeg's 65535,
+# which no JPEG input exceeds either).
+FORMAT_MAX_SIDE = {"webp": 16383, "jpeg": 65535}
+
+
+def check_size(fmt: str, width: int, height: int, source: str | None = None) -> None:
+    """Refuse, before any work, an image the output format cannot hold."""
+    limit = FORMAT_MAX_SIDE.get(fmt)
+    if limit is not None and max(width, height) > limit:
+        raise OutputTooLargeError(
+            f"{width}x{height} is too large for {fmt.upper()} output (at most {limit:,} pixels a side); "
+            "write PNG or TIFF",
+            source,
+        )
 
 # EXIF orientation -> (transpose?, flip vertical?, flip horizontal?) applied in that order.
 _ORIENT = {

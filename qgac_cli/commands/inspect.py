@@ -93,7 +93,7 @@ def _print_info(records: list[dict]) -> None:
             ("components", r["components"]),
             ("subsampling", r["subsampling"]),
             ("coding", r["coding"] + (f", {r['scans']} scans" if (r["scans"] or 0) > 1 else "")),
-            ("restorable", "yes" if r["restorable"] else f"no: {r['unsupported']}"),
+            ("restorable", "yes" if r["restorable"] else f"no: {r['unsupported'] or r['problem']}"),
             ("restart interval", r["restart_interval"]),
             ("estimated quality", quality),
             ("recompressed", _recompressed(r)),

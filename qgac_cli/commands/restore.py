@@ -205,7 +205,7 @@ def restore(
         if len(weights_list) > 1:
             raise usage("restore takes one --weights")
         if dry_run:
-            plan = batch.dry_run(jobs, overwrite)
+            plan = batch.dry_run(jobs, overwrite, fmt)
             for job, what, _ in plan:
                 click.echo(f"{job.source} -> {job.target}: {what}")
             sys.exit(1 if any(fails for _, _, fails in plan) else 0)
