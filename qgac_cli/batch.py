@@ -309,6 +309,12 @@ class Report:
     """Outcome of a batch, file by file as it goes: decides the exit code."""
 
     files: list[FileRecord] = field(default_factory=list)
+    planned: int = 0  # the jobs the batch was given (0: as many as ended)
+    interrupted: str | None = None  # the signal that stopped the batch (SIGINT, SIGTERM, SIGHUP), or None
+
+    @property
+    def not_done(self) -> int:
+        return max(self.planned - len(self.files), 0)
 
     def _sources(self, status: str) -> list[str]:
         return [r.source for r in self.files if r.status == status]
@@ -339,6 +345,8 @@ class Report:
             "restored": len(self.restored),
             "skipped": len(self.skipped),
             "failed": len(self.failed),
+            "not_done": self.not_done,
+            "interrupted": self.interrupted,
             "megapixels": round(self.megapixels, 3),
             "seconds": round(sum(r.seconds for r in self.files), 3),
             "files": [{**asdict(r), "seconds": round(r.seconds, 3)} for r in self.files],

@@ -2,7 +2,7 @@
 report, exit. Data goes to stdout, messages and progress to stderr. torch is imported only
 inside the commands that need it, so `qgac --help` and `qgac --version` are instant.
 
-Exit codes: 0 success, 1 some inputs failed, 2 usage error, 130 Ctrl-C, 143 SIGTERM.
+Exit codes: 0 success, 1 some inputs failed, 2 usage error, 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def main() -> None:
 
     \b
     Exit codes: 0 done, 1 some inputs failed (each named on stderr), 2 usage error
-    (checked before any work), 130 interrupted (Ctrl-C, after a summary), 143 SIGTERM.
+    (checked before any work), 130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP (the
+    terminal closed); an interrupted restore prints its summary and writes --json first.
     Shell completion: eval "$(_QGAC_COMPLETE=bash_source qgac)" (zsh_source, fish_source).
     """
     # Pillow warns (with its own file paths) about every oddity of a file's metadata, thousands

@@ -1,4 +1,5 @@
 import io
+import json
 import os
 import struct
 import zlib
@@ -565,7 +566,8 @@ def test_a_stopped_batch_leaves_no_partial_file(tmp_path, signame, code):
         write_jpeg(folder / f"{i:02d}.jpg", photo(384, 512, seed=i), quality=30)
     out = tmp_path / "out"
     child = subprocess.Popen(
-        [sys.executable, "-m", "qgac_cli", "restore", str(folder), "-o", str(out), "-q", "--weights", "base"],
+        [sys.executable, "-m", "qgac_cli", "restore", str(folder), "-o", str(out), "-q", "--weights", "base"]
+        + ["--json", str(tmp_path / "summary.json")],
         stderr=subprocess.PIPE,
         # a shell starts background jobs with SIGINT ignored, and Python then keeps it ignored:
         # the child gets the default disposition back, as a program started from a terminal has
@@ -576,11 +578,15 @@ def test_a_stopped_batch_leaves_no_partial_file(tmp_path, signame, code):
         time.sleep(0.05)
     child.send_signal(getattr(signal, signame))
     assert child.wait(timeout=120) == code
-    if signame == "SIGINT":  # the summary counts every file written, the one finished while stopping too
-        import re
+    # the summary counts every file written, the one finished while stopping too, for every signal
+    import re
 
-        said = child.stderr.read().decode()
-        assert int(re.search(r"interrupted: restored (\d+)", said).group(1)) == len(list(out.glob("*.png")))
+    said = child.stderr.read().decode()
+    written = len(list(out.glob("*.png")))
+    assert int(re.search(rf"interrupted \({signame}\): restored (\d+)", said).group(1)) == written
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["interrupted"] == signame and summary["restored"] == written
+    assert summary["not_done"] == 30 - len(summary["files"]) > 0
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
     for png in out.glob("*.png"):
         with Image.open(png) as im:

@@ -186,7 +186,7 @@ def restore(
     \b
     Metadata (EXIF, ICC, XMP, IPTC, comments) goes into every format that can hold it.
     Exit codes: 0 all restored or skipped, 1 some failed, 2 usage error (nothing done),
-    130 Ctrl-C, 143 SIGTERM.
+    130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (the terminal closed); each after a summary.
     """
     from qgac_cli import api, batch
     from qgac_cli.jpeg import DEFAULT_MAX_PIXELS
@@ -235,17 +235,18 @@ def restore(
         keep_orientation=keep_orientation,
         strip_metadata=strip_metadata,
     )
-    report = batch.Report()
+    report = batch.Report(planned=len(jobs))
     try:
         _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, verbose, report)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped) as stop:
+        report.interrupted = stop.name if isinstance(stop, Stopped) else "SIGINT"
         click.echo(
-            f"qgac: interrupted: restored {len(report.restored)}, skipped {len(report.skipped)}, "
-            f"failed {len(report.failed)}, not done {len(jobs) - len(report.files)}",
+            f"qgac: interrupted ({report.interrupted}): restored {len(report.restored)}, skipped "
+            f"{len(report.skipped)}, failed {len(report.failed)}, not done {report.not_done}",
             err=True,
         )
         _write_summary(report, json_path)
-        sys.exit(130)
+        sys.exit(stop.code if isinstance(stop, Stopped) else 130)
     if not quiet and not verbose and len(jobs) == 1 and report.skipped:
         click.echo(f"qgac: skipped {jobs[0].source}: {jobs[0].target} exists (use --overwrite)", err=True)
     if not quiet and len(jobs) > 1:
@@ -312,15 +313,27 @@ def _failure_line(source: str, message: str) -> str:
     return f"qgac: error: {message}" if named else f"qgac: error: {source}: {message}"
 
 
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP (the terminal closed), raised where the batch is: it ends like
+    Ctrl-C, with a summary, the --json file and the exit code 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signum)
+        self.name = signal.Signals(signum).name
+        self.code = 128 + signum
+
+
 def _terminate_cleanly() -> None:
     """SIGTERM and SIGHUP (the terminal closed) end the batch like an exception, not a kill:
-    the file being written is finished or removed (no .part left behind), then the process
-    exits 128 + the signal (143, 129)."""
+    the file being written is finished or removed (no .part left behind), the summary and
+    the --json file say what was not done, then the process exits 128 + the signal (143, 129)."""
     import signal
     import threading
 
     def handler(signum, frame):
-        raise SystemExit(128 + signum)
+        raise Stopped(signum)
 
     if threading.current_thread() is threading.main_thread():  # only there can Python take signals
         for signum in (signal.SIGTERM, signal.SIGHUP):
