@@ -111,8 +111,12 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
-def plot(summary: list[dict], path: str) -> None:
-    """Equivalent quality and storage saved against input quality (paper, figure 19)."""
+_METRIC_NAMES = {"ssim": "SSIM", "psnr": "PSNR", "psnrb": "PSNR-B", "psnr_y": "PSNR-Y"}
+
+
+def plot(summary: list[dict], path: str, metric: str = "ssim") -> None:
+    """Equivalent quality and storage saved against input quality (paper, figure 19), under
+    the `metric` the equivalence was judged by; the saving from 0 %, so shares compare."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,6 +132,8 @@ def plot(summary: list[dict], path: str) -> None:
     a.plot([lo, hi], [lo, hi], "k--", linewidth=0.8, label="no gain")
     a.set_xlabel("input JPEG quality"), a.set_ylabel("equivalent JPEG quality"), a.set_title("equivalent quality")
     b.set_xlabel("input JPEG quality"), b.set_ylabel("storage saved (%)"), b.set_title("storage saved")
+    b.set_ylim(bottom=0, top=max(5.0, 1.1 * max(r["percent_saved"] for r in summary)))
+    fig.suptitle(f"restored by qgac against plain JPEG decodes, equal {_METRIC_NAMES.get(metric, metric)}")
     a.legend(), b.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

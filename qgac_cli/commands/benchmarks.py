@@ -290,7 +290,7 @@ def equivalent_quality(
     if csv_path:
         write_csv(records, csv_path)
     if plot_path:
-        plot(summary, plot_path)
+        plot(summary, plot_path, cfg.metric)
 
 
 def _print_equivalent(summary: list[dict], metric: str) -> None:

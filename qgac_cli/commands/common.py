@@ -26,10 +26,29 @@ def console():
 
 
 def table_console():
-    """Tables on stdout: the terminal's width, or wide enough to cut nothing when piped."""
+    """Tables on stdout: the terminal's width, or, piped, wide enough to cut nothing and
+    without the trailing spaces rich pads each line with."""
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    return Console() if sys.stdout.isatty() else PlainConsole()
+
+
+class PlainConsole:
+    """Prints rich renderables to stdout as plain text, each line stripped at its end."""
+
+    def __init__(self) -> None:
+        import io
+
+        from rich.console import Console
+
+        self._buffer = io.StringIO()
+        self._console = Console(width=200, file=self._buffer)
+
+    def print(self, *objects, **options) -> None:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._console.print(*objects, **options)
+        click.echo("\n".join(line.rstrip() for line in self._buffer.getvalue().splitlines()))
 
 
 def complete_weights(ctx, param, incomplete: str) -> list:

@@ -344,7 +344,15 @@ def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, ve
     """Run the batch with what the user sees as it goes: failures (and with -v every file) as
     they happen; on a terminal a bar over the files and, for an image of several tiles, one
     over its tiles."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Column
 
     from qgac_cli.jpeg import max_file_bytes, read_stream
 
@@ -370,14 +378,18 @@ def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, ve
                 click.echo(text, err=True)
 
         return batch.run_batch(jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout, report)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
+    with Progress(  # columns of fixed width (the tile bar's name does not move them), times labelled
+        TextColumn("[bold]{task.description}", table_column=Column(width=9)),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[mp]}"),
+        MofNCompleteColumn(table_column=Column(width=11, justify="right")),
+        TextColumn("{task.fields[mp]}", table_column=Column(width=24, no_wrap=True, overflow="ellipsis")),
+        TimeElapsedColumn(),
+        TextColumn("elapsed,"),
         TimeRemainingColumn(),
+        TextColumn("left"),
         console=stderr,
         transient=len(jobs) == 1,
+        speed_estimate_period=300,  # the estimate of time left from the last 5 minutes, not 30 s: steadier
     ) as progress:
         files = progress.add_task("restoring", total=len(jobs), mp="0.0 MP") if len(jobs) > 1 else None
         tiles = {"task": None}
