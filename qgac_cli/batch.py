@@ -30,6 +30,7 @@ from qgac_cli.output import (
     write_atomic,
     write_image,
 )
+from qgac_cli.pathnames import json_path
 
 JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
 STDIN_NAME = "stdin"  # the output's name for standard input in an output folder
@@ -349,7 +350,15 @@ class Report:
             "interrupted": self.interrupted,
             "megapixels": round(self.megapixels, 3),
             "seconds": round(sum(r.seconds for r in self.files), 3),
-            "files": [{**asdict(r), "seconds": round(r.seconds, 3)} for r in self.files],
+            "files": [
+                {
+                    **asdict(r),
+                    "seconds": round(r.seconds, 3),
+                    **json_path("source", r.source),
+                    **json_path("target", r.target),
+                }
+                for r in self.files
+            ],
         }
 
 

@@ -9,6 +9,7 @@ import os
 from qgac_cli import metadata
 from qgac_cli.errors import QgacError
 from qgac_cli.jpeg import DEFAULT_MAX_SCANS, file_bytes, read_info, read_jpeg, subsampling_name
+from qgac_cli.pathnames import json_path
 from qgac_cli.quality import estimate_quality
 from qgac_cli.recompression import find_first_compression
 
@@ -28,7 +29,7 @@ def describe(
     estimate = estimate_quality(list(tables.tables)) if tables else None
     restorable = info.unsupported is None and info.problem is None
     return {
-        "path": str(path),
+        **json_path("path", str(path)),
         "width": header.width,
         "height": header.height,
         "components": header.components,

@@ -88,3 +88,30 @@ def test_info_gives_sampling_factors_as_libjpeg_does():
     data = pillow_jpeg(photo(32, 32), quality=80, subsampling=1)  # 4:2:2: Y is 2 wide, 1 high
     record = json.loads(CliRunner().invoke(main, ["info", "--json", "-"], input=data).output)
     assert record["sampling_factors"] == [[2, 1], [1, 1], [1, 1]]
+
+
+def test_a_file_name_that_is_not_utf8_comes_out_of_json_usable(tmp_path, tiny_weights):
+    import base64
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    raw = os.fsencode(str(folder)) + b"/caf\xe9.jpg"  # Latin-1, not UTF-8
+    with open(raw, "wb") as f:
+        f.write(pillow_jpeg(photo(16, 16)))
+    summary = tmp_path / "s.json"
+    command = [sys.executable, "-m", "qgac_cli", "restore", str(folder), "-o", str(tmp_path / "out")]
+    done = subprocess.run([*command, "--weights", tiny_weights, "--json", str(summary)], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(summary.read_bytes().decode("utf-8"))["files"][0]  # strict UTF-8 JSON
+    assert record["source"].endswith("caf\\xe9.jpg") and base64.b64decode(record["source_bytes"]) == raw
+    assert os.path.exists(base64.b64decode(record["target_bytes"]))
+
+
+def test_tables_piped_have_no_trailing_spaces_and_help_lists_every_exit_code():
+    result = CliRunner().invoke(main, ["models"])
+    assert result.exit_code == 0 and not [line for line in result.output.splitlines() if line != line.rstrip()]
+    for command in (["--help"], ["restore", "--help"]):
+        assert "129" in CliRunner().invoke(main, command).output
