@@ -105,6 +105,81 @@ def parse_exif(exif: bytes | None) -> Image.Exif | None:
     return data
 
 
+# --------------------------------------------------------------------------- EXIF patched in place
+# A camera's maker note holds offsets that stay valid only while the EXIF block keeps its
+# layout (most count from the block's TIFF header), so the block is carried as it was and the
+# few values a restore must change are written over in place.
+
+ORIENTATION, PIXEL_X, PIXEL_Y = 0x0112, 0xA002, 0xA003
+EXIF_IFD, GPS_IFD, INTEROP_IFD = 0x8769, 0x8825, 0xA005
+_SHORT, _LONG = 3, 4
+
+
+def _ifd_entries(tiff: bytes, endian: str, offset: int) -> dict[int, tuple[int, int, int]] | None:
+    """tag -> (type, count, position of its 4-byte value field) of the directory at
+    `offset` of a TIFF structure, or None where it lies outside it."""
+    if offset < 8 or offset + 2 > len(tiff):
+        return None
+    (count,) = struct.unpack(endian + "H", tiff[offset : offset + 2])
+    if offset + 2 + 12 * count > len(tiff):
+        return None
+    entries = {}
+    for i in range(count):
+        at = offset + 2 + 12 * i
+        tag, kind, n = struct.unpack(endian + "HHI", tiff[at : at + 8])
+        entries[tag] = (kind, n, at + 8)
+    return entries
+
+
+def _value(tiff: bytes, endian: str, entry: tuple[int, int, int]) -> int | None:
+    kind, n, at = entry
+    if n != 1 or kind not in (_SHORT, _LONG):
+        return None
+    return struct.unpack(endian + ("H" if kind == _SHORT else "I"), tiff[at : at + (2 if kind == _SHORT else 4)])[0]
+
+
+def _put(tiff: bytearray, endian: str, entry: tuple[int, int, int], value: int) -> bool:
+    kind, n, at = entry
+    if n != 1 or kind not in (_SHORT, _LONG) or (kind == _SHORT and value > 0xFFFF):
+        return False
+    tiff[at : at + (2 if kind == _SHORT else 4)] = struct.pack(endian + ("H" if kind == _SHORT else "I"), value)
+    return True
+
+
+def _swap_dimensions(tiff: bytearray, endian: str, pointer: tuple[int, int, int]) -> bool:
+    """Swap the EXIF directory's pixel dimensions in place (True where there are none)."""
+    offset = _value(tiff, endian, pointer)
+    sub = _ifd_entries(tiff, endian, offset) if offset is not None else None
+    if sub is None or PIXEL_X not in sub or PIXEL_Y not in sub:
+        return True
+    x, y = _value(tiff, endian, sub[PIXEL_X]), _value(tiff, endian, sub[PIXEL_Y])
+    return (
+        x is not None and y is not None and _put(tiff, endian, sub[PIXEL_X], y) and _put(tiff, endian, sub[PIXEL_Y], x)
+    )
+
+
+def upright_exif(exif: bytes | None, quarter_turn: bool) -> bytes | None:
+    """The EXIF block byte for byte as it was, but for its orientation tag set to 1 (the
+    pixels are turned) and, after a quarter turn, its pixel dimensions swapped: written over in
+    place, so maker notes, the thumbnail and every offset stay valid. None where the block's
+    structure cannot be read or those values cannot be written in place."""
+    if not exif:
+        return None
+    prefix = 6 if exif.startswith(b"Exif\x00\x00") else 0
+    tiff = bytearray(exif[prefix:])
+    endian = {b"II": "<", b"MM": ">"}.get(bytes(tiff[:2]))
+    if endian is None or len(tiff) < 8 or struct.unpack(endian + "H", tiff[2:4])[0] != 42:
+        return None
+    main = _ifd_entries(tiff, endian, struct.unpack(endian + "I", tiff[4:8])[0])
+    if main is None:
+        return None
+    if ORIENTATION in main and not _put(tiff, endian, main[ORIENTATION], 1):
+        return None
+    if quarter_turn and EXIF_IFD in main and not _swap_dimensions(tiff, endian, main[EXIF_IFD]):
+        return None
+    return exif[:prefix] + bytes(tiff)
+
+
 def exif_without_orientation(exif: bytes | None) -> bytes | None:
     """The EXIF block with its orientation tag set to 1 (pixels already turned), or None where
     there is none or Pillow cannot parse it."""
@@ -186,10 +261,17 @@ def tiff_tags(segments: tuple[Segment, ...]) -> dict[int, bytes | str]:
 
 # --------------------------------------------------------------------------- EXIF in TIFF
 
-EXIF_IFD, GPS_IFD, INTEROP_IFD = 0x8769, 0x8825, 0xA005
 _DIRECTORY_NAMES = {EXIF_IFD: "EXIF", GPS_IFD: "GPS", INTEROP_IFD: "interoperability"}
 # pointers that only make sense inside the file they came from (TIFF's SubIFDs, JPEG thumbnail)
 _FOREIGN_POINTERS = (0x014A, 0x0201, 0x0202)
+# tags that describe the layout of another file's image data (a Photoshop document's
+# ImageWidth, say): libtiff refuses a directory that contradicts the image it writes, and
+# writes its own
+_IMAGE_LAYOUT = (256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 322, 323, 324, 325, 338, 339, 347, 530)
+MAKER_NOTE = 0x927C
+# maker notes whose offsets count from their own start (or that hold none): they survive being
+# moved. Others (Canon's, Sony's, older Nikon's...) count from the EXIF block's start.
+_SELF_CONTAINED_NOTES = (b"Nikon\x00\x02", b"OLYMPUS\x00", b"OM SYSTEM\x00", b"FUJIFILM", b"Apple iOS\x00")
 
 
 @dataclass(frozen=True)
@@ -236,10 +318,14 @@ def tiff_exif(exif: bytes | None) -> TiffExif:
                 found[INTEROP_IFD] = interop
             else:
                 del found[INTEROP_IFD]
+        note = found.get(MAKER_NOTE)
+        if note is not None and not (isinstance(note, bytes) and note.startswith(_SELF_CONTAINED_NOTES)):
+            del found[MAKER_NOTE]
+            dropped.append("the camera's maker note (TIFF moves it, which breaks its offsets)")
         directories[tag] = found
     tags = Image.Exif()
     for tag, value in data.items():
-        if tag not in (EXIF_IFD, GPS_IFD, *_FOREIGN_POINTERS):
+        if tag not in (EXIF_IFD, GPS_IFD, *_FOREIGN_POINTERS, *_IMAGE_LAYOUT):
             tags[tag] = value
     return TiffExif(tags, {tag: d for tag, d in directories.items() if d}, tuple(dropped))
 
