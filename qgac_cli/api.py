@@ -256,4 +256,5 @@ def restore(
         jpeg.subsampling,
         jpeg.segments,
         first,
+        jpeg.notes,
     )

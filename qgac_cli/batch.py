@@ -430,7 +430,7 @@ def run_batch(
         """Encode and write one image (beside the next one's restoration): (bytes, seconds,
         notes on metadata that could not be carried)."""
         started = time.perf_counter()
-        notes: list[str] = []
+        notes: list[str] = list(image.notes)
         if job.target == "-":
             data = encode_image(image, fmt, output, notes)
             write_stdout(data)

@@ -60,6 +60,7 @@ def describe(
         "xmp": metadata.xmp_packet(info.segments) is not None,
         "iptc": metadata.iptc_record(metadata.photoshop_resources(info.segments)) is not None,
         "comment": (text.decode("utf-8", "replace") if (text := metadata.comment(info.segments)) else None),
+        "notes": list(info.notes),  # what no output will hold: further MPO pictures, a second EXIF
         **(_recompressed(data, str(path), max_scans) if recompression and restorable else {}),
     }
 

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image, JpegImagePlugin
 
 from qgac_cli.errors import ImageTooLargeError, JpegError, UnsupportedJpegError
-from qgac_cli.metadata import Segment, is_carried
+from qgac_cli.metadata import Segment, is_carried, reading_notes
 from qgac_cli.quality import ZIGZAG, QualityEstimate, estimate_quality
 
 LIBJPEG_VERSION = "turbo210"
@@ -138,6 +138,7 @@ class JpegData:
     orientation: int
     decoded: np.ndarray | None = None  # libjpeg's own decode, (H, W[, 3]) uint8
     segments: tuple[Segment, ...] = ()  # XMP, IPTC and comment segments (metadata.is_carried)
+    notes: tuple[str, ...] = ()  # what no output will hold (further MPO pictures, a second EXIF)
 
     @property
     def chroma_factor(self) -> tuple[int, int]:
@@ -414,6 +415,7 @@ class JpegInfo:
     exif: bytes | None
     orientation: int
     segments: tuple[Segment, ...] = ()  # XMP, IPTC and comment segments (metadata.is_carried)
+    notes: tuple[str, ...] = ()  # what no output will hold (metadata.reading_notes)
     unsupported: str | None = None  # why `restore` refuses the file (CMYK, 12-bit, ...), or None
     problem: str | None = None  # what is wrong past the header (a corrupt or cut scan), or None
 
@@ -452,7 +454,9 @@ def read_info(data: bytes, source: str = "<bytes>", max_scans: int = DEFAULT_MAX
         except JpegError as e:  # the header and metadata are described all the same
             problem = e.args[0]
     icc, exif, orientation = _metadata(data)
-    return JpegInfo(header, tables, icc, exif, orientation, carried_segments(data, source), unsupported, problem)
+    segments = list(_segments(data, source))
+    carried = tuple(Segment(m, p) for m, p in segments if is_carried(m, p))
+    return JpegInfo(header, tables, icc, exif, orientation, carried, reading_notes(segments), unsupported, problem)
 
 
 def carried_segments(data: bytes, source: str = "<bytes>") -> tuple[Segment, ...]:
@@ -699,6 +703,7 @@ def read_jpeg(
         orientation=orientation,
         decoded=decoded,
         segments=carried_segments(data, source),
+        notes=reading_notes(list(_segments(data, source))),
     )
 
 

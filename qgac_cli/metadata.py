@@ -180,6 +180,39 @@ def upright_exif(exif: bytes | None, quarter_turn: bool) -> bytes | None:
     return exif[:prefix] + bytes(tiff)
 
 
+MPF_ID, APP2 = b"MPF\x00", 0xE2
+NUMBER_OF_IMAGES = 0xB001
+
+
+def mpf_pictures(payload: bytes) -> int | None:
+    """How many pictures a multi-picture file's MPF segment (APP2, "MPF\\0") lists, or None
+    where it cannot be read."""
+    tiff = payload[len(MPF_ID) :]
+    endian = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if endian is None or len(tiff) < 8:
+        return None
+    entries = _ifd_entries(tiff, endian, struct.unpack(endian + "I", tiff[4:8])[0])
+    if entries is None or NUMBER_OF_IMAGES not in entries:
+        return None
+    return _value(tiff, endian, entries[NUMBER_OF_IMAGES])
+
+
+def reading_notes(segments: list[tuple[int, bytes]]) -> tuple[str, ...]:
+    """What an output of the file will not hold, from its segments before the first scan:
+    the further pictures of a multi-picture file (MPO), a second EXIF segment."""
+    notes = []
+    for marker, payload in segments:
+        if marker == APP2 and payload.startswith(MPF_ID):
+            pictures = mpf_pictures(payload)
+            if pictures is not None and pictures > 1:
+                notes.append(f"a multi-picture file (MPO) of {pictures} pictures: only the first is restored")
+    exif = [p for m, p in segments if m == APP1 and p.startswith(b"Exif\x00\x00")]
+    if len(exif) > 1:
+        further = len(exif) - 1
+        notes.append(f"{further} further EXIF segment{'s' if further > 1 else ''} not carried (only the first is)")
+    return tuple(notes)
+
+
 def exif_without_orientation(exif: bytes | None) -> bytes | None:
     """The EXIF block with its orientation tag set to 1 (pixels already turned), or None where
     there is none or Pillow cannot parse it."""

@@ -45,6 +45,7 @@ class RestoredImage:
     subsampling: str | None = None  # the input file's chroma subsampling ("4:2:0", "gray", ...)
     segments: tuple[Segment, ...] = ()  # XMP, IPTC, comments as the input held them
     first: FirstCompression | None = None  # the earlier compression it was restored for
+    notes: tuple[str, ...] = ()  # what of the input no output holds (JpegData.notes)
 
 
 EXTENSIONS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg"}

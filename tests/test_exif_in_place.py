@@ -92,3 +92,22 @@ def test_tiff_leaves_a_maker_note_out_with_a_warning_and_keeps_the_rest(tmp_path
         sub = im.getexif().get_ifd(0x8769)
         exposure = sub[0x829A]
         assert 0x927C not in sub and (exposure[0] / exposure[1] if isinstance(exposure, tuple) else exposure) == 1 / 250
+
+
+def test_what_no_output_holds_is_said(tmp_path, tiny_weights):
+    """A multi-picture file (MPO; a Pillow save_all named .jpg, as cameras' 3D and depth
+    shots) and a second EXIF segment: restored, with a warning, and named by info."""
+    buffer = io.BytesIO()
+    first, second = Image.fromarray(photo(48, 64)), Image.fromarray(photo(48, 64, seed=1))
+    first.save(buffer, format="MPO", save_all=True, append_images=[second])
+    (tmp_path / "mpo.jpg").write_bytes(buffer.getvalue())
+    data = jpeg_with(exif_block(1))
+    extra = b"\xff\xe1" + (2 + len(exif_block(3))).to_bytes(2, "big") + exif_block(3)
+    (tmp_path / "two-exif.jpg").write_bytes(data[:2] + data[2:].replace(b"\xff\xdb", extra + b"\xff\xdb", 1))
+    said = {"mpo.jpg": "multi-picture file (MPO) of 2 pictures", "two-exif.jpg": "further EXIF segment"}
+    for name, words in said.items():
+        args = ["restore", str(tmp_path / name), str(tmp_path / "out.png"), "--overwrite", "--weights", tiny_weights]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0 and f"warning: {tmp_path / name}: " in result.output and words in result.output
+        info = CliRunner().invoke(main, ["info", str(tmp_path / name)]).output
+        assert words in info

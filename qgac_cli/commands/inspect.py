@@ -105,6 +105,7 @@ def _print_info(records: list[dict]) -> None:
             ("EXIF orientation", r["orientation"]),
             ("metadata", ", ".join(k.upper() for k in ("exif", "xmp", "iptc") if r[k]) or "none"),
             ("comment", r["comment"] if r["comment"] is not None else "none"),
+            *(("note", note) for note in r["notes"]),
         ):
             table.add_row(key, str(value))
         for i, t in enumerate(r["quant_tables"]):
