@@ -79,8 +79,8 @@ def test_a_run_of_0xff_in_a_scan_reads_as_libjpeg_reads_it(tmp_path):
     path = tmp_path / "corrupt.jpg"
     path.write_bytes(corrupt)
     result = CliRunner().invoke(main, ["info", "--json", str(path)])
-    record = json.loads(result.output)  # described all the same, what is wrong named
-    assert result.exit_code == 0 and record["width"] == 96 and not record["restorable"]
+    record = json.loads(result.stdout)  # described all the same, what is wrong named (and exit 1)
+    assert result.exit_code == 1 and record["width"] == 96 and not record["restorable"]
     assert record["problem"].startswith("corrupt data in scan 1")
 
 

@@ -79,9 +79,9 @@ def test_a_table_used_before_it_is_defined_is_refused_by_both():
     cb_scan = next(i for i, (m, p, _) in enumerate(parts) if m == 0xDA and p[1] == 2)
     moved = parts[:dqt_1] + parts[dqt_1 + 1 : cb_scan + 1] + [parts[dqt_1]] + parts[cb_scan + 1 :]
     data = shapes.join(moved)  # Cb's scan comes before its table: libjpeg refuses it too
-    for read in (J.read_jpeg, lambda d: J.read_info(d)):
-        with pytest.raises(JpegError, match="table 1 is used but not defined"):
-            read(data)
+    with pytest.raises(JpegError, match="table 1 is used but not defined"):
+        J.read_jpeg(data)
+    assert "table 1 is used but not defined" in J.read_info(data).problem  # info describes it all the same
 
 
 def test_a_file_cut_short_is_truncated_for_info_too(tmp_path):

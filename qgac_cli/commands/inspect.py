@@ -59,9 +59,12 @@ def info(files: tuple[str, ...], as_json: bool, headers_only: bool, max_scans: i
             try:
                 if path == "-":
                     data = read_stream(sys.stdin.buffer)
-                    records.append(describe("<stdin>", data, max_scans, not headers_only))
+                    record = describe("<stdin>", data, max_scans, not headers_only)
                 else:
-                    records.append(describe(path, max_scans=max_scans, recompression=not headers_only))
+                    record = describe(path, max_scans=max_scans, recompression=not headers_only)
+                records.append(record)
+                if record["problem"]:  # described as far as it reads, and counted as failed
+                    failures.append(f"{record['path']}: {record['problem']}")
             except QgacError as e:
                 failures.append(str(e))
     if as_json:
