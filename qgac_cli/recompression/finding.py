@@ -9,7 +9,7 @@ import numpy as np
 from qgac_cli.quality import CHROMA_TABLE, LUMA_TABLE, scaled_table
 
 MAX_BLOCKS = 20_000  # blocks sampled (evenly) from a larger image: the evidence is a rate
-MIN_BLOCKS = 16  # fewer blocks than this (a picture under ~32×32) say too little to go by
+MIN_BLOCKS = 64  # fewer blocks than this (a picture under ~64×64) say too little to go by
 # A recompression is taken as found when the first compression explains the file better by
 # at least this much per 8×8 block (nats; Live-1 and BSDS500 saved once at q10-q100 measured
 # at most 1.4 for the likeliest coarser IJG table, saved twice at least 8).

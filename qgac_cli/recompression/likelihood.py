@@ -20,6 +20,7 @@ FREQUENCIES = tuple(ZIGZAG[1:16])
 BINS = 48  # histogram bins each side of 0, in units of the file's step; beyond them a tail bin
 NOISE = 1.0  # std of what lies between the saves, in coefficient units (orthonormal DCT)
 OUTLIERS = 1e-3  # share of values the model lets fall anywhere a single compression would
+MIN_NONZERO = 10  # values other than 0 a frequency needs to be scored
 SCALES = (0.5, 0.7, 1.0, 1.4, 2.0)  # Laplacian scales tried, times the values' mean magnitude
 
 
@@ -37,27 +38,32 @@ def _laplace_cdf(x: np.ndarray, scale: float) -> np.ndarray:
     return np.where(x < 0, 0.5 * e, 1.0 - 0.5 * e)
 
 
-def predicted(firsts: np.ndarray, step: int, scale: float, noise: float = NOISE) -> np.ndarray:
+def predicted(firsts: np.ndarray, step: int, scale: float | np.ndarray, noise: float = NOISE) -> np.ndarray:
     """P(k) for k in -BINS..BINS (the outer bins hold the tails) of a coefficient quantized
     with `step` after a first quantization with each step in `firsts`, for an original
-    Laplacian of `scale`. (len(firsts), 2·BINS+1)."""
+    Laplacian of `scale`: (len(firsts), 2·BINS+1), or (len(scale), len(firsts), 2·BINS+1) for
+    an array of scales (the noise's spread over the bins is worked out once for all)."""
+    scales = np.atleast_1d(np.asarray(scale, dtype=np.float64))[:, None, None]  # (S, 1, 1)
     firsts = np.asarray(firsts, dtype=np.float64)[:, None]  # (F, 1)
-    reach = min((BINS + 1) * step, 40 * scale) + 6 * noise  # beyond: the tail bins
+    reach = min((BINS + 1) * step, 40 * float(scales.max())) + 6 * noise  # beyond: the tail bins
     top = int(reach / firsts.min()) + 2
     m = np.arange(-top, top + 1, dtype=np.float64)[None, :]  # (1, M) first quantized values
     centre = m * firsts  # (F, M)
-    mass = _laplace_cdf(centre + firsts / 2, scale) - _laplace_cdf(centre - firsts / 2, scale)
+    mass = _laplace_cdf(centre + firsts / 2, scales) - _laplace_cdf(centre - firsts / 2, scales)  # (S, F, M)
     mass = np.where(np.abs(centre) <= reach + firsts, mass, 0.0)
     spread = int(np.ceil(4 * noise / step)) + 1
     nearest = np.round(centre / step)
     offsets = np.arange(-spread, spread + 2, dtype=np.float64)[:, None, None]  # (D + 1, 1, 1)
     cdf = _normal_cdf(((nearest + offsets - 0.5) * step - centre) / noise)  # (D + 1, F, M) at bin edges
-    p = np.diff(cdf, axis=0) * mass  # (D, F, M): mass landing in bin nearest + offset
-    width = 2 * BINS + 1
+    landing = np.diff(cdf, axis=0)  # (D, F, M): share of a first value's mass in bin nearest + offset
+    width, count = 2 * BINS + 1, firsts.shape[0]
     bins = np.clip(nearest + offsets[:-1], -BINS, BINS).astype(np.int64) + BINS  # (D, F, M)
-    index = bins + np.arange(firsts.shape[0])[None, :, None] * width
-    out = np.bincount(index.ravel(), weights=p.ravel(), minlength=firsts.shape[0] * width).reshape(-1, width)
-    return _with_tails(out)
+    index = bins + np.arange(count)[None, :, None] * width  # (D, F, M) into (F · width)
+    index = index[None] + np.arange(len(scales))[:, None, None, None] * count * width  # (S, D, F, M)
+    weights = landing[None] * mass[:, None]  # (S, D, F, M)
+    out = np.bincount(index.ravel(), weights=weights.ravel(), minlength=len(scales) * count * width)
+    out = _with_tails(out.reshape(-1, width)).reshape(len(scales), count, width)
+    return out[0] if np.ndim(scale) == 0 else out
 
 
 def single(step: int, scale: float) -> np.ndarray:
@@ -80,12 +86,12 @@ def histogram(values: np.ndarray) -> np.ndarray:
     return np.bincount(np.clip(values, -BINS, BINS).astype(np.int64) + BINS, minlength=2 * BINS + 1)
 
 
-def _log_likelihoods(counts: np.ndarray, firsts: np.ndarray, step: int, scale: float, noise: float) -> np.ndarray:
-    """(1 + len(firsts)): the counts' log-likelihood under a single quantization, then under
-    each first step."""
-    once = single(step, scale)[None, :]
-    model = (1 - OUTLIERS) * predicted(firsts, step, scale, noise) + OUTLIERS * once
-    return (counts * np.log(np.concatenate([once, model]) + 1e-300)).sum(1)
+def _log_likelihoods(counts: np.ndarray, firsts: np.ndarray, step: int, scales: np.ndarray, noise: float) -> np.ndarray:
+    """(len(scales), 1 + len(firsts)): the counts' log-likelihood under a single
+    quantization, then under each first step, for each Laplacian scale."""
+    once = np.stack([single(step, s) for s in scales])[:, None, :]  # (S, 1, K)
+    model = (1 - OUTLIERS) * predicted(firsts, step, scales, noise) + OUTLIERS * once  # (S, F, K)
+    return (counts * np.log(np.concatenate([once, model], axis=1) + 1e-300)).sum(2)
 
 
 def frequency_evidence(values: np.ndarray, step: int, firsts: np.ndarray, noise: float = NOISE) -> np.ndarray:
@@ -96,7 +102,7 @@ def frequency_evidence(values: np.ndarray, step: int, firsts: np.ndarray, noise:
     values = np.asarray(values).ravel()
     counts = histogram(values)
     mean = max(float(np.abs(values).mean()) * step, 0.25)
-    scores = np.stack([_log_likelihoods(counts, np.asarray(firsts), step, mean * s, noise) for s in SCALES]).max(0)
+    scores = _log_likelihoods(counts, np.asarray(firsts), step, mean * np.asarray(SCALES), noise).max(0)
     return scores[1:] - scores[0]
 
 
@@ -106,14 +112,15 @@ def quality_evidence(
     """Evidence (nats, total) for each of the IJG tables `ijg` (tables, 64) being the first
     compression of these quantized blocks (blocks, 64) of `table`, and per scored frequency
     the best first step with its evidence. A frequency contributes only where the table's
-    step is coarser than the file's."""
+    step is coarser than the file's, and where it holds `MIN_NONZERO` values other than 0
+    (a frequency all but zero shows no period)."""
     step = np.asarray(table).ravel()
     totals = np.zeros(len(ijg))
     best: dict = {}
     for f in FREQUENCIES:
         q2 = int(step[f])
         coarser = ijg[:, f] > q2
-        if not coarser.any():
+        if not coarser.any() or np.count_nonzero(blocks[:, f]) < MIN_NONZERO:
             continue
         candidates = np.unique(ijg[coarser, f])
         evidence = frequency_evidence(blocks[:, f], q2, candidates, noise)
