@@ -17,7 +17,7 @@ from qgac_cli.commands.common import CONTEXT
 from qgac_cli.commands.inspect import compare, info, models
 from qgac_cli.commands.restore import restore
 from qgac_cli.commands.training import train
-from qgac_cli.devices import share_one_heap
+from qgac_cli.devices import share_one_heap, yield_when_waiting
 
 
 @click.group(context_settings=CONTEXT)
@@ -44,6 +44,7 @@ def main() -> None:
     # itself, once per file
     warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
     share_one_heap()  # before torch starts its threads
+    yield_when_waiting()  # before torch is imported (its OpenMP reads the setting once)
 
 
 for command in (restore, info, compare, models, eval_command, equivalent_quality, train):

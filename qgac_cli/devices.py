@@ -90,3 +90,19 @@ def share_one_heap(environ: dict[str, str] | None = None) -> bool:
     except (OSError, AttributeError):
         return False
     return mallopt(_M_ARENA_MAX, 1) == 1
+
+
+def yield_when_waiting(environ: dict[str, str] | None = None) -> bool:
+    """Have torch's OpenMP threads sleep, not spin, while they wait for each other (unless
+    OMP_WAIT_POLICY or GOMP_SPINCOUNT says otherwise); call before torch is imported. Beside
+    other CPU-bound work a spinning thread burns the core its partner needs: with two busy
+    processes on 2 cores a folder of 100 photos of 256² took 2.5-3x, one of tiny photos 3-7x,
+    the time of `--threads 1`; sleeping, 1.0-1.1x (bench/busy_machine.py), for 5-25 % more on an
+    idle machine where one tile's threads meet often. True where it was set."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    if "OMP_WAIT_POLICY" in environ or "GOMP_SPINCOUNT" in environ:
+        return False
+    environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return True
