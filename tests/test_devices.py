@@ -54,3 +54,41 @@ def test_a_restore_on_either_kind_of_cpu_stays_within_its_precision(cpu_kind, tm
         assert difference.max() <= 2 and difference.any()  # bf16 did run, and stayed close
     else:
         assert not difference.any()
+
+
+def test_threads_sleep_while_waiting_unless_told_otherwise():
+    from qgac_cli.devices import yield_when_waiting
+
+    environ: dict[str, str] = {}
+    assert yield_when_waiting(environ) and environ == {"OMP_WAIT_POLICY": "PASSIVE"}
+    for told in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "100000"}):
+        kept = dict(told)
+        assert not yield_when_waiting(kept) and kept == told
+
+
+def test_a_small_picture_is_restored_on_one_lane_and_the_threads_come_back(tiny, monkeypatch):
+    import torch
+    from conftest import photo, pillow_jpeg
+
+    from qgac_cli import api, tiling
+
+    seen = []
+    real = tiling.restore_tile
+
+    def watch(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    monkeypatch.setattr(tiling, "restore_tile", watch)
+    try:
+        options = api.RestoreOptions(precision="fp32", lanes=2)
+        small = api.restore(pillow_jpeg(photo(64, 64), quality=50), tiny, options).pixels
+        larger = api.restore(pillow_jpeg(photo(320, 320), quality=50), tiny, options).pixels
+        assert seen == [1, 2] and torch.get_num_threads() == 2
+        one = api.restore(pillow_jpeg(photo(64, 64), quality=50), tiny, api.RestoreOptions(precision="fp32", lanes=1))
+        assert small.shape == (64, 64, 3) and larger.shape == (320, 320, 3)
+        assert abs(small - one.pixels).max() < 1e-5  # the same picture, whatever the threads
+    finally:
+        torch.set_num_threads(before)
