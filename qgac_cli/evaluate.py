@@ -27,6 +27,7 @@ from qgac_cli.patterns import pattern_set
 
 Progress = Callable[[int, int, str], None]
 METRICS = ("psnr", "psnrb", "ssim", "psnr_y")
+CHROMA_METRICS = ("psnr_cb", "psnr_cr")  # colour images only
 PATTERNS = "patterns"  # the name of the generated set (qgac_cli.patterns) in the records
 
 
@@ -68,14 +69,21 @@ def luma(image: torch.Tensor) -> torch.Tensor:
 
 
 def score(restored: np.ndarray, reference: np.ndarray) -> dict[str, float]:
-    """PSNR (all channels jointly), PSNR-B, SSIM, and the PSNR of the luma alone (psnr_y)."""
+    """PSNR (all channels jointly), PSNR-B, SSIM, and the PSNR of the JFIF luma alone
+    (psnr_y) and, for colour, of each chroma plane (psnr_cb, psnr_cr; 0..255 as 0..1): where
+    the error lies, luma or colour."""
     r, t = to_tensor(restored), to_tensor(reference)
-    return {
+    scores = {
         "psnr": float(psnr(r, t)),
         "psnrb": float(psnrb(r, t)),
         "ssim": float(ssim(r, t)),
         "psnr_y": float(psnr(luma(r), luma(t))),
     }
+    if r.shape[1] == 3:
+        yr, yt = dct.rgb_to_ycbcr(r) / 255.0, dct.rgb_to_ycbcr(t) / 255.0
+        for name, c in (("psnr_cb", 1), ("psnr_cr", 2)):
+            scores[name] = float(psnr(yr[:, c : c + 1], yt[:, c : c + 1]))
+    return scores
 
 
 def _dataset_images(folder: str, limit: int | None) -> list[Path]:
@@ -120,6 +128,7 @@ def _summaries(rows: list[dict]) -> list[dict]:
             "method": m,
             "images": len(g),
             **{k: float(np.mean([r[k] for r in g])) for k in METRICS},
+            **{k: float(np.mean([r[k] for r in g])) for k in CHROMA_METRICS if all(k in r for r in g)},
         }
         if (d, q, m) in gains:
             record["below_jpeg"] = sum(x < 0 for x in gains[(d, q, m)])

@@ -215,3 +215,21 @@ def test_eval_scores_recompressed_sets(tmp_path):
         assert records["auto"][(q, "fast")] > records["off"][(q, "fast")]
     bad = CliRunner().invoke(main, ["eval", "--paired", str(folder), str(folder), "--recompress", "30"])
     assert bad.exit_code == 2
+
+
+def test_chroma_psnr_says_where_the_error_lies():
+    """An error put in Cb alone shows in psnr_cb, not in psnr_y or psnr_cr; grey has none."""
+    import torch
+
+    from qgac_cli import dct
+    from qgac_cli.evaluate import score, to_tensor
+
+    reference = photo(64, 64, seed=3)
+    ycbcr = dct.rgb_to_ycbcr(to_tensor(reference))
+    ycbcr[:, 1] += 5.0  # Cb off by 5 levels everywhere
+    shifted = dct.ycbcr_to_rgb(ycbcr).clamp(0, 1)[0].permute(1, 2, 0)
+    moved = (shifted * 255).round().to(torch.uint8).numpy()
+    s = score(moved, reference)
+    assert abs(s["psnr_cb"] - 20 * np.log10(255 / 5)) < 1.0  # 34.2 dB, less the clamped pixels
+    assert s["psnr_cr"] > s["psnr_cb"] + 8 and s["psnr_y"] > s["psnr_cb"] + 8
+    assert "psnr_cb" not in score(reference[..., 0], reference[..., 0])

@@ -174,7 +174,9 @@ def _print_eval(records: list[dict]) -> None:
 
     rows = [r for r in records if r.get("image") is None]
     jpeg = {(r["dataset"], r["quality"]): r for r in rows if r["method"] == "jpeg"}
-    table = Table(title="qgac eval (PSNR, PSNR-B and PSNR of the luma in dB; SSIM 8x8 uniform window)")
+    table = Table(
+        title="qgac eval (PSNR, PSNR-B, PSNR of the luma and of each chroma plane in dB; SSIM 8x8 uniform window)"
+    )
     columns = (
         "dataset",
         "quality",
@@ -182,6 +184,7 @@ def _print_eval(records: list[dict]) -> None:
         "PSNR",
         "PSNR-B",
         "PSNR-Y",
+        "PSNR Cb / Cr",
         "SSIM",
         "gain PSNR",
         "worst gain",
@@ -200,6 +203,7 @@ def _print_eval(records: list[dict]) -> None:
             f"{r['psnr']:.2f}",
             f"{r['psnrb']:.2f}",
             f"{r['psnr_y']:.2f}",
+            f"{r['psnr_cb']:.2f} / {r['psnr_cr']:.2f}" if "psnr_cb" in r else "",
             f"{r['ssim']:.3f}",
             gain,
             f"{r['worst_gain']:+.2f}" if "worst_gain" in r else "",
