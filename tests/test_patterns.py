@@ -42,7 +42,7 @@ def test_luma_psnr_is_scored_and_is_the_psnr_of_grey():
     ref = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
     noisy = np.clip(ref.astype(int) + rng.integers(-3, 4, ref.shape), 0, 255).astype(np.uint8)
     s = score(noisy, ref)
-    assert set(s) == {"psnr", "psnrb", "ssim", "psnr_y"} and 35 < s["psnr_y"] < 60
+    assert set(s) == {"psnr", "psnrb", "ssim", "psnr_y", "psnr_cb", "psnr_cr"} and 35 < s["psnr_y"] < 60
     grey = ref[..., 0]
     assert score(grey, grey[::-1].copy())["psnr_y"] == score(grey, grey[::-1].copy())["psnr"]
     assert luma(to_tensor(ref)).shape == (1, 1, 16, 16)
