@@ -27,7 +27,13 @@ import numpy as np
 
 from qgac_cli.jpeg import JpegData
 from qgac_cli.recompression.aligned import chroma_agrees, on_file_grid
-from qgac_cli.recompression.finding import CHROMA_TABLES, EVIDENCE, LUMA_TABLES, FirstCompression, sample_blocks
+from qgac_cli.recompression.finding import (
+    EVIDENCE,
+    LUMA_TABLES,
+    FirstCompression,
+    sample_blocks,
+    tables_at,
+)
 from qgac_cli.recompression.likelihood import BINS, frequency_evidence, predicted, quality_evidence, single
 from qgac_cli.recompression.pixels import block_coefficients, samples
 from qgac_cli.recompression.regrid import as_first_compression, first_grid
@@ -65,7 +71,7 @@ def given_first_compression(jpeg: JpegData, quality: int) -> FirstCompression:
     blocks = sample_blocks(jpeg.components[0].coefficients)
     totals, _ = quality_evidence(blocks, jpeg.table_for(0), LUMA_TABLES[quality - 1 : quality])
     evidence = float(totals[0]) / len(blocks)
-    luma, chroma = (t[quality - 1].reshape(8, 8) for t in (LUMA_TABLES, CHROMA_TABLES))
+    luma, chroma = tables_at(quality)
     aligned = FirstCompression(quality, luma, chroma, evidence, True, chroma_agrees(jpeg, quality), given=True)
     if evidence >= EVIDENCE:
         return aligned

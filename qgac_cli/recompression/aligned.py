@@ -14,8 +14,10 @@ from qgac_cli.recompression.finding import (
     MAX_BLOCKS,
     MIN_BLOCKS,
     FirstCompression,
+    free_evidence,
     measured_steps,
     sample_blocks,
+    tables_at,
 )
 from qgac_cli.recompression.likelihood import quality_evidence
 
@@ -29,10 +31,10 @@ def on_file_grid(jpeg: JpegData) -> FirstCompression | None:
         return None
     totals, best = quality_evidence(blocks, jpeg.table_for(0), LUMA_TABLES)
     q = int(np.argmax(totals)) + 1
-    free = sum(max(e, 0.0) for _, e in best.values())  # each frequency's best step, alone
+    free = free_evidence(best)
     measured = measured_steps(best, len(blocks))
     if totals[q - 1] >= IJG_SHARE * free and totals[q - 1] / len(blocks) >= EVIDENCE:
-        luma, chroma = (t[q - 1].reshape(8, 8) for t in (LUMA_TABLES, CHROMA_TABLES))
+        luma, chroma = tables_at(q)
         evidence = float(totals[q - 1]) / len(blocks)
         return FirstCompression(q, luma, chroma, evidence, True, chroma_agrees(jpeg, q), measured=measured)
     if free / len(blocks) >= FREE_EVIDENCE and measured:
@@ -40,7 +42,7 @@ def on_file_grid(jpeg: JpegData) -> FirstCompression | None:
         luma = np.asarray(jpeg.table_for(0), dtype=np.int64).copy()  # unmeasured: left as the file has them
         for row, column, step in measured:
             luma[row, column] = step
-        chroma = CHROMA_TABLES[q - 1].reshape(8, 8)  # not used: the chroma is left as it is
+        chroma = tables_at(q)[1]  # not used: the chroma is left as it is
         return FirstCompression(q, luma, chroma, free / len(blocks), False, False, measured=measured)
     return None
 

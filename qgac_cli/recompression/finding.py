@@ -81,6 +81,17 @@ LUMA_TABLES = _ijg_tables(LUMA_TABLE)
 CHROMA_TABLES = _ijg_tables(CHROMA_TABLE)
 
 
+def tables_at(quality: int) -> tuple[np.ndarray, np.ndarray]:
+    """IJG's (luma, chroma) 8×8 tables at a quality 1..100."""
+    return LUMA_TABLES[quality - 1].reshape(8, 8), CHROMA_TABLES[quality - 1].reshape(8, 8)
+
+
+def free_evidence(best: dict) -> float:
+    """What each scored frequency's own best first step gives, alone (a frequency whose best
+    speaks against a first compression counts 0): the most any table could explain."""
+    return sum(max(e, 0.0) for _, e in best.values())
+
+
 def measured_steps(best: dict, blocks: int) -> tuple[tuple[int, int, int], ...]:
     """(row, column, step) of the frequencies whose own best first step has strong evidence."""
     return tuple((f // 8, f % 8, step) for f, (step, e) in sorted(best.items()) if e / blocks >= MEASURED)

@@ -18,8 +18,10 @@ from qgac_cli.recompression.finding import (
     MARGIN,
     MIN_BLOCKS,
     FirstCompression,
+    free_evidence,
     measured_steps,
     sample_blocks,
+    tables_at,
 )
 from qgac_cli.recompression.likelihood import FREQUENCIES, quality_evidence
 from qgac_cli.recompression.pixels import block_coefficients, downsampled, samples
@@ -109,8 +111,8 @@ def on_shifted_grid(
         evidence = float(totals[i]) / len(blocks)
         if evidence >= threshold and evidence > 0:
             q = int(candidates[i]) + 1
-            ijg = bool(totals[i] >= IJG_SHARE * sum(e for _, e in best.values()))
-            luma, chroma = (t[q - 1].reshape(8, 8) for t in (LUMA_TABLES, CHROMA_TABLES))
+            ijg = bool(totals[i] >= IJG_SHARE * free_evidence(best))
+            luma, chroma = tables_at(q)
             offset, chroma_found = _chroma_offset(jpeg, phase, q)
             measured = measured_steps(best, len(blocks))
             return FirstCompression(q, luma, chroma, evidence, ijg, chroma_found, offset=offset, measured=measured)
