@@ -454,14 +454,20 @@ def read_info(data: bytes, source: str = "<bytes>", max_scans: int = DEFAULT_MAX
         except JpegError as e:  # the header and metadata are described all the same
             problem = e.args[0]
     icc, exif, orientation = _metadata(data)
-    segments = list(_segments(data, source))
-    carried = tuple(Segment(m, p) for m, p in segments if is_carried(m, p))
-    return JpegInfo(header, tables, icc, exif, orientation, carried, reading_notes(segments), unsupported, problem)
+    carried, notes = _kept_segments(data, source)
+    return JpegInfo(header, tables, icc, exif, orientation, carried, notes, unsupported, problem)
 
 
 def carried_segments(data: bytes, source: str = "<bytes>") -> tuple[Segment, ...]:
     """The XMP, Photoshop/IPTC and comment segments before the first scan, in file order."""
-    return tuple(Segment(m, p) for m, p in _segments(data, source) if is_carried(m, p))
+    return _kept_segments(data, source)[0]
+
+
+def _kept_segments(data: bytes, source: str) -> tuple[tuple[Segment, ...], tuple[str, ...]]:
+    """From one walk of the markers before the first scan: the segments an output carries
+    (`carried_segments`), and what no output will hold (`metadata.reading_notes`)."""
+    segments = list(_segments(data, source))
+    return tuple(Segment(m, p) for m, p in segments if is_carried(m, p)), reading_notes(segments)
 
 
 # --------------------------------------------------------------------------- reading
@@ -688,6 +694,7 @@ def read_jpeg(
         Component(plane, tables.component_tables[i], header.sampling[i]) for i, plane in enumerate(planes)
     )
     icc, exif, orientation = _metadata(data)
+    carried, notes = _kept_segments(data, source)
     return JpegData(
         width=header.width,
         height=header.height,
@@ -702,8 +709,8 @@ def read_jpeg(
         exif=exif,
         orientation=orientation,
         decoded=decoded,
-        segments=carried_segments(data, source),
-        notes=reading_notes(list(_segments(data, source))),
+        segments=carried,
+        notes=notes,
     )
 
 

@@ -158,6 +158,16 @@ def _swap_dimensions(tiff: bytearray, endian: str, pointer: tuple[int, int, int]
     )
 
 
+def _first_directory(tiff: bytes) -> tuple[str, dict[int, tuple[int, int, int]]] | None:
+    """(struct byte order, the entries of the first directory) of a TIFF structure (an EXIF
+    block without its header, an MPF segment's), or None where its header cannot be read."""
+    endian = {b"II": "<", b"MM": ">"}.get(bytes(tiff[:2]))
+    if endian is None or len(tiff) < 8 or struct.unpack(endian + "H", tiff[2:4])[0] != 42:
+        return None
+    entries = _ifd_entries(tiff, endian, struct.unpack(endian + "I", tiff[4:8])[0])
+    return None if entries is None else (endian, entries)
+
+
 def upright_exif(exif: bytes | None, quarter_turn: bool) -> bytes | None:
     """The EXIF block byte for byte as it was, but for its orientation tag set to 1 (the
     pixels are turned) and, after a quarter turn, its pixel dimensions swapped: written over in
@@ -167,12 +177,10 @@ def upright_exif(exif: bytes | None, quarter_turn: bool) -> bytes | None:
         return None
     prefix = 6 if exif.startswith(b"Exif\x00\x00") else 0
     tiff = bytearray(exif[prefix:])
-    endian = {b"II": "<", b"MM": ">"}.get(bytes(tiff[:2]))
-    if endian is None or len(tiff) < 8 or struct.unpack(endian + "H", tiff[2:4])[0] != 42:
+    read = _first_directory(tiff)
+    if read is None:
         return None
-    main = _ifd_entries(tiff, endian, struct.unpack(endian + "I", tiff[4:8])[0])
-    if main is None:
-        return None
+    endian, main = read
     if ORIENTATION in main and not _put(tiff, endian, main[ORIENTATION], 1):
         return None
     if quarter_turn and EXIF_IFD in main and not _swap_dimensions(tiff, endian, main[EXIF_IFD]):
@@ -188,13 +196,10 @@ def mpf_pictures(payload: bytes) -> int | None:
     """How many pictures a multi-picture file's MPF segment (APP2, "MPF\\0") lists, or None
     where it cannot be read."""
     tiff = payload[len(MPF_ID) :]
-    endian = {b"II": "<", b"MM": ">"}.get(tiff[:2])
-    if endian is None or len(tiff) < 8:
+    read = _first_directory(tiff)
+    if read is None or NUMBER_OF_IMAGES not in read[1]:
         return None
-    entries = _ifd_entries(tiff, endian, struct.unpack(endian + "I", tiff[4:8])[0])
-    if entries is None or NUMBER_OF_IMAGES not in entries:
-        return None
-    return _value(tiff, endian, entries[NUMBER_OF_IMAGES])
+    return _value(tiff, read[0], read[1][NUMBER_OF_IMAGES])
 
 
 def reading_notes(segments: list[tuple[int, bytes]]) -> tuple[str, ...]:
