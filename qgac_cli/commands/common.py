@@ -93,15 +93,21 @@ threads_option = click.option(
 )
 
 
+def _quality(value: str) -> int | None:
+    """A JPEG quality 1..100 given as text, or None where it is not one."""
+    try:
+        quality = int(value)
+    except ValueError:
+        return None
+    return quality if 1 <= quality <= 100 else None
+
+
 def check_first_quality(ctx, param, value: str) -> int | str:
     """--first-quality: auto, off, or an IJG quality 1..100."""
     if value in ("auto", "off"):
         return value
-    try:
-        quality = int(value)
-    except ValueError:
-        quality = 0
-    if not 1 <= quality <= 100:
+    quality = _quality(value)
+    if quality is None:
         raise click.BadParameter(f"{value!r}: auto, off, or a quality from 1 to 100", ctx, param)
     return quality
 
@@ -133,11 +139,8 @@ def check_jpeg_quality(ctx, param, value: str) -> int:
             ctx,
             param,
         )
-    try:
-        quality = int(value)
-    except ValueError:
-        quality = 0
-    if not 1 <= quality <= 100:
+    quality = _quality(value)
+    if quality is None:
         raise click.BadParameter(f"{value!r}: a quality from 1 to 100", ctx, param)
     return quality
 
