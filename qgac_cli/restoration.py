@@ -14,6 +14,7 @@ from qgac_cli.coefficients import (
     color_samples,
     project_chroma,
     project_coefficients,
+    samples,
     to_pixels,
 )
 from qgac_cli.model import QGAC
@@ -82,7 +83,10 @@ def restore_planes(
     if not planes.chroma.any():  # a grey picture stored in colour: no colour to restore, add none
         return Restored(y, stored, to_pixels(planes, y=y, color=stored))
     chroma = model.restore_color(chroma_at_luma_grid(planes, stored), y, planes.c_table, planes.y_table, dtype)
-    color = grey_guard(color_samples(chroma), stored, grey_floor)
+    color = color_samples(chroma)
+    if model.refine is not None:
+        color = model.refine_color(color, samples(y), planes.y_table, planes.c_table, planes.factor)
+    color = grey_guard(color, stored, grey_floor)
     if project:
         color = project_chroma(color, planes)
     return Restored(y, color, to_pixels(planes, y=y, color=color))

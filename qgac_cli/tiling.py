@@ -17,6 +17,7 @@ from qgac_cli.coefficients import colourfulness, from_jpeg, mcu_grid
 from qgac_cli.jpeg import JpegData
 from qgac_cli.model import QGAC
 from qgac_cli.model.networks import ModelConfig
+from qgac_cli.model.refine import ChromaRefine
 from qgac_cli.restoration import guard_floor, restore_planes
 
 
@@ -24,9 +25,11 @@ def context_blocks(config: ModelConfig) -> int:
     """How many blocks of context (on the luma grid) one output block depends on, each side.
 
     Every 3x3 convolution on the block grid reaches one block further; the colour network
-    reads the restored Y, so the two reaches add up; +1 for chroma upsampling.
+    reads the restored Y, so the two reaches add up; +1 for chroma upsampling, and the
+    refinement's windows where the model has one.
     """
-    return _reach(config.y, "y") + _reach(config.color, "color") + 1
+    refine = ChromaRefine.reach_blocks if config.refine else 0
+    return _reach(config.y, "y") + _reach(config.color, "color") + 1 + refine
 
 
 def _reach(cfg, role: str) -> int:

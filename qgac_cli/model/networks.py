@@ -21,6 +21,7 @@ from qgac_cli.model.layers import (
     plane_major,
     zero_init,
 )
+from qgac_cli.model.refine import ChromaRefine
 
 KINDS = {"paper", "efficient"}
 GENERATORS = {"full", "basis", "concat", "none"}
@@ -55,14 +56,20 @@ class NetConfig:
 class ModelConfig:
     y: NetConfig
     color: NetConfig
+    refine: bool = False  # the luma-guided chroma refinement after the colour network (model.refine)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.refine, bool):
+            raise ValueError(f"refine must be true or false, got {self.refine!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
-        """Raises KeyError, TypeError or ValueError for anything but a valid config."""
-        return cls(y=NetConfig(**data["y"]), color=NetConfig(**data["color"]))
+        """Raises KeyError, TypeError or ValueError for anything but a valid config. A config
+        written before the refinement existed has none."""
+        return cls(y=NetConfig(**data["y"]), color=NetConfig(**data["color"]), refine=data.get("refine", False))
 
 
 # --------------------------------------------------------------------------- paper networks
@@ -233,6 +240,7 @@ class QGAC(nn.Module):
         self.config = config
         self.y_net = build_net("y", config.y)
         self.color_net = build_net("color", config.color)
+        self.refine = ChromaRefine() if config.refine else None
         self.register_buffer("mean", torch.zeros(2, 64))
         self.register_buffer("std", torch.ones(2, 64))
         # the networks' feature-map layout: the trainer sets channels_last for cuDNN's bf16
@@ -269,6 +277,22 @@ class QGAC(nn.Module):
         with _autocast(c, dtype):
             out = self.color_net(c, g, c_table.repeat_interleave(2, dim=0), y_table)
         return self._denorm(out.float(), 1).view(b, 2, *out.shape[1:])
+
+    def refine_color(
+        self,
+        colour: torch.Tensor,
+        luma: torch.Tensor,
+        y_table: torch.Tensor,
+        c_table: torch.Tensor,
+        factor: tuple[int, int],
+    ) -> torch.Tensor:
+        """Restored colour samples (B, 2, H, W) refined by the luma samples (B, 1, H, W) of the
+        restored Y, where the model has a refinement; unchanged where not. Always fp32: a
+        guided filter's variances lose their meaning in bf16."""
+        if self.refine is None:
+            return colour
+        with torch.autocast(colour.device.type, enabled=False):
+            return self.refine(colour.float(), luma.float(), y_table, c_table, factor)
 
     def forward(
         self,

@@ -1,0 +1,123 @@
+"""Luma-guided refinement of the restored chroma, at the luma grid (issue #31).
+
+A 4:2:0 JPEG stores colour at half the resolution; what the block-grid colour network gives
+back is smooth where the scene's colour edges follow its luma edges. A guided filter (He et
+al., "Guided Image Filtering", used here for upsampling as in their "Fast Guided Filter")
+explains the chroma, window by window at the chroma's resolution, as a linear function of
+the luma, a·Y + b, and applies that function to the full-resolution restored Y: the colour
+edges come back where the luma has them. How much of each such estimate a photo should take
+depends on its quality (at quality 100 the network's colour is better than any local linear
+model; at 90 the guided estimate is), so the refinement weighs a few candidate corrections
+with weights computed from the file's quantization tables by a small learned function:
+
+    refined = colour + sum_k w_k(tables) * candidate_k
+
+Candidates (each a (B, 2, H, W) correction of the colour samples): the guided estimate minus
+the colour at two window sizes, the luma's own detail (what a box-down and the decoder's
+upsampling remove) scaled by the local slope a at both sizes, the guided estimate fitted to
+a luma blurred as the decoded colour is, at both sizes, and the colour's own detail.
+The last layer starts at zero, so an untrained refinement changes nothing. Samples in 0..255.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from qgac_cli import dct
+
+RADII = (1, 2)  # guided-filter windows (2r+1)² at the chroma's resolution
+EPSILON = 8.0  # the guided filter's regularization, in squared levels
+CANDIDATES = 3 * len(RADII) + 1
+HIDDEN = 32
+FEATURES = 2 * 64 + 2  # log2 of the luma and chroma tables, and which axes are subsampled
+
+
+def _box(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Mean over a (2r+1)² window, edges replicated."""
+    return F.avg_pool2d(F.pad(x, (r, r, r, r), mode="replicate"), 2 * r + 1, stride=1)
+
+
+def linear_fit(guide: torch.Tensor, target: torch.Tensor, r: int, eps: float = EPSILON):
+    """Per-pixel a, b of target ≈ a·guide + b fitted over (2r+1)² windows, then averaged over
+    the windows that hold the pixel (the guided filter's coefficients)."""
+    mean_g, mean_t = _box(guide, r), _box(target, r)
+    a = (_box(guide * target, r) - mean_g * mean_t) / (_box(guide * guide, r) - mean_g * mean_g + eps)
+    b = mean_t - a * mean_g
+    return _box(a, r), _box(b, r)
+
+
+def _corrections(colour: torch.Tensor, luma: torch.Tensor, factor: tuple[int, int]) -> Iterator[torch.Tensor]:
+    """The candidate corrections one at a time (each (B, 2, H, W)), in `CANDIDATES` order."""
+    height, width = colour.shape[-2:]
+    low_luma = dct.downsample(luma, factor)  # as the encoder saw it
+    low_colour = dct.downsample(colour, factor)
+
+    def up(plane: torch.Tensor) -> torch.Tensor:  # the decoder's upsampling, to the whole grid
+        full = dct.upsample(plane, factor)
+        pad = (0, width - full.shape[-1], 0, height - full.shape[-2])
+        return F.pad(full, pad, mode="replicate") if any(pad) else full
+
+    smooth_luma = up(low_luma)
+    luma_detail = luma - smooth_luma
+    # the colour as decoded is the stored chroma upsampled, whose box-down is the stored chroma
+    # blurred once more: a luma blurred the same way is its exact guide where colour follows luma
+    blurred_guide = dct.downsample(smooth_luma, factor).expand_as(low_colour)
+    for r in RADII:
+        a, b = linear_fit(low_luma.expand_as(low_colour), low_colour, r)
+        a = up(a)
+        yield a * luma + up(b) - colour
+        yield a * luma_detail
+    for r in RADII:
+        a, b = linear_fit(blurred_guide, low_colour, r)
+        yield up(a) * luma + up(b) - colour
+    yield colour - up(low_colour)
+
+
+def candidates(colour: torch.Tensor, luma: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
+    """Candidate corrections (B, K, 2, H, W) of colour samples (B, 2, H, W) guided by luma
+    samples (B, 1, H, W), both at the luma grid, for chroma subsampled by `factor`."""
+    return torch.stack(list(_corrections(colour, luma, factor)), dim=1)
+
+
+def table_features(y_table: torch.Tensor, c_table: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
+    """(B, FEATURES): the tables (B, 1, 8, 8) on a log scale, and the subsampling."""
+    b = y_table.shape[0]
+    logs = [torch.log2(t.reshape(b, 64).float().clamp(min=1.0)) / 8.0 for t in (y_table, c_table)]
+    axes = torch.tensor([factor[0] > 1, factor[1] > 1], dtype=logs[0].dtype, device=y_table.device)
+    return torch.cat([*logs, axes.expand(b, 2)], dim=1)
+
+
+class ChromaRefine(nn.Module):
+    """colour + Σ w_k(tables) · candidate_k, w from a small MLP of the tables."""
+
+    reach_blocks = 2  # luma blocks of context: the two box passes of the widest window, upsampled
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weights = nn.Sequential(nn.Linear(FEATURES, HIDDEN), nn.PReLU(HIDDEN), nn.Linear(HIDDEN, CANDIDATES))
+        nn.init.zeros_(self.weights[-1].weight)
+        nn.init.zeros_(self.weights[-1].bias)
+
+    def mix(self, y_table: torch.Tensor, c_table: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
+        """(B, K) candidate weights for these tables."""
+        return self.weights(table_features(y_table, c_table, factor))
+
+    def forward(
+        self,
+        colour: torch.Tensor,
+        luma: torch.Tensor,
+        y_table: torch.Tensor,
+        c_table: torch.Tensor,
+        factor: tuple[int, int],
+    ) -> torch.Tensor:
+        """Refined colour samples; the corrections are added one by one (a tile never holds
+        all of them at once)."""
+        w = self.mix(y_table, c_table, factor).view(colour.shape[0], CANDIDATES, 1, 1, 1)
+        out = colour
+        for k, correction in enumerate(_corrections(colour, luma, factor)):
+            out = out + w[:, k] * correction
+        return out
