@@ -258,7 +258,7 @@ def test_metadata_of_a_huge_header_is_read_without_pillows_own_limit():
     data = bytearray(pillow_jpeg(photo(16, 16), quality=50))
     sof = data.index(b"\xff\xc0")
     data[sof + 5 : sof + 9] = (13800).to_bytes(2, "big") + (13800).to_bytes(2, "big")  # 190 MP
-    icc, exif, orientation = J._metadata(bytes(data))
+    icc, exif, orientation = J.pillow_metadata(bytes(data))
     assert (icc, exif, orientation) == (None, None, 1)
 
 

@@ -98,7 +98,7 @@ def test_scans_beyond_the_limit_are_refused_before_any_decoding(tmp_path, monkey
     bomb = shapes.many_scans(shapes.pillow(photo(64, 64), quality=30, progressive=True), 1_500)
     assert J.read_tables(bomb, max_scans=2_000).scans == 1_500
     with monkeypatch.context() as m:
-        m.setattr(J, "decode_strict", lambda *a: pytest.fail("decoded a file the marker walk refuses"))
+        m.setattr(J.codec, "decode_strict", lambda *a: pytest.fail("decoded a file the marker walk refuses"))
         with pytest.raises(JpegError, match="more than 1,000 scans"):
             J.read_jpeg(bomb)
     path = tmp_path / "bomb.jpg"

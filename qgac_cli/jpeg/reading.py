@@ -1,0 +1,84 @@
+"""Reading a JPEG: each file's bytes read once (bounded), its markers walked, decoded strictly
+once as the corruption check, its coefficients read exactly."""
+
+from __future__ import annotations
+
+import os
+
+from qgac_cli.errors import JpegError, UnsupportedJpegError
+from qgac_cli.jpeg import codec
+from qgac_cli.jpeg.data import Component, JpegData, JpegInfo
+from qgac_cli.jpeg.files import file_bytes, max_file_bytes
+from qgac_cli.jpeg.header import DEFAULT_MAX_PIXELS, check_supported, read_header
+from qgac_cli.jpeg.markers import kept_segments
+from qgac_cli.jpeg.tables import DEFAULT_MAX_SCANS, read_tables
+
+
+def read_jpeg(
+    data: bytes | str | os.PathLike,
+    source: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    keep_decoded: bool = True,
+    max_scans: int = DEFAULT_MAX_SCANS,
+) -> JpegData:
+    """Read a JPEG's quantized coefficients, tables and metadata from bytes or a path.
+
+    libjpeg decodes the whole image first, strictly, as the corruption check; the decode is
+    kept as `decoded` unless keep_decoded is False (then it is gone before the coefficients
+    are read: a large image is never held twice)."""
+    data, source = file_bytes(data, source, max_file_bytes(max_pixels))
+    header = read_header(data, source)
+    check_supported(header, source, max_pixels, len(data))
+    tables = read_tables(data, source, max_scans)  # before the decode: a scan bomb costs nothing
+    decoded = codec.decode_strict(data, header, source)
+    if not keep_decoded:
+        decoded = None  # checked, not kept
+    planes = codec.read_coefficients(data, header.components, source)
+    components = tuple(
+        Component(plane, tables.component_tables[i], header.sampling[i]) for i, plane in enumerate(planes)
+    )
+    icc, exif, orientation = codec.pillow_metadata(data)
+    carried, notes = kept_segments(data, source)
+    return JpegData(
+        width=header.width,
+        height=header.height,
+        components=components,
+        tables=tables.tables,
+        color_space="YCbCr" if header.components == 3 else "Grayscale",
+        coding=header.coding,
+        progressive=header.progressive,
+        arithmetic=header.arithmetic,
+        restart_interval=header.restart_interval,
+        icc_profile=icc,
+        exif=exif,
+        orientation=orientation,
+        decoded=decoded,
+        segments=carried,
+        notes=notes,
+    )
+
+
+def read_info(data: bytes, source: str = "<bytes>", max_scans: int = DEFAULT_MAX_SCANS) -> JpegInfo:
+    """Header, quantization tables and metadata, read from the markers alone: fast at any
+    size (nothing is decoded, so no pixel limit applies), and the same reading of the tables
+    as `read_jpeg`'s."""
+    header = read_header(data, source)
+    try:
+        check_supported(header, source, max_pixels=2**62)
+        unsupported = None
+    except UnsupportedJpegError as e:  # described all the same: info only reads markers
+        unsupported = e.args[0]
+    tables, problem = None, None
+    if header.supported_coding:
+        try:
+            tables = read_tables(data, source, max_scans)
+        except JpegError as e:  # the header and metadata are described all the same
+            problem = e.args[0]
+    icc, exif, orientation = codec.pillow_metadata(data)
+    carried, notes = kept_segments(data, source)
+    return JpegInfo(header, tables, icc, exif, orientation, carried, notes, unsupported, problem)
+
+
+def write_coefficients(template: bytes, jpeg: JpegData, path: str | os.PathLike) -> None:
+    """Write `jpeg`'s coefficients into a copy of `template` (same tables, markers, sampling)."""
+    codec.write_planes(template, [c.coefficients for c in jpeg.components], path)
