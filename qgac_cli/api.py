@@ -15,23 +15,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from qgac_cli import weights as weights_mod
 from qgac_cli.devices import pick_device, pick_dtype
 from qgac_cli.errors import UnusableWeightsError, WeightsError
-from qgac_cli.jpeg import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MAX_SCANS,
-    JpegData,
-    decode_strict,
-    file_bytes,
-    max_file_bytes,
-    read_header,
-    read_jpeg,
-)
+from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SCANS, JpegData, JpegHeader, TableUse, read_jpeg
 from qgac_cli.output import RestoredImage, quantize
 from qgac_cli.recompression import (
     FirstCompression,
@@ -223,19 +214,22 @@ def read(
     """Read a JPEG for restoring: libjpeg's decode (made for the strict corruption check) is
     kept only where it is the result (`nothing_to_restore`), so a large image is held as its
     integer coefficients alone."""
-    data, name = file_bytes(source, name, max_file_bytes(max_pixels))
-    jpeg = read_jpeg(data, source=name, max_pixels=max_pixels, keep_decoded=False, max_scans=max_scans)
-    if nothing_to_restore(jpeg):  # the decode is the result (a rare file, at q >= 98): made again
-        jpeg = replace(jpeg, decoded=decode_strict(data, read_header(data, name), name))
-    return jpeg
+    return read_jpeg(source, name, max_pixels, keep_decoded=_decode_is_result, max_scans=max_scans)
+
+
+def _decode_is_result(header: JpegHeader, tables: TableUse) -> bool:
+    return _exact(header.chroma_factor, tables.tables)
 
 
 def nothing_to_restore(jpeg: JpegData) -> bool:
     """True when every step is at most EXACT_STEP and chroma is not subsampled."""
+    return _exact(jpeg.chroma_factor, [jpeg.table_for(i) for i in range(len(jpeg.components))])
+
+
+def _exact(factor: tuple[int, int], tables) -> bool:
     from qgac_cli.coefficients import EXACT_STEP
 
-    steps = max(int(jpeg.table_for(i).max()) for i in range(len(jpeg.components)))
-    return jpeg.chroma_factor == (1, 1) and steps <= EXACT_STEP
+    return factor == (1, 1) and max(int(t.max()) for t in tables) <= EXACT_STEP
 
 
 def restore(

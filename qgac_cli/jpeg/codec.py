@@ -20,15 +20,20 @@ from qgac_cli.jpeg.markers import without_metadata_segments
 LIBJPEG_VERSION = "turbo210"
 
 
-def decode_strict(data: bytes, header: JpegHeader, source: str) -> np.ndarray:
+def decode_strict(data: bytes, header: JpegHeader, source: str, scaled: bool = False) -> np.ndarray:
     """libjpeg-turbo's own decode, (H, W, 3) or (H, W) uint8, in strict mode: libjpeg itself
     only *warns* about truncated or corrupt entropy-coded data (jpeglib passes that on
-    silently), strict mode makes those warnings errors."""
+    silently), strict mode makes those warnings errors.
+
+    `scaled` decodes at libjpeg's smallest scale (1/8 each way) instead: every scan is still
+    entropy-decoded, so every such warning still fires, at a third of the time and 1/64 of
+    the pixels (a corruption check whose pixels are not wanted; bench/pipeline_profile.py)."""
     import simplejpeg
 
     gray = header.components == 1
+    smallest = {"min_height": 1, "min_width": 1} if scaled else {}
     try:
-        pixels = simplejpeg.decode_jpeg(data, colorspace="GRAY" if gray else "RGB", strict=True)
+        pixels = simplejpeg.decode_jpeg(data, colorspace="GRAY" if gray else "RGB", strict=True, **smallest)
     except ValueError as e:
         raise JpegError(f"corrupt or truncated JPEG: {e}", source) from e
     return pixels[..., 0] if gray else pixels

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qgac_cli.jpeg.header import JpegHeader, subsampling_name
+from qgac_cli.jpeg.header import JpegHeader, chroma_factor, subsampling_name
 from qgac_cli.jpeg.tables import TableUse
 from qgac_cli.metadata import Segment
 from qgac_cli.quality import QualityEstimate, estimate_quality
@@ -47,10 +47,7 @@ class JpegData:
     @property
     def chroma_factor(self) -> tuple[int, int]:
         """How many times Y's resolution exceeds the chroma's, (vertical, horizontal)."""
-        if len(self.components) == 1:
-            return (1, 1)
-        (yv, yh), (cv, ch) = self.components[0].sampling, self.components[1].sampling
-        return (yv // cv, yh // ch)
+        return chroma_factor(tuple(c.sampling for c in self.components))
 
     @property
     def subsampling(self) -> str:

@@ -53,6 +53,15 @@ def subsampling_name(sampling: tuple[tuple[int, int], ...]) -> str:
     return SUBSAMPLING_NAMES.get(factor, f"{factor[0]}x{factor[1]}")
 
 
+def chroma_factor(sampling: tuple[tuple[int, int], ...]) -> tuple[int, int]:
+    """How many times Y's resolution exceeds the chroma's, (vertical, horizontal); (1, 1) for
+    one component."""
+    if len(sampling) == 1:
+        return (1, 1)
+    (yv, yh), (cv, ch) = sampling[0], sampling[1]
+    return (yv // cv, yh // ch)
+
+
 @dataclass(frozen=True)
 class JpegHeader:
     """What the markers before the first scan say, parsed without decoding anything."""
@@ -70,6 +79,10 @@ class JpegHeader:
     restart_interval: int
     jfif: bool = False  # an APP0 JFIF segment before the first scan
     component_ids: tuple[int, ...] = ()
+
+    @property
+    def chroma_factor(self) -> tuple[int, int]:
+        return chroma_factor(self.sampling)
 
     @property
     def rgb_coded(self) -> bool:

@@ -4,34 +4,40 @@ once as the corruption check, its coefficients read exactly."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from qgac_cli.errors import JpegError, UnsupportedJpegError
 from qgac_cli.jpeg import codec
 from qgac_cli.jpeg.data import Component, JpegData, JpegInfo
 from qgac_cli.jpeg.files import file_bytes, max_file_bytes
-from qgac_cli.jpeg.header import DEFAULT_MAX_PIXELS, check_supported, read_header
+from qgac_cli.jpeg.header import DEFAULT_MAX_PIXELS, JpegHeader, check_supported, read_header
 from qgac_cli.jpeg.markers import kept_segments
-from qgac_cli.jpeg.tables import DEFAULT_MAX_SCANS, read_tables
+from qgac_cli.jpeg.tables import DEFAULT_MAX_SCANS, TableUse, read_tables
+
+KeepDecoded = bool | Callable[[JpegHeader, TableUse], bool]
 
 
 def read_jpeg(
     data: bytes | str | os.PathLike,
     source: str | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    keep_decoded: bool = True,
+    keep_decoded: KeepDecoded = True,
     max_scans: int = DEFAULT_MAX_SCANS,
 ) -> JpegData:
-    """Read a JPEG's quantized coefficients, tables and metadata from bytes or a path.
+    """Read a JPEG's quantized coefficients, tables and metadata from bytes or a path; the
+    bytes are read once, the image decoded once.
 
-    libjpeg decodes the whole image first, strictly, as the corruption check; the decode is
-    kept as `decoded` unless keep_decoded is False (then it is gone before the coefficients
-    are read: a large image is never held twice)."""
+    libjpeg decodes the image first, strictly, as the corruption check. Where the decode is
+    wanted (`keep_decoded` True, or a function of the header and tables that says so) it is
+    made at full size and kept as `decoded`; where not, it is made at 1/8 scale, which checks
+    every scan as well, and dropped before the coefficients are read."""
     data, source = file_bytes(data, source, max_file_bytes(max_pixels))
     header = read_header(data, source)
     check_supported(header, source, max_pixels, len(data))
     tables = read_tables(data, source, max_scans)  # before the decode: a scan bomb costs nothing
-    decoded = codec.decode_strict(data, header, source)
-    if not keep_decoded:
+    keep = keep_decoded(header, tables) if callable(keep_decoded) else keep_decoded
+    decoded = codec.decode_strict(data, header, source, scaled=not keep)
+    if not keep:
         decoded = None  # checked, not kept
     planes = codec.read_coefficients(data, header.components, source)
     components = tuple(
