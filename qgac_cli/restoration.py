@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -69,24 +70,36 @@ def grey_guard(color: torch.Tensor, stored: torch.Tensor, floor: float, guard: G
 
 
 def restore_planes(
-    model: QGAC, planes: Planes, project: bool = True, dtype: torch.dtype | None = None, grey_floor: float = 1.0
+    model: QGAC,
+    planes: Planes,
+    project: bool = True,
+    dtype: torch.dtype | None = None,
+    grey_floor: float = 1.0,
+    *,
+    clamp: bool = True,
+    frozen_y: bool = False,
 ) -> Restored:
-    """Restore Y, then Cb and Cr guided by the restored Y; optionally project every plane back
-    into the quantization intervals of the file (never farther from the truth, REFERENCE §1).
-    `grey_floor` < 1 applies the `GreyGuard` (the photo's `guard_floor`) to the colour."""
-    y = model.restore_y(planes.y, planes.y_table, dtype)
+    """The model's one path, for restoring and for training alike: Y, then Cb and Cr guided by
+    the restored Y, then the colour refined by the luma where the model has a refinement;
+    optionally every plane projected back into the quantization intervals of the file (never
+    farther from the truth, REFERENCE §1). `grey_floor` < 1 applies the `GreyGuard` (the
+    photo's `guard_floor`) to the colour. Training asks for no clamp (a clamp stops the
+    gradient of every saturated sample) and, in the colour stage, a Y without gradients
+    (`frozen_y`); planes without chroma give the luma alone (the Y stage)."""
+    with torch.no_grad() if frozen_y else contextlib.nullcontext():
+        y = model.restore_y(planes.y, planes.y_table, dtype)
     if project:
         y = project_coefficients(y, planes.y, planes.y_table)
     if not planes.is_color:
-        return Restored(y, None, to_pixels(planes, y=y))
+        return Restored(y, None, to_pixels(planes, y=y, clamp=clamp))
     stored = chroma_samples(planes, planes.chroma)  # as libjpeg decodes it, at the luma grid
-    if not planes.chroma.any():  # a grey picture stored in colour: no colour to restore, add none
-        return Restored(y, stored, to_pixels(planes, y=y, color=stored))
+    if not model.training and not planes.chroma.any():  # a grey picture stored in colour: add no colour
+        return Restored(y, stored, to_pixels(planes, y=y, color=stored, clamp=clamp))
     chroma = model.restore_color(chroma_at_luma_grid(planes, stored), y, planes.c_table, planes.y_table, dtype)
-    color = color_samples(chroma)
+    color = color_samples(chroma, clamp)
     if model.refine is not None:
-        color = model.refine_color(color, samples(y), planes.y_table, planes.c_table, planes.factor)
+        color = model.refine_color(color, samples(y, clamp), planes.y_table, planes.c_table, planes.factor)
     color = grey_guard(color, stored, grey_floor)
     if project:
         color = project_chroma(color, planes)
-    return Restored(y, color, to_pixels(planes, y=y, color=color))
+    return Restored(y, color, to_pixels(planes, y=y, color=color, clamp=clamp))

@@ -230,6 +230,8 @@ def build_net(role: str, cfg: NetConfig) -> nn.Module:
 
 class QGAC(nn.Module):
     """Restores dequantized coefficients: Y first, then Cb and Cr guided by the restored Y.
+    The path through its parts, for restoring and training alike, is
+    `qgac_cli.restoration.restore_planes`.
 
     Buffers `mean` and `std` (2, 64) hold the per-frequency statistics of luma (row 0) and
     chroma (row 1) coefficients; inputs are normalized with them and outputs mapped back.
@@ -293,18 +295,6 @@ class QGAC(nn.Module):
             return colour
         with torch.autocast(colour.device.type, enabled=False):
             return self.refine(colour.float(), luma.float(), y_table, c_table, factor)
-
-    def forward(
-        self,
-        y: torch.Tensor,
-        y_table: torch.Tensor,
-        chroma: torch.Tensor | None = None,
-        c_table: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        restored_y = self.restore_y(y, y_table)
-        if chroma is None or c_table is None:
-            return restored_y, None
-        return restored_y, self.restore_color(chroma, restored_y, c_table, y_table)
 
 
 def _autocast(like: torch.Tensor, dtype: torch.dtype | None):

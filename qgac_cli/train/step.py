@@ -7,17 +7,18 @@ loss and updates the weights without waiting for the device: no host copy, no `.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 from torch.profiler import record_function
 
 from qgac_cli import dct
-from qgac_cli.coefficients import Planes, chroma_at_luma_grid, color_samples, samples, to_pixels
+from qgac_cli.coefficients import Planes
 from qgac_cli.data import PatchBank, compress, tables_at
 from qgac_cli.model import QGAC
 from qgac_cli.model.discriminator import Discriminator
+from qgac_cli.restoration import restore_planes
 from qgac_cli.train.config import TrainConfig, lr_factor
 from qgac_cli.train.losses import pixel_loss, relativistic_losses, texture_loss
 
@@ -31,20 +32,17 @@ class StageLoss(nn.Module):
         self.pixel_loss = torch.compile(pixel_loss, backend=cfg.compile) if cfg.compile else pixel_loss
 
     def forward(self, planes: Planes, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The networks run in `dtype` (autocast); normalization, pixels and loss in fp32."""
-        model, dtype = self.model, self.dtype
+        """The networks run in `dtype` (autocast); normalization, pixels and loss in fp32. The
+        path is the restoring one (`restore_planes`), unclamped and unprojected; the Y stage
+        runs it on the luma alone and scores the luma."""
         if self.stage == "y":
-            y = model.restore_y(planes.y, planes.y_table, dtype)
-            restored = (samples(y, clamp=False) / 255.0)[..., : planes.height, : planes.width]
-            target_y = dct.rgb_to_ycbcr(target)[:, :1] / 255.0
-            return self.pixel_loss(restored, target_y, self.cfg.ssim_weight, self.cfg.loss), restored
-        if self.stage == "color":
-            with torch.no_grad():
-                y = model.restore_y(planes.y, planes.y_table, dtype)
+            luma = replace(planes, chroma=None, c_table=None)
+            restored = restore_planes(self.model, luma, project=False, dtype=self.dtype, clamp=False).pixels
+            target = dct.rgb_to_ycbcr(target)[:, :1] / 255.0
         else:
-            y = model.restore_y(planes.y, planes.y_table, dtype)
-        chroma = model.restore_color(chroma_at_luma_grid(planes), y, planes.c_table, planes.y_table, dtype)
-        restored = to_pixels(planes, y=y, color=color_samples(chroma, clamp=False), clamp=False)
+            restored = restore_planes(
+                self.model, planes, project=False, dtype=self.dtype, clamp=False, frozen_y=self.stage == "color"
+            ).pixels
         return self.pixel_loss(restored, target, self.cfg.ssim_weight, self.cfg.loss), restored
 
 
