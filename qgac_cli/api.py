@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qgac_cli import weights as weights_mod
+from qgac_cli.choices import DEFAULT_TILE
 from qgac_cli.devices import pick_device, pick_dtype
 from qgac_cli.errors import UnusableWeightsError, WeightsError
 from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SCANS, JpegData, JpegHeader, TableUse, read_jpeg
@@ -36,7 +37,6 @@ from qgac_cli.recompression import (
 # 0.6 GiB and is 10 % faster than 768 there (less overlap) and at 1 MP (one tile, not two);
 # bench/restore_speed.py. With windows of a few sizes glibc's heap crept and 768 was the most
 # that stayed near 0.7 GiB.
-DEFAULT_TILE = 1024
 # Context given to each tile, in blocks. The network's theoretical reach is 25 blocks (`base`)
 # or 47 (`large`), but what lies beyond ~8 blocks changes almost no 8-bit output: in tiles of
 # 256 (3 Live-1 photos, q10/q50/q90) halo 8 changed at most 9 pixels in 10^5 (large, q10;

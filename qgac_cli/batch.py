@@ -16,14 +16,13 @@ from pathlib import Path
 from PIL import Image
 
 from qgac_cli import api
+from qgac_cli.choices import EXTENSIONS, FORMATS
 from qgac_cli.errors import OutputAppearedError, OutputExistsError, QgacError, UsageError
 from qgac_cli.jpeg import JpegData, file_bytes, read_header
 from qgac_cli.output import (
-    EXTENSIONS,
-    FORMAT_MAX_SIDE,
-    FORMAT_SUFFIX,
     OutputOptions,
     RestoredImage,
+    check_bit_depth,
     check_size,
     encode_image,
     format_for,
@@ -154,7 +153,7 @@ def plan_jobs(
         raise UsageError(f"{output!r} is named like an image file: several outputs need a folder (-o OUTDIR)")
     if "-" in inputs and len(inputs) > 1:
         raise UsageError("standard input can only be restored on its own")
-    suffix = FORMAT_SUFFIX[fmt or "png"]
+    suffix = FORMATS[fmt or "png"].suffix
     out_dir = Path(output)
     jobs: list[Job] = []
     for item in inputs:
@@ -178,7 +177,7 @@ def plan_beside(inputs: list[str], suffix: str, fmt: str | None = None, glob: st
         raise UsageError(f"--suffix must be a plain name part like .restored, got {suffix!r}")
     if "-" in inputs:
         raise UsageError("standard input has no folder to write beside; give an output")
-    ext = FORMAT_SUFFIX[fmt or "png"]
+    ext = FORMATS[fmt or "png"].suffix
     jobs: list[Job] = []
     for item in inputs:
         path = Path(item)
@@ -224,8 +223,7 @@ def check_formats(jobs: list[Job], fmt: str | None, bit_depth: int) -> None:
     for job in jobs:
         target = None if job.target == "-" else job.target
         chosen = format_for(target, fmt)
-        if bit_depth == 16 and chosen != "png":
-            raise UsageError(f"16-bit output is available for PNG only ({job.target} would be {chosen})")
+        check_bit_depth(chosen, bit_depth, job.target)
         if fmt and target and EXTENSIONS.get(Path(target).suffix.lower(), fmt) != fmt:
             raise UsageError(f"--format {fmt} contradicts the extension of {target}")
 
@@ -268,7 +266,7 @@ def _check_output_size(job: Job, fmt: str | None) -> None:
     """The size check of a real run, from the input's header (markers only); standard input
     is not read ahead."""
     chosen = format_for(None if job.target == "-" else job.target, fmt)
-    if job.source == "-" or chosen not in FORMAT_MAX_SIDE:
+    if job.source == "-" or FORMATS[chosen].max_side is None:
         return
     data, name = file_bytes(job.source, job.source)
     header = read_header(data, name)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qgac_cli.choices import PRECISIONS
 from qgac_cli.errors import UsageError
 
-PRECISIONS = ("auto", "bf16", "fp32")
 # CPU flags (Linux /proc/cpuinfo) under which bfloat16 convolutions run natively fast
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from qgac_cli.api import RestoreOptions, restore_jpeg
+from qgac_cli.choices import EVAL_SUBSAMPLINGS
 from qgac_cli.errors import UsageError
 from qgac_cli.evaluate import _dataset_images, load_reference, score
 from qgac_cli.jpeg import decode_with_pillow, encode, read_jpeg
@@ -21,7 +22,7 @@ class EquivalentConfig:
     datasets: tuple[str, ...]
     qualities: tuple[int, ...]
     metric: str = "ssim"
-    subsampling: str = "4:2:0"
+    subsampling: str = EVAL_SUBSAMPLINGS[0]
     limit: int | None = None
 
 

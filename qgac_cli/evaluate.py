@@ -19,6 +19,7 @@ from PIL import Image
 
 from qgac_cli import dct
 from qgac_cli.api import RestoreOptions, restore_jpeg
+from qgac_cli.choices import EVAL_SUBSAMPLINGS
 from qgac_cli.data import list_images
 from qgac_cli.errors import UsageError
 from qgac_cli.jpeg import decode_with_pillow, encode, read_jpeg
@@ -35,7 +36,7 @@ PATTERNS = "patterns"  # the name of the generated set (qgac_cli.patterns) in th
 class EvalConfig:
     datasets: tuple[str, ...] = ()
     qualities: tuple[int, ...] = ()
-    subsampling: str = "4:2:0"
+    subsampling: str = EVAL_SUBSAMPLINGS[0]
     paired: tuple[str, str] | None = None
     project: bool = True
     per_image: bool = False

@@ -17,8 +17,15 @@ import numpy as np
 from PIL import Image
 
 from qgac_cli import metadata
+from qgac_cli.choices import (
+    BIT_DEPTHS,
+    DEFAULT_JPEG_QUALITY,
+    EXTENSIONS,
+    FORMATS,
+    OUTPUT_SUBSAMPLINGS,
+    SUBSAMPLING_CODES,
+)
 from qgac_cli.errors import OutputAppearedError, OutputTooLargeError, UsageError
-from qgac_cli.jpeg import SUBSAMPLING_CODES
 from qgac_cli.metadata import Segment
 from qgac_cli.png import write_png
 from qgac_cli.recompression import FirstCompression
@@ -30,8 +37,8 @@ PNG_LEVEL = 1  # deflate level of PNG outputs (png.deflater): chosen for through
 class OutputOptions:
     format: str | None = None  # png | tiff | webp | jpeg; None: from the extension
     bit_depth: int = 8
-    jpeg_quality: int = 95  # 1..100
-    jpeg_subsampling: str = "4:4:4"  # 4:4:4 | 4:2:2 | 4:2:0 | input (the input file's own)
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY  # 1..100
+    jpeg_subsampling: str = OUTPUT_SUBSAMPLINGS[0]  # choices.OUTPUT_SUBSAMPLINGS
     keep_orientation: bool = False
     strip_metadata: bool = False  # drop EXIF, XMP, IPTC and comments; the ICC profile is always kept
 
@@ -48,16 +55,9 @@ class RestoredImage:
     notes: tuple[str, ...] = ()  # what of the input no output holds (JpegData.notes)
 
 
-EXTENSIONS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg"}
-FORMAT_SUFFIX = {"png": ".png", "tiff": ".tif", "webp": ".webp", "jpeg": ".jpg"}
-# The longest side each format can hold, where it has a limit (libwebp's 16383; libjpeg's 65535,
-# which no JPEG input exceeds either).
-FORMAT_MAX_SIDE = {"webp": 16383, "jpeg": 65535}
-
-
 def check_size(fmt: str, width: int, height: int, source: str | None = None) -> None:
     """Refuse, before any work, an image the output format cannot hold."""
-    limit = FORMAT_MAX_SIDE.get(fmt)
+    limit = FORMATS[fmt].max_side
     if limit is not None and max(width, height) > limit:
         raise OutputTooLargeError(
             f"{width}x{height} is too large for {fmt.upper()} output (at most {limit:,} pixels a side); "
@@ -101,8 +101,8 @@ def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
 def format_for(path: str | os.PathLike | None, explicit: str | None) -> str:
     """The output format: explicit, else from the extension; PNG for standard output."""
     if explicit:
-        if explicit not in FORMAT_SUFFIX:
-            raise UsageError(f"unknown output format {explicit!r}; choose one of {', '.join(FORMAT_SUFFIX)}")
+        if explicit not in FORMATS:
+            raise UsageError(f"unknown output format {explicit!r}; choose one of {', '.join(FORMATS)}")
         return explicit
     if path is None:
         return "png"
@@ -131,7 +131,7 @@ def _jpeg_subsampling(choice: str, input_subsampling: str | None) -> int:
     if choice == "input":
         return SUBSAMPLING_CODES.get(input_subsampling or "", 0)
     if choice not in SUBSAMPLING_CODES:
-        raise UsageError(f"unknown JPEG subsampling {choice!r}; choose 4:4:4, 4:2:2, 4:2:0 or input")
+        raise UsageError(f"unknown JPEG subsampling {choice!r}; choose one of {', '.join(OUTPUT_SUBSAMPLINGS)}")
     return SUBSAMPLING_CODES[choice]
 
 
@@ -151,10 +151,9 @@ def write_image(out: BinaryIO, image: RestoredImage, fmt: str, options: OutputOp
     """Write the output file to a binary stream. PNG streams a band of rows at a time (no
     second copy of the image); the other formats go through Pillow. Returns a note for each
     piece of metadata that could not be carried (the image is written all the same)."""
-    if options.bit_depth not in (8, 16):
-        raise UsageError(f"bit depth must be 8 or 16, got {options.bit_depth}")
-    if options.bit_depth == 16 and fmt != "png":
-        raise UsageError("16-bit output is available for PNG only")
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    check_bit_depth(fmt, options.bit_depth)
     pixels = image.pixels if options.keep_orientation else oriented(image.pixels, image.orientation)
     # metadata goes into every format that can hold it; the orientation tags (EXIF and XMP) say
     # 1 once the pixels are turned, and keep their value where they stay as stored
@@ -163,26 +162,66 @@ def write_image(out: BinaryIO, image: RestoredImage, fmt: str, options: OutputOp
     if not options.strip_metadata:
         exif = image.exif if options.keep_orientation else _upright_exif(image, notes)
         segments = image.segments if options.keep_orientation else metadata.xmp_without_orientation(image.segments)
-    if fmt == "png":
-        # level 1: zlib's 2.8x faster than its 6 for 2.5 % more bytes on Live-1 photos, ISA-L's 4.9x
-        # faster than zlib's 1 for 3 % more (bench/pipeline_profile.py)
-        text = metadata.png_text_chunks(segments)
-        write_png(out, quantize(pixels, options.bit_depth), image.icc_profile, exif, text, PNG_LEVEL)
-        return notes
-    pil = Image.fromarray(np.ascontiguousarray(quantize(pixels, 8)))
-    extra: dict = {"icc_profile": image.icc_profile} if image.icc_profile else {}
-    if fmt == "tiff":
-        out.write(_tiff(pil, exif, segments, extra, notes))
-    elif fmt == "webp":
-        xmp = metadata.xmp_packet(segments)
-        out.write(_saved(pil, "WEBP", {"lossless": True, **({"xmp": xmp} if xmp else {}), **extra}, exif, notes))
-    elif fmt == "jpeg":
-        subsampling = _jpeg_subsampling(options.jpeg_subsampling, image.subsampling)
-        options_ = {"subsampling": subsampling, "quality": int(options.jpeg_quality), **extra}
-        out.write(metadata.insert_into_jpeg(_saved(pil, "JPEG", options_, exif, notes), segments))
-    else:
-        raise UsageError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMAT_SUFFIX)}")
+    _WRITERS[fmt](out, Written(image, pixels, exif, segments, notes), options)
     return notes
+
+
+def check_bit_depth(fmt: str, bits: int, target: str | None = None) -> None:
+    """Refuse a bit depth the format does not write."""
+    if bits not in BIT_DEPTHS:
+        raise UsageError(f"bit depth must be {' or '.join(map(str, BIT_DEPTHS))}, got {bits}")
+    if bits not in FORMATS[fmt].bit_depths:
+        holding = " and ".join(name.upper() for name, f in FORMATS.items() if bits in f.bit_depths)
+        where = f" ({target} would be {fmt})" if target else ""
+        raise UsageError(f"{bits}-bit output is available for {holding} only{where}")
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a format's writer gets: the image, its pixels turned as asked, the metadata to
+    carry and the notes to add to."""
+
+    image: RestoredImage
+    pixels: np.ndarray
+    exif: bytes | None
+    segments: tuple[Segment, ...]
+    notes: list[str]
+
+    def pil(self) -> Image.Image:
+        return Image.fromarray(np.ascontiguousarray(quantize(self.pixels, 8)))
+
+    def icc(self) -> dict:
+        return {"icc_profile": self.image.icc_profile} if self.image.icc_profile else {}
+
+
+def _write_png(out: BinaryIO, w: Written, options: OutputOptions) -> None:
+    # level 1: zlib's 2.8x faster than its 6 for 2.5 % more bytes on Live-1 photos, ISA-L's 4.9x
+    # faster than zlib's 1 for 3 % more (bench/pipeline_profile.py)
+    text = metadata.png_text_chunks(w.segments)
+    write_png(out, quantize(w.pixels, options.bit_depth), w.image.icc_profile, w.exif, text, PNG_LEVEL)
+
+
+def _write_tiff(out: BinaryIO, w: Written, options: OutputOptions) -> None:
+    out.write(_tiff(w.pil(), w.exif, w.segments, w.icc(), w.notes))
+
+
+def _write_webp(out: BinaryIO, w: Written, options: OutputOptions) -> None:
+    xmp = metadata.xmp_packet(w.segments)
+    out.write(_saved(w.pil(), "WEBP", {"lossless": True, **({"xmp": xmp} if xmp else {}), **w.icc()}, w.exif, w.notes))
+
+
+def _write_jpeg(out: BinaryIO, w: Written, options: OutputOptions) -> None:
+    subsampling = _jpeg_subsampling(options.jpeg_subsampling, w.image.subsampling)
+    settings = {"subsampling": subsampling, "quality": int(options.jpeg_quality), **w.icc()}
+    out.write(metadata.insert_into_jpeg(_saved(w.pil(), "JPEG", settings, w.exif, w.notes), w.segments))
+
+
+_WRITERS: dict[str, Callable[[BinaryIO, Written, OutputOptions], None]] = {
+    "png": _write_png,
+    "tiff": _write_tiff,
+    "webp": _write_webp,
+    "jpeg": _write_jpeg,
+}
 
 
 def _upright_exif(image: RestoredImage, notes: list[str]) -> bytes | None:

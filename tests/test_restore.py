@@ -330,13 +330,6 @@ def test_tiles_in_bf16_are_as_close_to_fp32_as_the_untiled_bf16_result():
     assert (tiled != fp32).mean() <= (whole != fp32).mean() + 0.005
 
 
-def test_the_cli_tiles_as_the_library_does():
-    from qgac_cli.commands.restore import restore
-
-    tile = next(p for p in restore.params if p.name == "tile")
-    assert tile.default == api.DEFAULT_TILE == api.RestoreOptions().tile
-
-
 def test_reading_for_restore_keeps_the_decode_only_where_it_is_the_result():
     lossy = api.read(pillow_jpeg(photo(48, 64), quality=50))
     assert lossy.decoded is None  # held as int16 coefficients alone

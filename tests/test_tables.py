@@ -110,11 +110,3 @@ def test_scans_beyond_the_limit_are_refused_before_any_decoding(tmp_path, monkey
     assert info.exit_code == 0, info.output
 
 
-def test_the_cli_limits_scans_as_the_library_does():
-    from qgac_cli.commands.common import max_scans_option
-
-    @max_scans_option
-    def command(max_scans):
-        pass
-
-    assert command.__click_params__[0].default == J.DEFAULT_MAX_SCANS

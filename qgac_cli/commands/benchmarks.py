@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from qgac_cli.choices import EVAL_SUBSAMPLINGS
 from qgac_cli.commands.common import (
     CONTEXT,
     check_outputs,
@@ -20,11 +21,12 @@ from qgac_cli.commands.common import (
     weights_option,
 )
 from qgac_cli.errors import QgacError
+from qgac_cli.shipping import DEFAULT_WEIGHTS
 
 subsampling_option = click.option(
     "--subsampling",
-    type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]),
-    default="4:2:0",
+    type=click.Choice(EVAL_SUBSAMPLINGS),
+    default=EVAL_SUBSAMPLINGS[0],
     show_default=True,
     help="Chroma subsampling of the test JPEGs (grayscale sets have none).",
 )
@@ -227,7 +229,11 @@ def _print_eval(records: list[dict]) -> None:
     help="Quality of the restored files (repeatable).",
 )
 @click.option(
-    "--weights", "weights_name", default=None, metavar="NAME|PATH", help="Weights to restore with (default: large)."
+    "--weights",
+    "weights_name",
+    default=None,
+    metavar="NAME|PATH",
+    help=f"Weights to restore with (default: {DEFAULT_WEIGHTS}).",
 )
 @click.option(
     "--metric",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from qgac_cli.choices import DEFAULT_MAX_SCANS, PRECISIONS
 from qgac_cli.errors import QgacError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -77,14 +78,14 @@ weights_option = click.option(
 max_scans_option = click.option(
     "--max-scans",
     type=click.IntRange(min=1),
-    default=1000,
+    default=DEFAULT_MAX_SCANS,
     show_default=True,
     help="Refuse JPEGs of more scans than this (no encoder writes more than a few dozen; each costs a pass).",
 )
 precision_option = click.option(
     "--precision",
-    type=click.Choice(["auto", "bf16", "fp32"]),
-    default="auto",
+    type=click.Choice(PRECISIONS),
+    default=PRECISIONS[0],
     show_default=True,
     help="The networks' arithmetic (auto: bf16 where the CPU or GPU runs it natively).",
 )

@@ -195,13 +195,16 @@ def compare(jpeg_file, restored_file, out, size, count, zoom, weights_list, devi
 
 def _sheet_format(out: str) -> str:
     """The sheet's format from -o's extension; a usage error that names -o otherwise."""
+    from qgac_cli.choices import FORMATS
     from qgac_cli.errors import UsageError
-    from qgac_cli.output import FORMAT_SUFFIX, format_for
+    from qgac_cli.output import format_for
 
     try:
         fmt = format_for(out, None)
     except UsageError:
-        raise usage(f"-o {out}: name the sheet with an image extension ({', '.join(FORMAT_SUFFIX.values())})") from None
+        raise usage(
+            f"-o {out}: name the sheet with an image extension ({', '.join(f.suffix for f in FORMATS.values())})"
+        ) from None
     folder = Path(out).resolve().parent
     if not folder.is_dir():
         raise usage(f"-o {out}: no such folder {folder}")

@@ -10,6 +10,14 @@ from pathlib import Path
 
 import click
 
+from qgac_cli.choices import (
+    BIT_DEPTHS,
+    DEFAULT_JPEG_QUALITY,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_TILE,
+    FORMATS,
+    OUTPUT_SUBSAMPLINGS,
+)
 from qgac_cli.commands.common import (
     CONTEXT,
     check_jpeg_quality,
@@ -43,14 +51,20 @@ from qgac_cli.errors import QgacError
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["png", "tiff", "webp", "jpeg"]),
+    type=click.Choice(list(FORMATS)),
     default=None,
     help="Output format (default: from the extension; png in folders).",
 )
-@click.option("--bit-depth", type=click.Choice(["8", "16"]), default="8", show_default=True, help="PNG bit depth.")
+@click.option(
+    "--bit-depth",
+    type=click.Choice([str(d) for d in BIT_DEPTHS]),
+    default=str(BIT_DEPTHS[0]),
+    show_default=True,
+    help="Bits per sample (16: PNG only).",
+)
 @click.option(
     "--jpeg-quality",
-    default="95",
+    default=str(DEFAULT_JPEG_QUALITY),
     show_default=True,
     metavar="1-100",
     callback=check_jpeg_quality,
@@ -58,8 +72,8 @@ from qgac_cli.errors import QgacError
 )
 @click.option(
     "--jpeg-subsampling",
-    type=click.Choice(["4:4:4", "4:2:2", "4:2:0", "input"]),
-    default="4:4:4",
+    type=click.Choice(OUTPUT_SUBSAMPLINGS),
+    default=OUTPUT_SUBSAMPLINGS[0],
     show_default=True,
     help="Chroma of JPEG output: 4:4:4 (the default) keeps all the restored colour; input matches the input file "
     "(smaller).",
@@ -89,7 +103,7 @@ from qgac_cli.errors import QgacError
 @click.option(
     "--tile",
     type=int,
-    default=1024,
+    default=DEFAULT_TILE,
     show_default=True,
     callback=check_tile,
     help="Largest tile, as the side of a square in pixels: tiles hold at most N×N pixels, shaped to "
@@ -108,7 +122,12 @@ from qgac_cli.errors import QgacError
     help="Tiles restored at once, sharing the CPU threads (0, the default: 2 on a CPU with 2+ threads, "
     "1 on a GPU; 1 holds the least memory).",
 )
-@click.option("--max-pixels", type=int, default=None, help="Refuse images larger than this (default 200 MP).")
+@click.option(
+    "--max-pixels",
+    type=int,
+    default=None,
+    help=f"Refuse images larger than this (default {DEFAULT_MAX_PIXELS // 10**6} MP).",
+)
 @max_scans_option
 @click.option("--no-projection", is_flag=True, help="Do not clamp coefficients into their quantization intervals.")
 @click.option(
@@ -189,7 +208,6 @@ def restore(
     130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (the terminal closed); each after a summary.
     """
     from qgac_cli import api, batch
-    from qgac_cli.jpeg import DEFAULT_MAX_PIXELS
     from qgac_cli.output import OutputOptions
 
     try:

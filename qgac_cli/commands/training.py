@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from qgac_cli.choices import LOSSES, STAGES
 from qgac_cli.commands.common import (
     CONTEXT,
     console,
@@ -22,7 +23,7 @@ from qgac_cli.errors import QgacError
 @click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option(
     "--stage",
-    type=click.Choice(["y", "color", "joint", "gan"]),
+    type=click.Choice(STAGES),
     required=True,
     help="y from scratch, then color (Y frozen), joint (both), gan (texture); all but y need --init.",
 )
@@ -52,8 +53,8 @@ from qgac_cli.errors import QgacError
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate (warm-up, then cosine).")
 @click.option(
     "--loss",
-    type=click.Choice(["l1", "l2", "psnr"]),
-    default="l1",
+    type=click.Choice(LOSSES),
+    default=LOSSES[0],
     show_default=True,
     help="Regression loss: l1 (the paper's), l2, or psnr (mean −PSNR of the patches: "
     "every quality counts by its decibels, as eval averages them).",

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 from PIL import Image, JpegImagePlugin
 
+from qgac_cli.choices import EVAL_SUBSAMPLINGS, SUBSAMPLING_CODES
 from qgac_cli.errors import JpegError
 from qgac_cli.jpeg.header import JpegHeader
 from qgac_cli.jpeg.markers import without_metadata_segments
@@ -104,10 +105,7 @@ def write_planes(template: bytes, planes: list[np.ndarray], path: str | os.PathL
         raw.write_dct(str(path))
 
 
-SUBSAMPLING_CODES = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
-
-
-def encode(pixels: np.ndarray, quality: int, subsampling: str = "4:2:0") -> bytes:
+def encode(pixels: np.ndarray, quality: int, subsampling: str = EVAL_SUBSAMPLINGS[0]) -> bytes:
     """Encode (H, W, 3) or (H, W) uint8 pixels with libjpeg's standard tables, as Pillow does.
 
     Baseline, Huffman-coded, integer DCT: the files the field's benchmarks are made of.

@@ -6,10 +6,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from qgac_cli.choices import DEFAULT_MAX_PIXELS
 from qgac_cli.errors import ImageTooLargeError, JpegError, UnsupportedJpegError
 from qgac_cli.jpeg.markers import DRI, before_first_scan
 
-DEFAULT_MAX_PIXELS = 200_000_000
 # A file this many times smaller than its pixel count, above BOMB_MIN_PIXELS, holds no photo:
 # optimized Huffman coding needs ≈ 5 900 bytes per megapixel even for one flat colour, and
 # arithmetic coding ≈ 10; a 649-byte file claiming 162 MP would cost minutes and gigabytes

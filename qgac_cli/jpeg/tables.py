@@ -6,15 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qgac_cli.choices import DEFAULT_MAX_SCANS
 from qgac_cli.errors import JpegError
 from qgac_cli.jpeg.header import SOF_KINDS
 from qgac_cli.jpeg.markers import DQT, EOI, SOS, walk
 from qgac_cli.quality import ZIGZAG
-
-# libjpeg-turbo's own guard against scan bombs is a limit on scans per file (its tools'
-# -maxscans); no encoder writes more than a few dozen, and 300 000 valid scans of one
-# megapixel cost libjpeg two minutes
-DEFAULT_MAX_SCANS = 1000
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from qgac_cli.choices import LOSSES, STAGES
 from qgac_cli.errors import UsageError
-from qgac_cli.train.losses import PIXEL_LOSSES
-
-STAGES = ("y", "color", "joint", "gan")
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class TrainConfig:
     warmup: int = 200
     ema: float = 0.999
     clip: float = 1.0
-    loss: str = "l1"  # regression loss: l1 (the paper's), l2, or psnr (each patch's dB alike)
+    loss: str = LOSSES[0]  # regression loss (choices.LOSSES): l1 (the paper's), l2, or psnr
     ssim_weight: float = 0.05
     adv_weight: float = 5e-3
     texture_weight: float = 1.0
@@ -54,8 +52,8 @@ def check(cfg: TrainConfig) -> None:
     """Raises UsageError for a stage or loss this trainer does not know."""
     if cfg.stage not in STAGES:
         raise UsageError(f"unknown stage {cfg.stage!r}; choose one of {', '.join(STAGES)}")
-    if cfg.loss not in PIXEL_LOSSES:
-        raise UsageError(f"unknown loss {cfg.loss!r}; choose one of {', '.join(PIXEL_LOSSES)}")
+    if cfg.loss not in LOSSES:
+        raise UsageError(f"unknown loss {cfg.loss!r}; choose one of {', '.join(LOSSES)}")
     if cfg.stage != "y" and not cfg.init:
         raise UsageError(f"stage {cfg.stage} starts from trained weights: give --init")
     if cfg.grow and not cfg.init:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from qgac_cli.choices import LOSSES
 from qgac_cli.metrics import ssim
 from qgac_cli.model.discriminator import gram
 
@@ -22,7 +23,7 @@ def psnr_loss(restored: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(mse + 1e-8).mean()
 
 
-PIXEL_LOSSES = {"l1": F.l1_loss, "l2": F.mse_loss, "psnr": psnr_loss}
+PIXEL_LOSSES = dict(zip(LOSSES, (F.l1_loss, F.mse_loss, psnr_loss)))  # in choices.LOSSES order
 
 
 def pixel_loss(restored: torch.Tensor, target: torch.Tensor, ssim_weight: float, norm: str = "l1") -> torch.Tensor:
