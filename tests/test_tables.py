@@ -108,5 +108,3 @@ def test_scans_beyond_the_limit_are_refused_before_any_decoding(tmp_path, monkey
     assert not (tmp_path / "out.png").exists()
     info = CliRunner().invoke(main, ["info", str(path), "--max-scans", "2000"])
     assert info.exit_code == 0, info.output
-
-
