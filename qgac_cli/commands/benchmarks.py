@@ -14,6 +14,7 @@ from qgac_cli.commands.common import (
     first_quality_option,
     note_precision,
     precision_option,
+    progress_bars,
     set_threads,
     table_console,
     threads_option,
@@ -71,27 +72,7 @@ subsampling_option = click.option(
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @device_option
 @threads_option
-def eval_command(
-    datasets,
-    qualities,
-    subsampling,
-    weights_list,
-    jpeg_only,
-    paired,
-    no_projection,
-    no_grey_guard,
-    recompress,
-    first_quality,
-    json_path,
-    csv_path,
-    per_image,
-    limit,
-    patterns,
-    precision,
-    quiet,
-    device,
-    threads,
-):
+def eval_command(**opts):
     """Benchmark PSNR / PSNR-B / SSIM under the paper's conventions.
 
     Every image of each dataset is compressed at each quality with libjpeg's standard tables;
@@ -106,69 +87,87 @@ def eval_command(
       qgac eval data/live1 --recompress 30 --quality 90      # saved at q30, then again at q90
     """
     from qgac_cli import api, weights
-    from qgac_cli.evaluate import EvalConfig, evaluate, jpeg_references, plan, write_csv, write_json
+    from qgac_cli.evaluate import evaluate, write_csv, write_json
 
     try:
-        if not datasets and not paired and not patterns:
-            raise usage("give at least one dataset folder, --patterns, or --paired JPEG_DIR REF_DIR")
-        if not qualities and not paired:
-            raise usage("give at least one --quality")
-        check_outputs(json_path, csv_path)
-        note_precision(precision, device)
-        set_threads(threads)
-        cfg = EvalConfig(
-            datasets=tuple(datasets),
-            qualities=tuple(qualities),
-            subsampling=subsampling,
-            paired=tuple(paired) if paired else None,
-            project=not no_projection,
-            grey_guard=not no_grey_guard,
-            per_image=per_image,
-            limit=limit,
-            precision=precision,
-            patterns=patterns,
-            recompress=tuple(recompress),
-            first_quality=first_quality,
-        )
-        if recompress and paired:
-            raise usage("--recompress makes its own JPEGs; --paired scores existing ones")
-        plan(cfg)  # empty folders and missing references are refused before any work
-        for folder in jpeg_references(cfg):
-            click.echo(
-                f"qgac: note: {folder} holds JPEG files: they are scored as the references (compressed "
-                "again at each quality), not restored; BSDS500 is scored so in the literature",
-                err=True,
-            )
-        names = [] if jpeg_only else list(weights_list or [weights.DEFAULT_WEIGHTS])
-        methods = {name: api.load_model(name, device=device) for name in names}
-        records = _evaluate_with_progress(evaluate, cfg, methods, quiet)
+        cfg = _eval_config(opts)
+        names = [] if opts["jpeg_only"] else list(opts["weights_list"] or [weights.DEFAULT_WEIGHTS])
+        methods = {name: api.load_model(name, device=opts["device"]) for name in names}
+        records = _with_progress(evaluate, cfg, methods, opts["quiet"])
     except QgacError as e:
         fail(e)
     _print_eval(records)
-    if json_path:
-        write_json(records, json_path)
-    if csv_path:
-        write_csv(records, csv_path)
+    if opts["json_path"]:
+        write_json(records, opts["json_path"])
+    if opts["csv_path"]:
+        write_csv(records, opts["csv_path"])
 
 
-def _evaluate_with_progress(evaluate, cfg, methods, quiet):
-    if quiet or not console().is_terminal:  # a bar only where a person watches it
-        return evaluate(cfg, methods)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def _eval_config(opts: dict):
+    """The checked evaluation asked for; empty folders and missing references are refused
+    here, before any work, and folders of JPEG references are named."""
+    from qgac_cli.evaluate import EvalConfig, jpeg_references, plan
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console(),
-    ) as progress:
-        task = progress.add_task("evaluating", total=None)
+    if not opts["datasets"] and not opts["paired"] and not opts["patterns"]:
+        raise usage("give at least one dataset folder, --patterns, or --paired JPEG_DIR REF_DIR")
+    if not opts["qualities"] and not opts["paired"]:
+        raise usage("give at least one --quality")
+    if opts["recompress"] and opts["paired"]:
+        raise usage("--recompress makes its own JPEGs; --paired scores existing ones")
+    check_outputs(opts["json_path"], opts["csv_path"])
+    note_precision(opts["precision"], opts["device"])
+    set_threads(opts["threads"])
+    cfg = EvalConfig(
+        datasets=tuple(opts["datasets"]),
+        qualities=tuple(opts["qualities"]),
+        subsampling=opts["subsampling"],
+        paired=tuple(opts["paired"]) if opts["paired"] else None,
+        project=not opts["no_projection"],
+        grey_guard=not opts["no_grey_guard"],
+        per_image=opts["per_image"],
+        limit=opts["limit"],
+        precision=opts["precision"],
+        patterns=opts["patterns"],
+        recompress=tuple(opts["recompress"]),
+        first_quality=opts["first_quality"],
+    )
+    plan(cfg)
+    for folder in jpeg_references(cfg):
+        click.echo(
+            f"qgac: note: {folder} holds JPEG files: they are scored as the references (compressed "
+            "again at each quality), not restored; BSDS500 is scored so in the literature",
+            err=True,
+        )
+    return cfg
+
+
+def _with_progress(run, cfg, methods, quiet):
+    """`run(cfg, methods, on_progress)` with the progress bar where a person watches it."""
+    if quiet or not console().is_terminal:
+        return run(cfg, methods)
+    with progress_bars() as bars:
+        task = bars.add_task("evaluating", total=None, status="")
 
         def on_progress(done: int, total: int, label: str) -> None:
-            progress.update(task, completed=done, total=total, description=label)
+            bars.update(task, completed=done, total=total, status=label)
 
-        return evaluate(cfg, methods, on_progress)
+        return run(cfg, methods, on_progress)
+
+
+EVAL_COLUMNS = (
+    "dataset",
+    "quality",
+    "method",
+    "PSNR",
+    "PSNR-B",
+    "PSNR-Y",
+    "PSNR Cb / Cr",
+    "SSIM",
+    "gain PSNR",
+    "worst gain",
+    "below JPEG",
+    "images",
+)
 
 
 def _print_eval(records: list[dict]) -> None:
@@ -179,40 +178,29 @@ def _print_eval(records: list[dict]) -> None:
     table = Table(
         title="qgac eval (PSNR, PSNR-B, PSNR of the luma and of each chroma plane in dB; SSIM 8x8 uniform window)"
     )
-    columns = (
-        "dataset",
-        "quality",
-        "method",
-        "PSNR",
-        "PSNR-B",
-        "PSNR-Y",
-        "PSNR Cb / Cr",
-        "SSIM",
-        "gain PSNR",
-        "worst gain",
-        "below JPEG",
-        "images",
-    )
-    for column in columns:
+    for column in EVAL_COLUMNS:
         table.add_column(column, justify="right" if column not in ("dataset", "method") else "left")
     for r in rows:
-        base = jpeg.get((r["dataset"], r["quality"]))
-        gain = f"{r['psnr'] - base['psnr']:+.2f}" if base and r["method"] != "jpeg" else ""
-        table.add_row(
-            r["dataset"],
-            str(r["quality"]),
-            r["method"],
-            f"{r['psnr']:.2f}",
-            f"{r['psnrb']:.2f}",
-            f"{r['psnr_y']:.2f}",
-            f"{r['psnr_cb']:.2f} / {r['psnr_cr']:.2f}" if "psnr_cb" in r else "",
-            f"{r['ssim']:.3f}",
-            gain,
-            f"{r['worst_gain']:+.2f}" if "worst_gain" in r else "",
-            str(r["below_jpeg"]) if "below_jpeg" in r else "",
-            str(r["images"]),
-        )
+        table.add_row(*_eval_row(r, jpeg.get((r["dataset"], r["quality"]))))
     table_console().print(table)
+
+
+def _eval_row(r: dict, base: dict | None) -> list[str]:
+    gain = f"{r['psnr'] - base['psnr']:+.2f}" if base and r["method"] != "jpeg" else ""
+    return [
+        r["dataset"],
+        str(r["quality"]),
+        r["method"],
+        f"{r['psnr']:.2f}",
+        f"{r['psnrb']:.2f}",
+        f"{r['psnr_y']:.2f}",
+        f"{r['psnr_cb']:.2f} / {r['psnr_cr']:.2f}" if "psnr_cb" in r else "",
+        f"{r['ssim']:.3f}",
+        gain,
+        f"{r['worst_gain']:+.2f}" if "worst_gain" in r else "",
+        str(r["below_jpeg"]) if "below_jpeg" in r else "",
+        str(r["images"]),
+    ]
 
 
 # --------------------------------------------------------------------------- equivalent quality
@@ -253,21 +241,7 @@ def _print_eval(records: list[dict]) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @device_option
 @threads_option
-def equivalent_quality(
-    datasets,
-    qualities,
-    weights_name,
-    metric,
-    subsampling,
-    json_path,
-    csv_path,
-    plot_path,
-    per_image,
-    limit,
-    quiet,
-    device,
-    threads,
-):
+def equivalent_quality(**opts):
     """How much storage restoration saves (paper, appendix B.3).
 
     For each image and quality q: restore the q file, then find the smallest JPEG quality
@@ -283,24 +257,28 @@ def equivalent_quality(
     from qgac_cli.evaluate import write_csv, write_json
 
     try:
-        check_outputs(json_path, csv_path, plot_path)
-        set_threads(threads)
-        model = api.load_model(weights_name, device=device)
+        check_outputs(opts["json_path"], opts["csv_path"], opts["plot_path"])
+        set_threads(opts["threads"])
+        model = api.load_model(opts["weights_name"], device=opts["device"])
         cfg = EquivalentConfig(
-            datasets=tuple(datasets), qualities=tuple(qualities), metric=metric, subsampling=subsampling, limit=limit
+            datasets=tuple(opts["datasets"]),
+            qualities=tuple(opts["qualities"]),
+            metric=opts["metric"],
+            subsampling=opts["subsampling"],
+            limit=opts["limit"],
         )
-        rows = _evaluate_with_progress(lambda c, m, cb=None: run(c, m, cb), cfg, model, quiet)
+        rows = _with_progress(lambda c, m, cb=None: run(c, m, cb), cfg, model, opts["quiet"])
     except QgacError as e:
         fail(e)
     summary = summarize(rows)
-    _print_equivalent(summary, metric)
-    records = summary + (rows if per_image else [])
-    if json_path:
-        write_json(records, json_path)
-    if csv_path:
-        write_csv(records, csv_path)
-    if plot_path:
-        plot(summary, plot_path, cfg.metric)
+    _print_equivalent(summary, cfg.metric)
+    records = summary + (rows if opts["per_image"] else [])
+    if opts["json_path"]:
+        write_json(records, opts["json_path"])
+    if opts["csv_path"]:
+        write_csv(records, opts["csv_path"])
+    if opts["plot_path"]:
+        plot(summary, opts["plot_path"], cfg.metric)
 
 
 def _print_equivalent(summary: list[dict], metric: str) -> None:

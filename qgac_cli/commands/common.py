@@ -26,6 +26,35 @@ def console():
     return Console(stderr=True)
 
 
+def progress_bars(transient: bool = False):
+    """The one progress display of every command, on standard error: a label, the bar, done
+    of all, a status text, the time elapsed and left (estimated from the last 5 minutes, not
+    30 s: steadier). Columns of fixed width: a changing status does not move them."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Column
+
+    return Progress(
+        TextColumn("[bold]{task.description}", table_column=Column(width=10)),
+        BarColumn(),
+        MofNCompleteColumn(table_column=Column(width=11, justify="right")),
+        TextColumn("{task.fields[status]}", table_column=Column(width=28, no_wrap=True, overflow="ellipsis")),
+        TimeElapsedColumn(),
+        TextColumn("elapsed,"),
+        TimeRemainingColumn(),
+        TextColumn("left"),
+        console=console(),
+        transient=transient,
+        speed_estimate_period=300,
+    )
+
+
 def table_console():
     """Tables on stdout: the terminal's width, or, piped, wide enough to cut nothing and
     without the trailing spaces rich pads each line with."""

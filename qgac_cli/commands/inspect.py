@@ -42,39 +42,58 @@ def info(files: tuple[str, ...], as_json: bool, headers_only: bool, max_scans: i
       qgac info photos/
       cat photo.jpg | qgac info -
     """
-    from qgac_cli.info import describe
-    from qgac_cli.jpeg import read_stream
+    from qgac_cli.batch import Report, failure_line
 
-    records, failures = [], []
-    for item in files:
-        if item != "-" and Path(item).is_dir():
-            from qgac_cli.batch import inputs_of
-
-            paths = inputs_of(Path(item))
-            if not paths:
-                failures.append(f"{item}: no JPEG files found")
-        else:
-            paths = [item]
-        for path in paths:
-            try:
-                if path == "-":
-                    data = read_stream(sys.stdin.buffer)
-                    record = describe("<stdin>", data, max_scans, not headers_only)
-                else:
-                    record = describe(path, max_scans=max_scans, recompression=not headers_only)
-                records.append(record)
-                if record["problem"]:  # described as far as it reads, and counted as failed
-                    failures.append(f"{record['path']}: {record['problem']}")
-            except QgacError as e:
-                failures.append(str(e))
+    report, records = Report(), []
+    for path in _info_inputs(files, report):
+        record = _describe(path, max_scans, headers_only, report)
+        if record is not None:
+            records.append(record)
     if as_json:
         for record in records:
             click.echo(json.dumps(record))
     else:
         _print_info(records)
-    for failure in failures:
-        click.echo(f"qgac: error: {failure}", err=True)
-    sys.exit(1 if failures else 0)
+    for source, message in report.failed:
+        click.echo(failure_line(source, message), err=True)
+    sys.exit(report.exit_code)
+
+
+def _info_inputs(files: tuple[str, ...], report) -> list[str]:
+    """The files to describe: each argument, a folder's JPEG files (a folder without any is
+    a failure)."""
+    from qgac_cli.batch import FileRecord, inputs_of
+
+    paths: list[str] = []
+    for item in files:
+        if item == "-" or not Path(item).is_dir():
+            paths.append(item)
+            continue
+        found = [str(p) for p in inputs_of(Path(item))]
+        if not found:
+            report.files.append(FileRecord(item, "", "failed", "no JPEG files found"))
+        paths.extend(found)
+    return paths
+
+
+def _describe(path: str, max_scans: int, headers_only: bool, report) -> dict | None:
+    """One file's record; a file that cannot be read, or reads with a problem past its header
+    (described as far as it reads), is a failure in the report."""
+    from qgac_cli.batch import FileRecord
+    from qgac_cli.info import describe
+    from qgac_cli.jpeg import read_stream
+
+    try:
+        if path == "-":
+            record = describe("<stdin>", read_stream(sys.stdin.buffer), max_scans, not headers_only)
+        else:
+            record = describe(path, max_scans=max_scans, recompression=not headers_only)
+    except QgacError as e:
+        report.files.append(FileRecord(path, "", "failed", str(e)))
+        return None
+    problem = record["problem"]
+    report.files.append(FileRecord(record["path"], "", "failed" if problem else "restored", problem or ""))
+    return record
 
 
 def _print_info(records: list[dict]) -> None:
@@ -153,11 +172,10 @@ def compare(jpeg_file, restored_file, out, size, count, zoom, weights_list, devi
       qgac compare photo.jpg -o compare.png
       qgac compare photo.jpg photo.png -o compare.png --count 4 --zoom 4
     """
-    import numpy as np
     from PIL import Image
 
     from qgac_cli import api
-    from qgac_cli.compare import MIN_PAIR_PSNR, pair_psnr, side_by_side
+    from qgac_cli.compare import side_by_side
     from qgac_cli.jpeg import read_jpeg
     from qgac_cli.output import apply_orientation, write_atomic
 
@@ -166,19 +184,7 @@ def compare(jpeg_file, restored_file, out, size, count, zoom, weights_list, devi
         jpeg = read_jpeg(jpeg_file)
         decoded = apply_orientation(jpeg.decoded, jpeg.orientation)
         if restored_file:
-            with Image.open(restored_file) as im:
-                restored = np.asarray(im.convert("L" if decoded.ndim == 2 else "RGB"))
-            if restored.shape != decoded.shape:
-                raise usage(
-                    f"{restored_file} is {restored.shape[1]}x{restored.shape[0]}, the JPEG "
-                    f"{decoded.shape[1]}x{decoded.shape[0]}"
-                )
-            distance = pair_psnr(decoded, restored)
-            if distance < MIN_PAIR_PSNR:
-                raise usage(
-                    f"{restored_file} does not look like a restoration of {jpeg_file}: the two are "
-                    f"{distance:.1f} dB apart (a restoration stays above {MIN_PAIR_PSNR:.0f} dB of its JPEG)"
-                )
+            restored = _restored_file(restored_file, jpeg_file, decoded)
         else:
             set_threads(threads)
             model = api.load_model(weights_list[0] if weights_list else None, device=device)
@@ -191,6 +197,29 @@ def compare(jpeg_file, restored_file, out, size, count, zoom, weights_list, devi
     Image.fromarray(side_by_side(decoded, restored, size, count, zoom)).save(buffer, format=fmt.upper())
     write_atomic(out, buffer.getvalue())
     click.echo(f"wrote {out}: JPEG (left) and restored (right), {count} crops where it changed most", err=True)
+
+
+def _restored_file(restored_file: str, jpeg_file: str, decoded):
+    """The pixels of a restoration given as a file, refused where they cannot be the JPEG's."""
+    import numpy as np
+    from PIL import Image
+
+    from qgac_cli.compare import MIN_PAIR_PSNR, pair_psnr
+
+    with Image.open(restored_file) as im:
+        restored = np.asarray(im.convert("L" if decoded.ndim == 2 else "RGB"))
+    if restored.shape != decoded.shape:
+        raise usage(
+            f"{restored_file} is {restored.shape[1]}x{restored.shape[0]}, "
+            f"the JPEG {decoded.shape[1]}x{decoded.shape[0]}"
+        )
+    distance = pair_psnr(decoded, restored)
+    if distance < MIN_PAIR_PSNR:
+        raise usage(
+            f"{restored_file} does not look like a restoration of {jpeg_file}: the two are "
+            f"{distance:.1f} dB apart (a restoration stays above {MIN_PAIR_PSNR:.0f} dB of its JPEG)"
+        )
+    return restored
 
 
 def _sheet_format(out: str) -> str:

@@ -3,6 +3,7 @@ report every file, exit with an honest code."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -30,6 +31,7 @@ from qgac_cli.commands.common import (
     max_scans_option,
     note_precision,
     precision_option,
+    progress_bars,
     set_threads,
     threads_option,
     usage,
@@ -159,39 +161,7 @@ from qgac_cli.errors import QgacError
 )
 @device_option
 @threads_option
-def restore(
-    inputs,
-    output_dir,
-    suffix,
-    dry_run,
-    fmt,
-    bit_depth,
-    jpeg_quality,
-    jpeg_subsampling,
-    glob,
-    keep_orientation,
-    strip_metadata,
-    weights_list,
-    gan_weights,
-    texture,
-    tile,
-    exact_tiles,
-    lanes,
-    max_pixels,
-    max_scans,
-    no_projection,
-    no_grey_guard,
-    first_quality,
-    overwrite,
-    shard,
-    precision,
-    half,
-    quiet,
-    verbose,
-    json_path,
-    device,
-    threads,
-):
+def restore(**opts):
     """Restore JPEG files, folders (recursively, mirrored) or standard input.
 
     \b
@@ -207,74 +177,100 @@ def restore(
     Exit codes: 0 all restored or skipped, 1 some failed, 2 usage error (nothing done),
     130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (the terminal closed); each after a summary.
     """
-    from qgac_cli import api, batch
-    from qgac_cli.output import OutputOptions
-
-    try:
-        jobs = batch.plan(list(inputs), output_dir, suffix, fmt, glob)
-        batch.check_formats(jobs, fmt, int(bit_depth))
-        jobs = batch.apply_shard(jobs, shard, os.environ)
-        if any(j.target == "-" for j in jobs) and sys.stdout.isatty():
-            raise usage("refusing to write binary image data to a terminal; redirect stdout")
-        if json_path == "-" and any(j.target == "-" for j in jobs):
-            raise usage("--json - and an image on standard output cannot share it; give --json a file")
-        if json_path not in (None, "-"):
-            check_outputs(json_path=json_path)
-        if len(weights_list) > 1:
-            raise usage("restore takes one --weights")
-        if dry_run:
-            plan = batch.dry_run(jobs, overwrite, fmt)
-            for job, what, _ in plan:
-                click.echo(f"{job.source} -> {job.target}: {what}")
-            sys.exit(1 if any(fails for _, _, fails in plan) else 0)
-        batch.check_writable(jobs)
-        note_precision("bf16" if half else precision, device)
-        set_threads(threads)
-        model = api.load_model(weights_list[0] if weights_list else None, texture, gan_weights, device)
-    except QgacError as e:
-        fail(e)
+    jobs, model = _prepare(opts)
     _terminate_cleanly()
-    options = api.RestoreOptions(
-        tile=tile,
-        project=not no_projection,
-        max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-        max_scans=max_scans,
-        precision="bf16" if half else precision,
-        halo=None if exact_tiles else "auto",
-        grey_guard=not no_grey_guard,
-        lanes=lanes,
-        first_quality=first_quality,
-    )
-    output = OutputOptions(
-        format=fmt,
-        bit_depth=int(bit_depth),
-        jpeg_quality=jpeg_quality,
-        jpeg_subsampling=jpeg_subsampling,
-        keep_orientation=keep_orientation,
-        strip_metadata=strip_metadata,
-    )
-    report = batch.Report(planned=len(jobs))
+    from qgac_cli.batch import Report
+
+    report = Report(planned=len(jobs))
     try:
-        _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, verbose, report)
+        _run_with_progress(jobs, model, opts, report)
     except (KeyboardInterrupt, Stopped) as stop:
         report.interrupted = stop.name if isinstance(stop, Stopped) else "SIGINT"
-        click.echo(
-            f"qgac: interrupted ({report.interrupted}): restored {len(report.restored)}, skipped "
-            f"{len(report.skipped)}, failed {len(report.failed)}, not done {report.not_done}",
-            err=True,
-        )
-        _write_summary(report, json_path)
+        click.echo(report.stopped_sentence(), err=True)
+        _write_summary(report, opts["json_path"])
         sys.exit(stop.code if isinstance(stop, Stopped) else 130)
-    if not quiet and not verbose and len(jobs) == 1 and report.skipped:
+    if not opts["quiet"] and not opts["verbose"] and len(jobs) == 1 and report.skipped:
         click.echo(f"qgac: skipped {jobs[0].source}: {jobs[0].target} exists (use --overwrite)", err=True)
-    if not quiet and len(jobs) > 1:
-        click.echo(
-            f"restored {len(report.restored)}, skipped {len(report.skipped)} (exist; --overwrite), "
-            f"failed {len(report.failed)}",
-            err=True,
-        )
-    _write_summary(report, json_path)
+    if not opts["quiet"] and len(jobs) > 1:
+        click.echo(report.sentence(), err=True)
+    _write_summary(report, opts["json_path"])
     sys.exit(report.exit_code)
+
+
+def _prepare(opts: dict):
+    """The checked jobs and the loaded model; a usage error or a refusal ends here, before any
+    work (and --dry-run ends here, after saying what it would do)."""
+    from qgac_cli import api, batch
+
+    request = batch.Request(
+        tuple(opts["inputs"]), opts["output_dir"], opts["suffix"], opts["fmt"], opts["glob"], opts["shard"],
+        int(opts["bit_depth"]),
+    )  # fmt: skip
+    try:
+        jobs = batch.plan_request(request, os.environ)
+        _check_streams(jobs, opts)
+        if opts["dry_run"]:
+            _dry_run(jobs, opts["overwrite"])
+        batch.check_writable(jobs)
+        note_precision(_precision(opts), opts["device"])
+        set_threads(opts["threads"])
+        weights = opts["weights_list"][0] if opts["weights_list"] else None
+        return jobs, api.load_model(weights, opts["texture"], opts["gan_weights"], opts["device"])
+    except QgacError as e:
+        fail(e)
+
+
+def _check_streams(jobs, opts: dict) -> None:
+    """Standard output is for one thing, and never a terminal; one set of weights."""
+    to_stdout = any(j.target == "-" for j in jobs)
+    if to_stdout and sys.stdout.isatty():
+        raise usage("refusing to write binary image data to a terminal; redirect stdout")
+    if opts["json_path"] == "-" and to_stdout:
+        raise usage("--json - and an image on standard output cannot share it; give --json a file")
+    if opts["json_path"] not in (None, "-"):
+        check_outputs(json_path=opts["json_path"])
+    if len(opts["weights_list"]) > 1:
+        raise usage("restore takes one --weights")
+
+
+def _dry_run(jobs, overwrite: bool) -> None:
+    from qgac_cli import batch
+
+    plan = batch.dry_run(jobs, overwrite)
+    for job, what, _ in plan:
+        click.echo(f"{job.source} -> {job.target}: {what}")
+    sys.exit(1 if any(fails for _, _, fails in plan) else 0)
+
+
+def _precision(opts: dict) -> str:
+    return "bf16" if opts["half"] else opts["precision"]
+
+
+def _options(opts: dict):
+    """The restoring and the writing options asked for."""
+    from qgac_cli import api
+    from qgac_cli.output import OutputOptions
+
+    restoring = api.RestoreOptions(
+        tile=opts["tile"],
+        project=not opts["no_projection"],
+        max_pixels=opts["max_pixels"] or DEFAULT_MAX_PIXELS,
+        max_scans=opts["max_scans"],
+        precision=_precision(opts),
+        halo=None if opts["exact_tiles"] else "auto",
+        grey_guard=not opts["no_grey_guard"],
+        lanes=opts["lanes"],
+        first_quality=opts["first_quality"],
+    )
+    writing = OutputOptions(
+        format=opts["fmt"],
+        bit_depth=int(opts["bit_depth"]),
+        jpeg_quality=opts["jpeg_quality"],
+        jpeg_subsampling=opts["jpeg_subsampling"],
+        keep_orientation=opts["keep_orientation"],
+        strip_metadata=opts["strip_metadata"],
+    )
+    return restoring, writing
 
 
 def _write_summary(report, json_path: str | None) -> None:
@@ -293,42 +289,6 @@ def _write_summary(report, json_path: str | None) -> None:
     except OSError as e:  # a full disk, a closed pipe: the images are written; say so, exit 1
         click.echo(f"qgac: error: cannot write the summary {json_path}: {e.strerror or e}", err=True)
         sys.exit(1)
-
-
-def _verbose_line(record) -> str:
-    """-v: one line for a file that ended."""
-    where = f"{record.source} -> {record.target}"
-    if record.status == "skipped":
-        return f"{where}: skipped ({record.message})"
-    if record.status == "failed":
-        return _failure_line(record.source, record.message)
-    quality = f"q~{record.quality}" if record.quality is not None else "q?"
-    if record.first is not None:
-        quality += f" (recompressed: first q~{record.first['first_quality']}, {_confidence(record.first)})"
-    size = f"{_bytes(record.bytes_in)} -> {_bytes(record.bytes_out)}"
-    return (
-        f"{where}: restored {record.width}x{record.height} ({record.megapixels:.1f} MP), "
-        f"{record.subsampling}, {quality}, {record.seconds:.2f} s, {size}"
-    )
-
-
-def _confidence(first: dict) -> str:
-    said = "given" if first.get("given") else f"confidence {first['confidence']:.2f}"
-    return said + ("" if first["grid_offset"] == [0, 0] else ", grid shifted")
-
-
-def _bytes(count: int | None) -> str:
-    if count is None:
-        return "?"
-    for unit, scale in (("MB", 1e6), ("KB", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count} B"
-
-
-def _failure_line(source: str, message: str) -> str:
-    named = source in message or (source == "-" and message.startswith("<stdin>"))
-    return f"qgac: error: {message}" if named else f"qgac: error: {source}: {message}"
 
 
 class Stopped(BaseException):
@@ -358,76 +318,61 @@ def _terminate_cleanly() -> None:
             signal.signal(signum, handler)
 
 
-def _run_with_progress(batch, jobs, model, options, output, overwrite, quiet, verbose, report):
+def _run_with_progress(jobs, model, opts: dict, report) -> None:
     """Run the batch with what the user sees as it goes: failures (and with -v every file) as
     they happen; on a terminal a bar over the files and, for an image of several tiles, one
     over its tiles."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.table import Column
-
+    from qgac_cli import batch
     from qgac_cli.jpeg import max_file_bytes, read_stream
 
-    def read_stdin() -> bytes:
-        return read_stream(sys.stdin.buffer, "<stdin>", max_file_bytes(options.max_pixels))
-
-    def write_stdout(data: bytes) -> None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-
-    def line(record) -> str | None:
-        text = _verbose_line(record) if verbose or record.status == "failed" else None
-        if record.notes and not quiet:  # the image is written; what of its metadata is not, once
-            warning = f"qgac: warning: {record.source}: " + "; ".join(record.notes)
-            text = f"{text}\n{warning}" if text else warning
-        return text
-
-    stderr = console()
-    if quiet or not stderr.is_terminal:
-
-        def on_done(record):
-            if text := line(record):  # failures are named even with -q
-                click.echo(text, err=True)
-
-        return batch.run_batch(jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout, report)
-    with Progress(  # columns of fixed width (the tile bar's name does not move them), times labelled
-        TextColumn("[bold]{task.description}", table_column=Column(width=9)),
-        BarColumn(),
-        MofNCompleteColumn(table_column=Column(width=11, justify="right")),
-        TextColumn("{task.fields[mp]}", table_column=Column(width=24, no_wrap=True, overflow="ellipsis")),
-        TimeElapsedColumn(),
-        TextColumn("elapsed,"),
-        TimeRemainingColumn(),
-        TextColumn("left"),
-        console=stderr,
-        transient=len(jobs) == 1,
-        speed_estimate_period=300,  # the estimate of time left from the last 5 minutes, not 30 s: steadier
-    ) as progress:
-        files = progress.add_task("restoring", total=len(jobs), mp="0.0 MP") if len(jobs) > 1 else None
-        tiles = {"task": None}
-
-        def on_tile(job, done, count):
-            if count < 2:
-                return
-            if tiles["task"] is None:
-                tiles["task"] = progress.add_task("tiles", total=count, mp=Path(job.source).name)
-            progress.update(tiles["task"], completed=done, total=count, mp=Path(job.source).name)
-            if done == count:  # the image is restored; it is written while the next one starts
-                progress.remove_task(tiles["task"])
-                tiles["task"] = None
+    options, output = _options(opts)
+    quiet, verbose = opts["quiet"], opts["verbose"]
+    run = functools.partial(
+        batch.run_batch,
+        jobs, model, options, output, opts["overwrite"],
+        read_stdin=lambda: read_stream(sys.stdin.buffer, "<stdin>", max_file_bytes(options.max_pixels)),
+        write_stdout=_write_stdout,
+        report=report,
+    )  # fmt: skip
+    if quiet or not console().is_terminal:
+        run(on_done=lambda record: _say(batch.lines(record, verbose, quiet)))
+        return
+    with progress_bars(transient=len(jobs) == 1) as bars:
+        files = bars.add_task("restoring", total=len(jobs), status="0.0 MP") if len(jobs) > 1 else None
+        tiles = TileBar(bars)
 
         def on_done(record):
             if files is not None:
-                progress.update(files, advance=1, mp=f"{report.megapixels:.1f} MP")
-            if text := line(record):
-                progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+                bars.update(files, advance=1, status=f"{report.megapixels:.1f} MP")
+            if text := batch.lines(record, verbose, quiet):
+                bars.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
-        return batch.run_batch(
-            jobs, model, options, output, overwrite, on_done, read_stdin, write_stdout, report, on_tile
-        )
+        run(on_done=on_done, on_tile=tiles.update)
+
+
+def _say(text: str | None) -> None:
+    if text:  # failures are named even with -q
+        click.echo(text, err=True)
+
+
+def _write_stdout(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+class TileBar:
+    """A bar over the tiles of an image of several, shown while it is restored."""
+
+    def __init__(self, bars) -> None:
+        self.bars, self.task = bars, None
+
+    def update(self, job, done: int, count: int) -> None:
+        if count < 2:
+            return
+        name = Path(job.source).name
+        if self.task is None:
+            self.task = self.bars.add_task("tiles", total=count, status=name)
+        self.bars.update(self.task, completed=done, total=count, status=name)
+        if done == count:  # the image is restored; it is written while the next one starts
+            self.bars.remove_task(self.task)
+            self.task = None

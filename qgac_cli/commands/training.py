@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -9,14 +10,17 @@ import click
 from qgac_cli.choices import LOSSES, STAGES
 from qgac_cli.commands.common import (
     CONTEXT,
-    console,
     device_option,
     fail,
     note_precision,
     precision_option,
+    progress_bars,
     threads_option,
 )
 from qgac_cli.errors import QgacError
+from qgac_cli.train.config import TrainConfig
+
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
 @click.command(context_settings=CONTEXT)
@@ -28,7 +32,7 @@ from qgac_cli.errors import QgacError
     help="y from scratch, then color (Y frozen), joint (both), gan (texture); all but y need --init.",
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for checkpoints and logs.")
-@click.option("--preset", default="base", show_default=True, help="Model preset (stage y from scratch).")
+@click.option("--preset", default=DEFAULTS["preset"], show_default=True, help="Model preset (stage y from scratch).")
 @click.option(
     "--init", default=None, metavar="NAME|PATH", help="Weights to start from (color, joint, gan; warm restarts)."
 )
@@ -45,74 +49,65 @@ from qgac_cli.errors import QgacError
     "--validation",
     multiple=True,
     type=click.Path(exists=True, file_okay=False),
-    help="Held-out folder (default: every 25th training image).",
+    help=f"Held-out folder (default: every {DEFAULTS['holdout_every']}th training image).",
 )
-@click.option("--steps", type=int, default=10_000, show_default=True, help="Optimizer steps (the schedule's length).")
-@click.option("--batch", type=int, default=32, show_default=True, help="Patches per step.")
-@click.option("--patch", type=int, default=128, show_default=True, help="Patch side in pixels (a multiple of 16).")
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate (warm-up, then cosine).")
+@click.option(
+    "--steps", type=int, default=DEFAULTS["steps"], show_default=True, help="Optimizer steps (the schedule's length)."
+)
+@click.option("--batch", type=int, default=DEFAULTS["batch"], show_default=True, help="Patches per step.")
+@click.option(
+    "--patch", type=int, default=DEFAULTS["patch"], show_default=True, help="Patch side in pixels (a multiple of 16)."
+)
+@click.option(
+    "--lr", type=float, default=DEFAULTS["lr"], show_default=True, help="Peak learning rate (warm-up, then cosine)."
+)
 @click.option(
     "--loss",
     type=click.Choice(LOSSES),
-    default=LOSSES[0],
+    default=DEFAULTS["loss"],
     show_default=True,
     help="Regression loss: l1 (the paper's), l2, or psnr (mean −PSNR of the patches: "
     "every quality counts by its decibels, as eval averages them).",
 )
-@click.option("--ssim-weight", type=float, default=0.05, show_default=True, help="λ of the −λ·SSIM term.")
+@click.option(
+    "--ssim-weight", type=float, default=DEFAULTS["ssim_weight"], show_default=True, help="λ of the −λ·SSIM term."
+)
 @click.option(
     "--adv-weight",
     type=click.FloatRange(min=0),
-    default=5e-3,
+    default=DEFAULTS["adv_weight"],
     show_default=True,
     help="Weight of the adversarial (relativistic average) loss in stage gan.",
 )
 @click.option(
     "--texture-weight",
     type=click.FloatRange(min=0),
-    default=1.0,
+    default=DEFAULTS["texture_weight"],
     show_default=True,
     help="Weight of the texture (Gram matrix) loss in stage gan.",
 )
-@click.option("--val-every", type=int, default=500, show_default=True, help="Validate and checkpoint every N steps.")
+@click.option(
+    "--val-every",
+    type=int,
+    default=DEFAULTS["val_every"],
+    show_default=True,
+    help="Validate and checkpoint every N steps.",
+)
 @click.option("--max-minutes", type=float, default=None, help="Stop (and save) after this long.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the patches, qualities and weights.")
+@click.option(
+    "--seed", type=int, default=DEFAULTS["seed"], show_default=True, help="Seed of the patches, qualities and weights."
+)
 @click.option(
     "--patterns",
     type=click.IntRange(0),
-    default=0,
+    default=DEFAULTS["patterns"],
     show_default=True,
     help="Generated regular patterns (gratings, grids, brickwork, façades) added to the training images.",
 )
 @precision_option
 @device_option
 @threads_option
-def train(
-    data,
-    stage,
-    out,
-    preset,
-    init,
-    grow,
-    resume,
-    overwrite,
-    validation,
-    steps,
-    batch,
-    patch,
-    lr,
-    loss,
-    ssim_weight,
-    adv_weight,
-    texture_weight,
-    val_every,
-    max_minutes,
-    seed,
-    patterns,
-    precision,
-    device,
-    threads,
-):
+def train(**opts):
     """Train one stage: y (from scratch), color (Y frozen), joint, gan.
 
     Runs data-parallel under torchrun (NCCL on GPUs, gloo on CPUs).
@@ -123,37 +118,14 @@ def train(
       qgac train data/train --stage color --init runs/y/best.pt --out runs/color
       torchrun --nproc_per_node 2 -m qgac_cli train data/train --stage y --out runs/y
     """
-    from qgac_cli.train import TrainConfig
     from qgac_cli.train import train as run_training
 
-    note_precision(precision, device)
-
+    note_precision(opts["precision"], opts["device"])
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    settings = {k: v for k, v in opts.items() if k in fields}
     cfg = TrainConfig(
-        stage=stage,
-        data=tuple(data),
-        out=out,
-        preset=preset,
-        init=init,
-        grow=grow,
-        resume=resume,
-        overwrite=overwrite,
-        validation=tuple(validation),
-        steps=steps,
-        batch=batch,
-        patch=patch,
-        lr=lr,
-        loss=loss,
-        ssim_weight=ssim_weight,
-        adv_weight=adv_weight,
-        texture_weight=texture_weight,
-        val_every=val_every,
-        checkpoint_every=val_every,
-        max_minutes=max_minutes,
-        device=device,
-        threads=threads,
-        seed=seed,
-        patterns=patterns,
-        precision=precision,
+        **{**settings, "data": tuple(opts["data"]), "validation": tuple(opts["validation"])},
+        checkpoint_every=opts["val_every"],
     )
     try:
         best = _train_with_progress(run_training, cfg)
@@ -163,22 +135,13 @@ def train(
 
 
 def _train_with_progress(run_training, cfg):
-    """The training bar, drawn like restore's and eval's: steps, the last logged loss and
+    """The training bar, drawn as every command draws one: steps, the last logged loss and
     patch rate, time left."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn(f"[bold]train {cfg.stage}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeRemainingColumn(),
-        console=console(),
-    ) as bar:
-        task = bar.add_task("train", total=cfg.steps, status="")
+    with progress_bars() as bars:
+        task = bars.add_task(f"train {cfg.stage}", total=cfg.steps, status="")
 
         def progress(step: int, total: int, record: dict | None) -> None:
             status = f"loss {record['loss']:.4f}, {record['patches_per_s']:.0f} patches/s" if record else None
-            bar.update(task, completed=step, **({"status": status} if status else {}))
+            bars.update(task, completed=step, **({"status": status} if status else {}))
 
         return run_training(cfg, progress)

@@ -11,12 +11,42 @@ loop and its chores, and a run sized to a wall-clock budget), `sweep` (the faste
 configuration of a device, by measurement).
 """
 
-from qgac_cli.train.config import STAGES, TrainConfig, lr_factor
-from qgac_cli.train.log import patch_rate, plot_curve, read_log
-from qgac_cli.train.loop import Budget, Context, prepare, run, sized_schedule, train, train_within
-from qgac_cli.train.losses import PIXEL_LOSSES, pixel_loss, psnr_loss, relativistic_losses, texture_loss
-from qgac_cli.train.step import EMA, StageLoss, train_step
-from qgac_cli.train.validation import validate, validation_set
+import importlib
+
+# what each name is, by the module that holds it: imported when first asked for, so that the
+# CLI reads the config's defaults (`config` needs no torch) without loading the trainer
+_HOME = {
+    "STAGES": "config",
+    "TrainConfig": "config",
+    "lr_factor": "config",
+    "patch_rate": "log",
+    "plot_curve": "log",
+    "read_log": "log",
+    "Budget": "loop",
+    "Context": "loop",
+    "prepare": "loop",
+    "run": "loop",
+    "sized_schedule": "loop",
+    "train": "loop",
+    "train_within": "loop",
+    "PIXEL_LOSSES": "losses",
+    "pixel_loss": "losses",
+    "psnr_loss": "losses",
+    "relativistic_losses": "losses",
+    "texture_loss": "losses",
+    "EMA": "step",
+    "StageLoss": "step",
+    "train_step": "step",
+    "validate": "validation",
+    "validation_set": "validation",
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+
 
 __all__ = [
     "EMA",
