@@ -75,9 +75,10 @@ class RestoreOptions:
 def gan_sibling(name_or_path: str | None) -> str:
     """The GAN weights that pair with a shipped regression name ("large" -> "large-gan")."""
     name = name_or_path or weights_mod.DEFAULT_WEIGHTS
-    if name not in weights_mod.GAN_SIBLINGS:
+    shipped = weights_mod.SHIPPED.get(name)
+    if shipped is None or shipped.gan is None:
         raise UnusableWeightsError(f"no GAN weights pair with {name!r}; give --gan-weights")
-    return weights_mod.GAN_SIBLINGS[name]
+    return shipped.gan
 
 
 def load_model(

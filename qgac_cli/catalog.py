@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from qgac_cli import weights
 from qgac_cli.model import PRESETS, QGAC, count_parameters
-from qgac_cli.model.presets import PRESET_NOTES
 
 
 def preset_parameters(name: str) -> int:
@@ -13,7 +12,7 @@ def preset_parameters(name: str) -> int:
     initializer would load torch's reference ops, seconds of imports)."""
     import torch
 
-    config = PRESETS[name]
+    config = PRESETS[name].config
     with torch.device("meta" if "paper" in (config.y.kind, config.color.kind) else "cpu"):
         return count_parameters(QGAC(config))
 
@@ -24,11 +23,11 @@ def catalog() -> list[dict]:
             "name": name,
             "kind": "preset",
             "parameters": preset_parameters(name),
-            "description": PRESET_NOTES.get(name, ""),
+            "description": PRESETS[name].note,
         }
         for name in PRESETS
     ]
-    for name, filename in weights.SHIPPED.items():
+    for name in weights.SHIPPED:
         path = weights.shipped_path(name)
         if path is None:
             continue
@@ -39,7 +38,7 @@ def catalog() -> list[dict]:
                 "name": name,
                 "kind": "weights",
                 "parameters": sum(v.numel() for k, v in ckpt.state_dict.items() if k not in ("mean", "std")),
-                "file": filename,
+                "file": weights.SHIPPED[name].file,
                 "preset": meta.get("preset"),
                 "stage": meta.get("stage"),
                 "trained_on": ", ".join(meta.get("data", [])),

@@ -1,14 +1,22 @@
-"""The names of the shipped weights, without importing torch (shell completion reads them)."""
+"""The shipped weights, without importing torch (shell completion reads them)."""
 
-# Shipped weights: name -> file in the package's weights folder. The first is the default.
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Shipped:
+    file: str  # in the package's weights folder
+    gan: str | None = None  # the GAN fine-tune of the same lineage that --texture blends it with
+
+
+# name -> record; the first is the default
 SHIPPED = {
-    "large": "qgac-large.pt",
-    "base": "qgac-base.pt",
-    "fast": "qgac-fast.pt",
-    "large-gan": "qgac-large-gan.pt",
-    "base-gan": "qgac-base-gan.pt",
+    "large": Shipped("qgac-large.pt", gan="large-gan"),
+    "base": Shipped("qgac-base.pt", gan="base-gan"),
+    "fast": Shipped("qgac-fast.pt"),
+    "large-gan": Shipped("qgac-large-gan.pt"),
+    "base-gan": Shipped("qgac-base-gan.pt"),
 }
-DEFAULT_WEIGHTS = "large"
-# The GAN weights that pair with each shipped regression name for --texture: each network's
-# GAN fine-tune (model interpolation needs weights of one training lineage).
-GAN_SIBLINGS = {"large": "large-gan", "base": "base-gan"}
+DEFAULT_WEIGHTS = next(iter(SHIPPED))

@@ -16,26 +16,18 @@ import torch
 from qgac_cli.coefficients import colourfulness, from_jpeg, mcu_grid
 from qgac_cli.jpeg import JpegData
 from qgac_cli.model import QGAC
-from qgac_cli.model.networks import ModelConfig
+from qgac_cli.model.networks import NETWORKS, ModelConfig
 from qgac_cli.model.refine import ChromaRefine
 from qgac_cli.restoration import guard_floor, restore_planes
 
 
 def context_blocks(config: ModelConfig) -> int:
-    """How many blocks of context (on the luma grid) one output block depends on, each side.
-
-    Every 3x3 convolution on the block grid reaches one block further; the colour network
-    reads the restored Y, so the two reaches add up; +1 for chroma upsampling, and the
-    refinement's windows where the model has one.
-    """
+    """How many blocks of context (on the luma grid) one output block depends on, each side:
+    the Y network's reach and the colour network's (it reads the restored Y) add up; +1 for
+    chroma upsampling, and the refinement's windows where the model has one."""
     refine = ChromaRefine.reach_blocks if config.refine else 0
-    return _reach(config.y, "y") + _reach(config.color, "color") + 1 + refine
-
-
-def _reach(cfg, role: str) -> int:
-    if cfg.kind == "paper":
-        return 3 * 15 + 4 if role == "y" else 2 * 15 + 1
-    return 4 * cfg.blocks + 2 if role == "y" else 2 * cfg.blocks
+    y, color = (NETWORKS[(role, cfg.kind)].reach(cfg) for role, cfg in (("y", config.y), ("color", config.color)))
+    return y + color + 1 + refine
 
 
 @dataclass(frozen=True)

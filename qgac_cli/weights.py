@@ -21,7 +21,7 @@ import torch
 from qgac_cli.errors import MissingWeightsError, UnusableWeightsError, WeightsError
 from qgac_cli.model import QGAC, ModelConfig
 from qgac_cli.model.growth import grow
-from qgac_cli.shipping import DEFAULT_WEIGHTS, GAN_SIBLINGS, SHIPPED  # noqa: F401 - part of this module's API
+from qgac_cli.shipping import DEFAULT_WEIGHTS, SHIPPED  # noqa: F401 - part of this module's API
 
 FORMAT = "qgac-checkpoint"
 VERSION = 1
@@ -79,7 +79,7 @@ def shipped_path(name: str) -> Path | None:
     """The installed file of a shipped weights name, or None when it is not installed."""
     if name not in SHIPPED:
         return None
-    candidate = _shipped_folder() / SHIPPED[name]
+    candidate = _shipped_folder() / SHIPPED[name].file
     return candidate if candidate.is_file() else None
 
 

@@ -219,9 +219,9 @@ def test_grow_starts_from_the_init_weights(images, tmp_path, monkeypatch):
 
     from qgac_cli.model import presets
 
-    small = presets.PRESETS["small"]
+    small = presets.PRESETS["small"].config
     deeper = replace(small, y=replace(small.y, blocks=3), color=replace(small.color, blocks=2))
-    monkeypatch.setitem(presets.PRESETS, "small-deeper", deeper)
+    monkeypatch.setitem(presets.PRESETS, "small-deeper", presets.Preset(deeper, "deeper"))
     first = train(config(images, tmp_path / "y", steps=2))
     grown = train(config(images, tmp_path / "g", stage="joint", init=str(first), grow="small-deeper", steps=2))
     ckpt = weights.read(grown)

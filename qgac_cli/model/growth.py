@@ -59,7 +59,7 @@ def growth_target(spec: str, current: ModelConfig) -> ModelConfig:
     "y.channels=128,color.blocks=8" (role.field=whole number, comma-separated) applied to
     `current`. Raises ValueError for anything else (the growth itself is checked by `grow`)."""
     if spec in PRESETS:
-        return PRESETS[spec]
+        return PRESETS[spec].config
     target = current
     for change in spec.split(","):
         key, _, value = change.strip().partition("=")

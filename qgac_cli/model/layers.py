@@ -146,3 +146,10 @@ def plane_major(x: torch.Tensor, planes: int) -> torch.Tensor:
     """Inverse of `frequency_major`."""
     b, _, h, w = x.shape
     return x.view(b, 64, planes, h, w).transpose(1, 2).reshape(b, planes * 64, h, w)
+
+
+def per_plane(guide: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+    """Luma features of B images (B, c, h, w) for the Cb and Cr planes of each, which the
+    colour networks take as a batch of 2B (Cb and Cr of an image side by side): the luma
+    convolution runs once per image, not once per plane."""
+    return guide.repeat_interleave(chroma.shape[0] // guide.shape[0], dim=0)

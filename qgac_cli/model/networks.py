@@ -12,15 +12,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from qgac_cli.model.layers import (
-    RRDB,
-    QuantConv,
-    ResidualBlock,
-    TableCode,
-    frequency_major,
-    plane_major,
-    zero_init,
-)
+from qgac_cli.model.layers import QuantConv, ResidualBlock, TableCode, per_plane, zero_init
+from qgac_cli.model.paper import PaperColorNet, PaperYNet
 from qgac_cli.model.refine import ChromaRefine
 
 KINDS = {"paper", "efficient"}
@@ -72,64 +65,6 @@ class ModelConfig:
         return cls(y=NetConfig(**data["y"]), color=NetConfig(**data["color"]), refine=data.get("refine", False))
 
 
-# --------------------------------------------------------------------------- paper networks
-
-
-class PaperYNet(nn.Module):
-    """BlockNet -> FrequencyNet -> BlockNet -> fusion, as published (≈256.8 M parameters)."""
-
-    def __init__(self, cfg: NetConfig) -> None:
-        super().__init__()
-        c, g = cfg.channels, cfg.generator
-        self.code = TableCode()
-        self.enc_in, self.enc_body, self.enc_out = QuantConv(64, c, g), RRDB(c), QuantConv(c, 64 * 64, g)
-        self.freq_in = nn.Conv2d(64 * 64, 64 * 4, 3, padding=1, groups=64)
-        self.freq_body = RRDB(64 * 4, groups=64)
-        self.freq_out = nn.Conv2d(64 * 4, 64 * 64, 3, padding=1, groups=64)
-        self.dec_in, self.dec_body, self.dec_out = QuantConv(64 * 64, c, g), RRDB(c), QuantConv(c, 64 * 64, g)
-        self.fuse = nn.Sequential(
-            nn.Conv2d(64 * 192, 64 * 4, 3, padding=1, groups=64),
-            nn.PReLU(),
-            nn.Conv2d(64 * 4, 64, 3, padding=1, groups=64),
-        )
-        self.act = nn.ModuleList(nn.PReLU() for _ in range(5))
-
-    def forward(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        code = self.code(table)
-        e = self.act[0](self.enc_in(x, code))
-        e = self.act[1](self.enc_out(self.enc_body(e), code))  # (B, 64 planes * 64, h, w)
-        f = frequency_major(e, 64)
-        f = plane_major(self.freq_out(self.freq_body(self.freq_in(f))), 64)
-        d = self.act[2](self.dec_in(f, code))
-        d = self.act[3](self.dec_out(self.dec_body(d), code))
-        fused = frequency_major(torch.cat([e, f, d], dim=1), 192)  # (B, 64 * 192, h, w)
-        return x + self.fuse(fused)
-
-
-class PaperColorNet(nn.Module):
-    """Chroma CFM + RRDB, luma CFM on the restored Y, concat, RRDB, transposed CFM (≈2.6 M)."""
-
-    def __init__(self, cfg: NetConfig) -> None:
-        super().__init__()
-        c, g = cfg.channels, cfg.generator
-        self.c_code, self.y_code = TableCode(), TableCode()
-        self.c_in, self.c_body = QuantConv(64, c, g), RRDB(c)
-        self.c_refine = nn.Conv2d(c, c, 3, padding=1)  # the published 2x transposed conv; chroma
-        # arrives here already at the luma grid, whatever its subsampling
-        self.y_in = QuantConv(64, c, g)
-        self.body = RRDB(2 * c)
-        self.out = QuantConv(2 * c, 64, g)
-        self.act = nn.ModuleList(nn.PReLU() for _ in range(3))
-
-    def forward(
-        self, chroma: torch.Tensor, y: torch.Tensor, c_table: torch.Tensor, y_table: torch.Tensor
-    ) -> torch.Tensor:
-        c_code, y_code = self.c_code(c_table), self.y_code(y_table)
-        c = self.act[1](self.c_refine(self.c_body(self.act[0](self.c_in(chroma, c_code)))))
-        g = _per_plane(self.act[2](self.y_in(y, y_code)), chroma)
-        return chroma + self.out(self.body(torch.cat([c, g], dim=1)), c_code)
-
-
 # --------------------------------------------------------------------------- efficient networks
 
 
@@ -172,6 +107,12 @@ class EfficientYNet(nn.Module):
         self.decode = nn.Sequential(*(ResidualBlock(c) for _ in range(cfg.blocks)))
         self.fuse = zero_init(QuantConv(3 * c, 64, cfg.generator, cfg.basis))
 
+    @staticmethod
+    def reach(cfg: NetConfig) -> int:
+        """Blocks of context each output block depends on, each side: one per 3x3 convolution
+        (two per residual block, two in the frequency stage)."""
+        return 4 * cfg.blocks + 2
+
     def forward(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         code = self.code(table)
         e = self.encode(self.act(self.head(x, code)))
@@ -193,20 +134,18 @@ class EfficientColorNet(nn.Module):
         self.body = nn.Sequential(*(ResidualBlock(c) for _ in range(cfg.blocks)))
         self.out = zero_init(QuantConv(c, 64, cfg.generator, cfg.basis))
 
+    @staticmethod
+    def reach(cfg: NetConfig) -> int:
+        """Blocks of context each side: two 3x3 convolutions per residual block."""
+        return 2 * cfg.blocks
+
     def forward(
         self, chroma: torch.Tensor, y: torch.Tensor, c_table: torch.Tensor, y_table: torch.Tensor
     ) -> torch.Tensor:
         c_code = self.c_code(c_table)
-        g = _per_plane(self.y_in(y, self.y_code(y_table)), chroma)
+        g = per_plane(self.y_in(y, self.y_code(y_table)), chroma)
         h = torch.cat([self.c_in(chroma, c_code), g], dim=1)
         return chroma + self.out(self.body(self.mix(h)), c_code)
-
-
-def _per_plane(guide: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
-    """Luma features of B images (B, c, h, w) for the Cb and Cr planes of each, which the
-    colour networks take as a batch of 2B (Cb and Cr of an image side by side): the luma
-    convolution runs once per image, not once per plane."""
-    return guide.repeat_interleave(chroma.shape[0] // guide.shape[0], dim=0)
 
 
 NETWORKS = {

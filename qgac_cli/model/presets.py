@@ -2,49 +2,65 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from qgac_cli.model.networks import ModelConfig, NetConfig
 
-PRESETS: dict[str, ModelConfig] = {
+
+@dataclass(frozen=True)
+class Preset:
+    config: ModelConfig
+    note: str  # what `qgac models` says of it
+
+
+PRESETS: dict[str, Preset] = {
     # The published sizes (≈259.4 M parameters); for reference and comparison, not for CPUs.
-    "paper": ModelConfig(
-        y=NetConfig(kind="paper", channels=256, generator="full"),
-        color=NetConfig(kind="paper", channels=32, generator="full"),
+    "paper": Preset(
+        ModelConfig(
+            y=NetConfig(kind="paper", channels=256, generator="full"),
+            color=NetConfig(kind="paper", channels=32, generator="full"),
+        ),
+        "the published architecture (Ehrlich et al. 2020)",
     ),
     # Ours: 1.84 M parameters, trained and run on the 8x8 block grid.
-    "base": ModelConfig(
-        y=NetConfig(kind="efficient", channels=96, blocks=4),
-        color=NetConfig(kind="efficient", channels=48, blocks=3),
+    "base": Preset(
+        ModelConfig(
+            y=NetConfig(kind="efficient", channels=96, blocks=4),
+            color=NetConfig(kind="efficient", channels=48, blocks=3),
+        ),
+        "efficient CPU architecture, half the time of large",
     ),
     # `base` grown by blocks (qgac_cli.model.growth): twice the Y depth, twice the colour depth.
-    "large": ModelConfig(
-        y=NetConfig(kind="efficient", channels=96, blocks=8),
-        color=NetConfig(kind="efficient", channels=48, blocks=6),
+    "large": Preset(
+        ModelConfig(
+            y=NetConfig(kind="efficient", channels=96, blocks=8),
+            color=NetConfig(kind="efficient", channels=48, blocks=6),
+        ),
+        "base grown to twice its depth, the shipped default",
     ),
     # Built for speed on a CPU (issue: faster than the model-free restorers): `small`'s widths
     # with one channel per frequency, which makes the per-frequency stage depthwise (8x cheaper
     # in oneDNN than two channels per group at the same quality budget).
-    "fast": ModelConfig(
-        y=NetConfig(kind="efficient", channels=48, blocks=2, freq_channels=1),
-        color=NetConfig(kind="efficient", channels=32, blocks=1),
+    "fast": Preset(
+        ModelConfig(
+            y=NetConfig(kind="efficient", channels=48, blocks=2, freq_channels=1),
+            color=NetConfig(kind="efficient", channels=32, blocks=1),
+        ),
+        "small, depthwise per frequency: the fast choice",
     ),
     # A smaller sibling for quick experiments and ablations.
-    "small": ModelConfig(
-        y=NetConfig(kind="efficient", channels=48, blocks=2),
-        color=NetConfig(kind="efficient", channels=32, blocks=1),
+    "small": Preset(
+        ModelConfig(
+            y=NetConfig(kind="efficient", channels=48, blocks=2),
+            color=NetConfig(kind="efficient", channels=32, blocks=1),
+        ),
+        "small efficient architecture for experiments",
     ),
-}
-
-PRESET_NOTES = {
-    "paper": "the published architecture (Ehrlich et al. 2020)",
-    "base": "efficient CPU architecture, half the time of large",
-    "large": "base grown to twice its depth, the shipped default",
-    "fast": "small, depthwise per frequency: the fast choice",
-    "small": "small efficient architecture for experiments",
 }
 
 
 def preset(name: str) -> ModelConfig:
     try:
-        return PRESETS[name]
+        return PRESETS[name].config
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
