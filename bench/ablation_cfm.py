@@ -58,7 +58,7 @@ def main() -> None:
     if not args.eval_set:
         return
     from qgac_cli import weights
-    from qgac_cli.evaluate import EvalConfig, evaluate
+    from qgac_cli.evaluate.scoring import EvalConfig, evaluate
 
     qualities = tuple(args.quality or (10, 30, 50))
     models = {g: weights.load(p) for g, p in checkpoints.items()}

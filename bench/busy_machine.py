@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from common import print_table
 
-from qgac_cli.jpeg import encode
+from qgac_cli.codec.jpeg import encode
 
 
 def spin(stop) -> None:

@@ -19,7 +19,7 @@ import torch
 from common import print_table
 
 from qgac_cli import weights
-from qgac_cli.evaluate import EvalConfig, evaluate
+from qgac_cli.evaluate.scoring import EvalConfig, evaluate
 from qgac_cli.shipping import SHIPPED
 
 

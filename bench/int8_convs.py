@@ -33,8 +33,8 @@ TRUNKS = ("y_net.encode", "y_net.decode", "color_net.body")
 def calibration_inputs(model, paths: list[Path]) -> dict[str, list]:
     """The inputs each trunk sees while the model restores these photos (q10-q90 mixed)."""
     from qgac_cli import api
+    from qgac_cli.codec.jpeg import encode, read_jpeg
     from qgac_cli.data import load_rgb
-    from qgac_cli.jpeg import encode, read_jpeg
 
     seen: dict[str, list] = {name: [] for name in TRUNKS}
     hooks = [
@@ -105,8 +105,8 @@ def timed(fn, repeats: int = 3) -> float:
 
 def speed_rows(name: str, variants: dict, data: bytes, megapixels: float) -> list[list[str]]:
     from qgac_cli import api
-    from qgac_cli.coefficients import chroma_at_luma_grid, chroma_samples, from_jpeg
-    from qgac_cli.jpeg import read_jpeg
+    from qgac_cli.codec.jpeg import read_jpeg
+    from qgac_cli.restore.coefficients import chroma_at_luma_grid, chroma_samples, from_jpeg
 
     jpeg = read_jpeg(data)
     planes = from_jpeg(jpeg)
@@ -139,10 +139,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from qgac_cli import api
+    from qgac_cli.codec.jpeg import encode
     from qgac_cli.data import list_images
     from qgac_cli.devices import BF16_CPU_FLAGS, bf16_is_fast, cpu_flags
-    from qgac_cli.evaluate import EvalConfig, evaluate
-    from qgac_cli.jpeg import encode
+    from qgac_cli.evaluate.scoring import EvalConfig, evaluate
 
     torch.set_num_threads(args.threads)
     flags = cpu_flags()

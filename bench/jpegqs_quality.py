@@ -23,8 +23,8 @@ import numpy as np
 from common import print_table
 
 from qgac_cli import api
-from qgac_cli.evaluate import EvalConfig, evaluate, plan, score
-from qgac_cli.jpeg import decode_with_pillow
+from qgac_cli.codec.jpeg import decode_with_pillow
+from qgac_cli.evaluate.scoring import EvalConfig, evaluate, plan, score
 
 DEFAULT_QUALITIES = (10, 20, 30, 40, 50, 70, 90, 95, 100)
 

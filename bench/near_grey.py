@@ -46,8 +46,8 @@ def main() -> None:
     import torch
 
     from qgac_cli import api
+    from qgac_cli.codec.jpeg import decode_with_pillow, encode, read_jpeg
     from qgac_cli.data import list_images, load_rgb
-    from qgac_cli.jpeg import decode_with_pillow, encode, read_jpeg
 
     torch.set_num_threads(args.threads)
     weights = args.weights or ["large", "base"]

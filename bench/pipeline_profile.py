@@ -42,8 +42,10 @@ def profile(data: bytes, model, repeats: int = 1, precision: str = "fp32") -> di
     from PIL import Image
 
     from qgac_cli import api
-    from qgac_cli import jpeg as J
-    from qgac_cli.coefficients import (
+    from qgac_cli.codec import jpeg as J
+    from qgac_cli.codec.output import quantize
+    from qgac_cli.codec.png import write_png
+    from qgac_cli.restore.coefficients import (
         chroma_at_luma_grid,
         color_samples,
         from_jpeg,
@@ -51,8 +53,6 @@ def profile(data: bytes, model, repeats: int = 1, precision: str = "fp32") -> di
         project_coefficients,
         to_pixels,
     )
-    from qgac_cli.output import quantize
-    from qgac_cli.png import write_png
 
     best: dict[str, float] = {}
     dtype = api.pick_dtype(precision, torch.device("cpu"))
@@ -106,7 +106,7 @@ def measure(mp: float, names: list[str], threads: int, precision: str) -> dict[s
     import torch
 
     from qgac_cli import api
-    from qgac_cli.jpeg import encode
+    from qgac_cli.codec.jpeg import encode
 
     torch.set_num_threads(threads)
     side = int((mp * 1e6 / 1.5) ** 0.5) // 16 * 16

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from common import print_table
 
-from qgac_cli.evaluate import _dataset_images, load_reference, score
-from qgac_cli.jpeg import decode_with_pillow, encode
+from qgac_cli.codec.jpeg import decode_with_pillow, encode
+from qgac_cli.evaluate.scoring import _dataset_images, load_reference, score
 
 SETS = ("30", "90", "30:90", "30:75", "50:90", "20:85", "40:95", "30:90@3,5", "90:30")
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from common import print_table
 
-from qgac_cli.evaluate import _dataset_images, compress, load_reference
-from qgac_cli.jpeg import decode_with_pillow, encode, read_jpeg
+from qgac_cli.codec.jpeg import decode_with_pillow, encode, read_jpeg
+from qgac_cli.evaluate.scoring import _dataset_images, compress, load_reference
 from qgac_cli.recompression import find_first_compression
 
 QUALITIES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 98, 100)

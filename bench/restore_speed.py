@@ -83,7 +83,7 @@ def make_case(folder: Path, name: str, megapixels: float, quality: int = 20, ind
     """A q20 4:2:0 JPEG of about `megapixels` (3:2) and its original as .npy."""
     import numpy as np
 
-    from qgac_cli.jpeg import encode
+    from qgac_cli.codec.jpeg import encode
 
     side = int((megapixels * 1e6 / 1.5) ** 0.5)
     pixels = source_pixels(side, int(side * 1.5), index)

@@ -51,7 +51,7 @@ def texture_and_grid(crop: np.ndarray) -> tuple[float, float]:
 def most_textured(rgb: np.ndarray, size: int) -> tuple[int, int]:
     """Top-left corner (a multiple of 8 when size is) of the size×size window with the largest
     Laplacian energy."""
-    from qgac_cli.compare import pick_crops
+    from qgac_cli.evaluate.compare import pick_crops
 
     return pick_crops(laplacian(rgb), size, 1)[0]
 
@@ -110,9 +110,9 @@ def main() -> None:
     import torch
     from PIL import Image
 
-    from qgac_cli.evaluate import load_reference
-    from qgac_cli.jpeg import encode
-    from qgac_cli.metrics import psnr, ssim
+    from qgac_cli.codec.jpeg import encode
+    from qgac_cli.evaluate.metrics import psnr, ssim
+    from qgac_cli.evaluate.scoring import load_reference
 
     torch.set_num_threads(args.threads)
     methods = [parse_method(m) for m in (args.method or DEFAULT_METHODS)]

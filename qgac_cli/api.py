@@ -1,11 +1,11 @@
 """The library behind `qgac restore`, at the level of one image: load weights, restore a
-JPEG (bytes, a path or a read `JpegData`) to pixels. Writing files is `qgac_cli.output`,
-batches of files are `qgac_cli.batch`.
+JPEG (bytes, a path or a read `JpegData`) to pixels. Writing files is `qgac_cli.codec.output`,
+batches of files are `qgac_cli.restore.batch`.
 
 Usable without the CLI:
 
     from qgac_cli.api import load_model, restore
-    from qgac_cli.output import encode_image, write_atomic
+    from qgac_cli.codec.output import encode_image, write_atomic
     model = load_model()
     image = restore("photo.jpg", model)          # RestoredImage, pixels as a numpy array
     write_atomic("photo.png", encode_image(image, "png"))
@@ -21,10 +21,10 @@ import numpy as np
 
 from qgac_cli import weights as weights_mod
 from qgac_cli.choices import DEFAULT_TILE
+from qgac_cli.codec.jpeg import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SCANS, JpegData, JpegHeader, TableUse, read_jpeg
+from qgac_cli.codec.output import RestoredImage, quantize
 from qgac_cli.devices import pick_device, pick_dtype
 from qgac_cli.errors import UnusableWeightsError, WeightsError
-from qgac_cli.jpeg import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SCANS, JpegData, JpegHeader, TableUse, read_jpeg
-from qgac_cli.output import RestoredImage, quantize
 from qgac_cli.recompression import (
     FirstCompression,
     as_first_compression,
@@ -147,7 +147,7 @@ def restore_as(
         return _as_bits(jpeg.decoded.astype(np.float32) / 255.0, options.bits)
     import torch
 
-    from qgac_cli.tiling import restore_jpeg_tiles
+    from qgac_cli.restore.tiling import restore_jpeg_tiles
 
     device = next(model.parameters()).device
     dtype = pick_dtype(options.precision, device)
@@ -172,7 +172,7 @@ def restore_as(
 def halo_for(model, halo: int | str | None = "auto") -> int | None:
     """The blocks of context each tile is given: as asked, or (auto) `SHORT_HALO` for a
     network that reaches at most `SHORT_REACH` blocks, `DEFAULT_HALO` for others."""
-    from qgac_cli.tiling import context_blocks
+    from qgac_cli.restore.tiling import context_blocks
 
     if halo != "auto":
         return halo  # type: ignore[return-value]
@@ -228,7 +228,7 @@ def nothing_to_restore(jpeg: JpegData) -> bool:
 
 
 def _exact(factor: tuple[int, int], tables) -> bool:
-    from qgac_cli.coefficients import EXACT_STEP
+    from qgac_cli.restore.coefficients import EXACT_STEP
 
     return factor == (1, 1) and max(int(t.max()) for t in tables) <= EXACT_STEP
 

@@ -3,7 +3,7 @@
 Compression follows libjpeg step by step (JFIF colour conversion on 8-bit samples, box
 chroma downsampling, orthonormal DCT, rounding to the standard tables at a random quality),
 on the training device, so the accelerator never waits on an encoder. Evaluation always uses
-real libjpeg files (`qgac_cli.jpeg.encode`).
+real libjpeg files (`qgac_cli.codec.jpeg.encode`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from qgac_cli import dct
-from qgac_cli.coefficients import Planes
-from qgac_cli.quality import standard_tables
+from qgac_cli.codec.quality import standard_tables
+from qgac_cli.restore import dct
+from qgac_cli.restore.coefficients import Planes
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 
-from qgac_cli import metadata
+from qgac_cli.codec import metadata
+from qgac_cli.codec.jpeg import DEFAULT_MAX_SCANS, file_bytes, read_info, read_jpeg, subsampling_name
+from qgac_cli.codec.quality import estimate_quality
 from qgac_cli.errors import QgacError
-from qgac_cli.jpeg import DEFAULT_MAX_SCANS, file_bytes, read_info, read_jpeg, subsampling_name
 from qgac_cli.pathnames import json_path
-from qgac_cli.quality import estimate_quality
 from qgac_cli.recompression import find_first_compression
 
 

@@ -5,7 +5,7 @@ from conftest import photo, pillow_jpeg
 from PIL import Image
 
 from qgac_cli.cli import main
-from qgac_cli.compare import pick_crops, side_by_side
+from qgac_cli.evaluate.compare import pick_crops, side_by_side
 
 
 def test_crops_go_where_the_change_is():

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from qgac_cli import dct
+from qgac_cli.restore import dct
 
 
 def test_dct_matrix_is_orthonormal():

@@ -70,7 +70,8 @@ def test_a_small_picture_is_restored_on_one_lane_and_the_threads_come_back(tiny,
     import torch
     from conftest import photo, pillow_jpeg
 
-    from qgac_cli import api, tiling
+    from qgac_cli import api
+    from qgac_cli.restore import tiling
 
     seen = []
     real = tiling.restore_tile

@@ -8,8 +8,8 @@ from PIL import Image
 
 from qgac_cli import weights
 from qgac_cli.cli import main
-from qgac_cli.equivalent import smallest_quality, summarize
-from qgac_cli.evaluate import EvalConfig, evaluate
+from qgac_cli.evaluate.equivalent import smallest_quality, summarize
+from qgac_cli.evaluate.scoring import EvalConfig, evaluate
 
 
 @pytest.fixture
@@ -193,8 +193,8 @@ def test_eval_scores_recompressed_sets(tmp_path):
     """--recompress Q1: each test JPEG saved at Q1, decoded, saved again at --quality (rows
     "Q1>Q2"); the files are recompressed (the first compression is found in them) and
     --first-quality off scores them as they are."""
-    from qgac_cli.evaluate import compress
-    from qgac_cli.jpeg import read_jpeg
+    from qgac_cli.codec.jpeg import read_jpeg
+    from qgac_cli.evaluate.scoring import compress
     from qgac_cli.recompression import find_first_compression
 
     pixels = photo(96, 128, seed=2)
@@ -221,8 +221,8 @@ def test_chroma_psnr_says_where_the_error_lies():
     """An error put in Cb alone shows in psnr_cb, not in psnr_y or psnr_cr; grey has none."""
     import torch
 
-    from qgac_cli import dct
-    from qgac_cli.evaluate import score, to_tensor
+    from qgac_cli.evaluate.scoring import score, to_tensor
+    from qgac_cli.restore import dct
 
     reference = photo(64, 64, seed=3)
     ycbcr = dct.rgb_to_ycbcr(to_tensor(reference))

@@ -14,7 +14,7 @@ from conftest import photo
 from PIL import Image
 
 from qgac_cli.cli import main
-from qgac_cli.metadata import upright_exif
+from qgac_cli.codec.metadata import upright_exif
 
 # a maker note of Canon's kind: a directory whose entry points, by an offset from the TIFF
 # header, at data elsewhere in the block: moved, the offset points at something else

@@ -5,7 +5,7 @@ from test_tools import load_tool
 
 
 def test_seeds_cover_the_flavours_and_are_all_read():
-    from qgac_cli.jpeg import read_jpeg
+    from qgac_cli.codec.jpeg import read_jpeg
 
     fuzz = load_tool("fuzz_reader")
     seeds = fuzz.seed_corpus()

@@ -7,10 +7,10 @@ from click.testing import CliRunner
 from conftest import jpeglib_jpeg, photo, pillow_jpeg
 from PIL import Image
 
-from qgac_cli import jpeg as J
 from qgac_cli.cli import main
-from qgac_cli.coefficients import from_jpeg, to_pixels
+from qgac_cli.codec import jpeg as J
 from qgac_cli.errors import ImageTooLargeError, JpegError, UnsupportedJpegError
+from qgac_cli.restore.coefficients import from_jpeg, to_pixels
 
 SIZES = [(667, 1001), (666, 1000), (9, 7), (48, 64)]
 
@@ -220,7 +220,7 @@ def test_empty_metadata_segments_do_not_crash_the_reader(tmp_path):
         path = tmp_path / f"m{marker:x}.jpg"
         path.write_bytes(hostile)
         code = (
-            "import sys, numpy as np; from qgac_cli import jpeg as J\n"
+            "import sys, numpy as np; from qgac_cli.codec import jpeg as J\n"
             f"a = J.read_jpeg({str(path)!r}); b = J.read_jpeg(sys.stdin.buffer.read())\n"
             "assert all(np.array_equal(x.coefficients, y.coefficients) for x, y in zip(a.components, b.components))\n"
         )

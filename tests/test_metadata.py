@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from conftest import photo, pillow_jpeg
 from PIL import Image
 
-from qgac_cli import metadata
 from qgac_cli.cli import main
-from qgac_cli.jpeg import carried_segments, read_info
+from qgac_cli.codec import metadata
+from qgac_cli.codec.jpeg import carried_segments, read_info
 
 XMP = (
     b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
@@ -120,7 +120,7 @@ def test_info_names_the_metadata(tagged):
 def test_jpeg_output_takes_the_inputs_subsampling_but_never_its_tables(tagged, tmp_path, tiny_weights):
     """The input's own tables would put the restored coefficients back in the input's bins:
     the input again, a little worse. That choice is refused with the reason."""
-    from qgac_cli.jpeg import read_jpeg
+    from qgac_cli.codec.jpeg import read_jpeg
 
     out = restore(tagged, tmp_path / "same.jpg", tiny_weights, "--jpeg-quality", "90", "--jpeg-subsampling", "input")
     assert read_jpeg(out.read_bytes()).subsampling == read_jpeg(tagged.read_bytes()).subsampling == "4:2:0"

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from qgac_cli.metrics import blocking_effect_factor, box_mean, psnr, psnrb, ssim
+from qgac_cli.evaluate.metrics import blocking_effect_factor, box_mean, psnr, psnrb, ssim
 
 
 def test_identical_images():

@@ -4,16 +4,16 @@ import torch
 from conftest import TINY, photo, pillow_jpeg, tiny_model
 
 from qgac_cli import weights
-from qgac_cli.coefficients import from_jpeg, to_pixels
+from qgac_cli.codec.jpeg import read_jpeg
+from qgac_cli.codec.quality import standard_tables
 from qgac_cli.errors import WeightsError
-from qgac_cli.jpeg import read_jpeg
 from qgac_cli.model import QGAC, count_parameters, preset
 from qgac_cli.model.discriminator import Discriminator
 from qgac_cli.model.layers import QuantConv, TableCode
 from qgac_cli.model.networks import FrequencyStage
-from qgac_cli.quality import standard_tables
-from qgac_cli.restoration import restore_planes
-from qgac_cli.tiling import context_blocks
+from qgac_cli.restore.coefficients import from_jpeg, to_pixels
+from qgac_cli.restore.restoration import restore_planes
+from qgac_cli.restore.tiling import context_blocks
 
 
 def test_paper_preset_has_the_published_size():
@@ -140,7 +140,7 @@ def test_shipped_weights_load():
 
 def test_every_shipped_name_loads_in_its_preset_and_restores_better_than_the_jpeg():
     from qgac_cli import api
-    from qgac_cli.metrics import psnr
+    from qgac_cli.evaluate.metrics import psnr
     from qgac_cli.model.presets import PRESETS
 
     truth = photo(96, 128, seed=11)

@@ -75,8 +75,8 @@ def test_a_device_is_refused_and_endless_stdin_ends_at_once(tmp_path, tiny_weigh
 def test_stdin_larger_than_any_jpeg_of_the_pixel_limit_is_refused():
     import io
 
+    from qgac_cli.codec.jpeg import read_stream
     from qgac_cli.errors import ImageTooLargeError
-    from qgac_cli.jpeg import read_stream
 
     endless = io.BytesIO(b"\xff\xd8" + bytes(5_000_000))
     with pytest.raises(ImageTooLargeError, match="more than 1,000,000 bytes"):
@@ -138,8 +138,9 @@ def test_a_dry_run_exits_as_the_real_run_would(tmp_path, good, tiny_weights):
 def test_an_output_that_appears_meanwhile_is_not_replaced(tmp_path, good, monkeypatch):
     """Two runs into one folder: the output another run wrote while this one restored stays
     as it is (counted as skipped), without --overwrite; with it, it is replaced."""
-    from qgac_cli import api, batch
-    from qgac_cli.output import OutputOptions
+    from qgac_cli import api
+    from qgac_cli.codec.output import OutputOptions
+    from qgac_cli.restore import batch
 
     restore = api.restore
 
@@ -163,7 +164,7 @@ def test_an_output_that_appears_meanwhile_is_not_replaced(tmp_path, good, monkey
 def test_a_summary_that_cannot_be_written_is_one_line(tmp_path, good, tiny_weights, monkeypatch):
     import errno
 
-    from qgac_cli import output
+    from qgac_cli.codec import output
 
     def full(path, data, replace=True):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -9,8 +9,8 @@ from conftest import tiny_model
 
 from qgac_cli import weights
 from qgac_cli.cli import main
-from qgac_cli.evaluate import luma, score, to_tensor
-from qgac_cli.patterns import HEIGHT, WIDTH, facade, grating, pattern_set, random_pattern
+from qgac_cli.evaluate.patterns import HEIGHT, WIDTH, facade, grating, pattern_set, random_pattern
+from qgac_cli.evaluate.scoring import luma, score, to_tensor
 from qgac_cli.train.loop import generated_patterns
 
 

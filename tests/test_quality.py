@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from qgac_cli.quality import CHROMA_TABLE, LUMA_TABLE, estimate_quality, scaled_table, standard_tables
+from qgac_cli.codec.quality import CHROMA_TABLE, LUMA_TABLE, estimate_quality, scaled_table, standard_tables
 
 
 def test_quality_50_is_the_annex_k_table_and_100_is_ones():

@@ -13,10 +13,10 @@ from PIL import Image, ImageFilter
 
 from qgac_cli import api, weights
 from qgac_cli.cli import main
-from qgac_cli.evaluate import to_tensor
-from qgac_cli.jpeg import decode_with_pillow, read_jpeg
-from qgac_cli.metrics import psnr
-from qgac_cli.quality import standard_tables
+from qgac_cli.codec.jpeg import decode_with_pillow, read_jpeg
+from qgac_cli.codec.quality import standard_tables
+from qgac_cli.evaluate.metrics import psnr
+from qgac_cli.evaluate.scoring import to_tensor
 from qgac_cli.recompression import (
     BINS,
     as_first_compression,

@@ -9,13 +9,15 @@ import pytest
 import torch
 from conftest import TINY, photo, tiny_model
 
-from qgac_cli import dct, jpeg, weights
-from qgac_cli.coefficients import from_jpeg
+from qgac_cli import weights
+from qgac_cli.codec import jpeg
 from qgac_cli.data import PatchBank, PatchConfig, tables_at
 from qgac_cli.model import QGAC, ModelConfig
 from qgac_cli.model.refine import CANDIDATES, ChromaRefine, candidates
-from qgac_cli.restoration import restore_planes
-from qgac_cli.tiling import context_blocks, restore_jpeg_tiles
+from qgac_cli.restore import dct
+from qgac_cli.restore.coefficients import from_jpeg
+from qgac_cli.restore.restoration import restore_planes
+from qgac_cli.restore.tiling import context_blocks, restore_jpeg_tiles
 from qgac_cli.train.refine import draw_samples, fit, mse, with_refine
 
 REFINED = dataclasses.replace(TINY, refine=True)

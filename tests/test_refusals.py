@@ -13,9 +13,9 @@ from conftest import photo, pillow_jpeg
 
 from qgac_cli import api
 from qgac_cli.cli import main
+from qgac_cli.codec.jpeg import read_header, read_jpeg
 from qgac_cli.devices import pick_device
 from qgac_cli.errors import JpegError, UnsupportedJpegError, UsageError
-from qgac_cli.jpeg import read_header, read_jpeg
 
 ADOBE_RGB = b"\xff\xee" + (14).to_bytes(2, "big") + b"Adobe" + b"\x00\x64\x00\x00\x00\x00\x00"  # transform 0
 

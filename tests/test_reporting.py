@@ -7,9 +7,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import photo, pillow_jpeg
 
-from qgac_cli import api, batch, weights
+from qgac_cli import api, weights
 from qgac_cli.cli import main
-from qgac_cli.output import OutputOptions
+from qgac_cli.codec.output import OutputOptions
+from qgac_cli.restore import batch
 
 
 @pytest.fixture

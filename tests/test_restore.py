@@ -11,12 +11,14 @@ from click.testing import CliRunner
 from conftest import photo, pillow_jpeg, tiny_model
 from PIL import Image
 
-from qgac_cli import api, batch, output, weights
+from qgac_cli import api, weights
 from qgac_cli.cli import main
-from qgac_cli.coefficients import from_jpeg, to_pixels
-from qgac_cli.jpeg import read_jpeg
-from qgac_cli.restoration import restore_planes
-from qgac_cli.tiling import restore_jpeg_tiles
+from qgac_cli.codec import output
+from qgac_cli.codec.jpeg import read_jpeg
+from qgac_cli.restore import batch
+from qgac_cli.restore.coefficients import from_jpeg, to_pixels
+from qgac_cli.restore.restoration import restore_planes
+from qgac_cli.restore.tiling import restore_jpeg_tiles
 
 
 def run(*args, input=None):
@@ -149,7 +151,7 @@ def test_streamed_png_matches_pillows_reading_in_bands(tmp_path, monkeypatch, de
     and with zlib's (where isal is not installed)."""
     import zlib
 
-    from qgac_cli import png
+    from qgac_cli.codec import png
 
     if deflate == "zlib":
         monkeypatch.setattr(png, "_deflate", zlib)
@@ -252,7 +254,7 @@ def test_tiles_made_float_one_window_at_a_time_equal_the_whole(tmp_path):
 @pytest.mark.parametrize("mcu", [(16, 16), (8, 8), (8, 16), (32, 8)])
 @pytest.mark.parametrize("tile", [64, 200, 768])
 def test_tile_layout_keeps_every_tile_within_its_area_and_computes_the_least(size, mcu, tile):
-    from qgac_cli.tiling import _computed, _spans, tile_layout
+    from qgac_cli.restore.tiling import _computed, _spans, tile_layout
 
     grid = (-(-size[0] // mcu[0]), -(-size[1] // mcu[1]))
     margin = (2, 2)
@@ -280,7 +282,7 @@ def test_tile_layout_keeps_every_tile_within_its_area_and_computes_the_least(siz
 
 
 def test_a_megapixel_photo_is_cut_in_two_not_four():
-    from qgac_cli.tiling import tile_layout
+    from qgac_cli.restore.tiling import tile_layout
 
     assert tile_layout((51, 77), (16, 16), 768, (4, 4)) == (1, 2)  # 816 x 1224, 4:2:0
     assert tile_layout((51, 77), (16, 16), 0, (4, 4)) == (1, 1)
@@ -393,7 +395,7 @@ def test_grey_photos_come_back_grey(quality):
 
 def _chroma(pixels: np.ndarray) -> np.ndarray:
     """(H, W, 3) RGB -> (2, H, W) Cb and Cr around 0 (JFIF)."""
-    from qgac_cli.dct import rgb_to_ycbcr
+    from qgac_cli.restore.dct import rgb_to_ycbcr
 
     rgb = torch.tensor(pixels, dtype=torch.float64).permute(2, 0, 1)[None] / 255.0
     return (rgb_to_ycbcr(rgb)[0, 1:] - 128.0).numpy()
@@ -407,7 +409,7 @@ def _faded(saturation: float, seed: int = 4) -> np.ndarray:
 
 
 def test_colourfulness_reads_the_stored_colour():
-    from qgac_cli.coefficients import colourfulness
+    from qgac_cli.restore.coefficients import colourfulness
 
     def measured(pixels, quality=50):
         return colourfulness(read_jpeg(pillow_jpeg(pixels, quality=quality, subsampling=2)))
@@ -431,7 +433,7 @@ def test_near_grey_photos_gain_no_colour(quality, name, precision):
     Where the guard keeps the JPEG's chroma the two errors are equal: in fp32 exactly, in bf16
     up to its rounding (measured 1e-16 relative)."""
     from qgac_cli.api import RestoreOptions, load_model, restore_jpeg
-    from qgac_cli.jpeg import decode_with_pillow
+    from qgac_cli.codec.jpeg import decode_with_pillow
 
     model = load_model(name)
     truth = _faded(0.05)
@@ -456,7 +458,7 @@ def test_the_grey_guard_leaves_colourful_photos_alone():
 
 
 def test_the_grey_guard_scales_the_correction_by_the_colour_nearby():
-    from qgac_cli.restoration import GreyGuard, grey_guard
+    from qgac_cli.restore.restoration import GreyGuard, grey_guard
 
     stored = torch.full((1, 2, 64, 64), 128.0)
     stored[..., :8, :8] += 6.0  # colour in one corner only
@@ -683,7 +685,7 @@ def test_stdin_errors_name_the_input_once():
 
 @pytest.mark.parametrize("choice,expected", [("4:4:4", "4:4:4"), ("4:2:0", "4:2:0"), ("input", "4:2:2")])
 def test_jpeg_output_subsampling(tmp_path, tiny_weights, choice, expected):
-    from qgac_cli.jpeg import read_jpeg as read
+    from qgac_cli.codec.jpeg import read_jpeg as read
 
     src = write_jpeg(tmp_path / "in.jpg", photo(32, 48), quality=30, subsampling=1)  # 4:2:2 input
     out = tmp_path / "out.jpg"
@@ -753,7 +755,7 @@ def test_tiles_in_lanes_are_the_tiles_one_at_a_time_in_order():
 def test_lanes_keep_order_stop_early_and_pass_errors_on():
     import time
 
-    from qgac_cli.tiling import _in_lanes
+    from qgac_cli.restore.tiling import _in_lanes
 
     def slow_first(item):
         time.sleep(0.05 if item % 2 == 0 else 0)

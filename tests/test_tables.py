@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from conftest import photo
 from test_tools import load_tool
 
-from qgac_cli import jpeg as J
 from qgac_cli.cli import main
-from qgac_cli.coefficients import from_jpeg, to_pixels
+from qgac_cli.codec import jpeg as J
 from qgac_cli.errors import JpegError
+from qgac_cli.restore.coefficients import from_jpeg, to_pixels
 
 shapes = load_tool("jpeg_shapes")
 RGB = photo(96, 128, seed=3)

@@ -8,9 +8,9 @@ import torch
 from conftest import image_folder
 
 from qgac_cli import weights
+from qgac_cli.codec.quality import standard_tables
 from qgac_cli.data import tables_for
 from qgac_cli.errors import UsageError
-from qgac_cli.quality import standard_tables
 from qgac_cli.train import (
     Budget,
     TrainConfig,

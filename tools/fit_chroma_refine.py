@@ -1,9 +1,10 @@
 """Fit the luma-guided chroma refinement to trained weights and write them with it.
 
     python tools/fit_chroma_refine.py WEIGHTS OUT DATA_DIR... [--batches 200] [--steps 3000]
-        [--scale NAME=N ...] [--seed 0]
+        [--scale NAME=N ...] [--also OTHER=OUT ...] [--seed 0]
 
 The networks stay frozen; only the refinement's small MLP is fitted (qgac_cli.train.refine).
+`--also` writes other weights (a GAN fine-tune of the same networks) with the same refinement.
 Every 25th image (the trainer's hold-out) is left out. A folder whose photos carry colour
 flattened by a JPEG past or by their camera's processing is brought by area to the scale at
 which its colour is real (issue #31's colour test: the PSNR of Cb/Cr against a 2x round trip
@@ -46,6 +47,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--scale", action="append", default=[], help="FOLDER=N: shrink that folder's photos N times")
+    parser.add_argument("--also", action="append", default=[], help="OTHER=OUT: OTHER weights with this refinement")
     parser.add_argument("--holdout-every", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args()
@@ -93,6 +95,13 @@ def main() -> None:
     refined = with_refine(checkpoint, refine, note)
     weights.save(weights.build(refined, args.out), args.out, refined.metadata)
     print(f"wrote {args.out}")
+    for pair in args.also:
+        other, out = pair.split("=", 1)
+        carried = with_refine(
+            weights.read(weights.resolve(other)), refine, {"refine": {**note["refine"], "fitted_to": args.weights}}
+        )
+        weights.save(weights.build(carried, out), out, carried.metadata)
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":

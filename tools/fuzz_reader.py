@@ -53,10 +53,11 @@ limit = int(sys.argv[1]) * 2**20
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 target = sys.argv[2]
 from qgac_cli.errors import QgacError
-from qgac_cli.jpeg import read_info, read_jpeg
+from qgac_cli.codec.jpeg import read_info, read_jpeg
 if target == "restore":
     import torch
-    from qgac_cli import api, output
+    from qgac_cli import api
+    from qgac_cli.codec import output
     torch.set_num_threads(1)
     model = api.load_model("base")
     options = api.RestoreOptions(bits=8, max_pixels=4_000_000)

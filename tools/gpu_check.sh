@@ -30,8 +30,8 @@ FIRST=${WEIGHTS%% *}
 "$PY" - "$EVAL" "$WORK/in" <<'PY'
 import sys
 from pathlib import Path
-from qgac_cli.evaluate import load_reference
-from qgac_cli.jpeg import encode
+from qgac_cli.evaluate.scoring import load_reference
+from qgac_cli.codec.jpeg import encode
 src, out = Path(sys.argv[1]), Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
 for p in sorted(src.iterdir())[:6]:
@@ -53,8 +53,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from qgac_cli import api
-from qgac_cli.evaluate import load_reference
-from qgac_cli.jpeg import encode
+from qgac_cli.evaluate.scoring import load_reference
+from qgac_cli.codec.jpeg import encode
 out, device, side, folder, names, precisions = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5].split(), sys.argv[6:]
 runs = {p: f"{out}/eval-{p}.json" for p in precisions}
 if len(runs) == 2 and all(os.path.exists(f) for f in runs.values()):

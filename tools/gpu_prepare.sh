@@ -23,7 +23,7 @@ python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 -
   -d .gpu/wheels "jpeglib==$(version jpeglib)" "simplejpeg==$(version simplejpeg)" "isal==$(version isal)"
 for w in .gpu/wheels/*.whl; do python3 -m zipfile -e "$w" .gpu/site; done
 rm -rf .gpu/wheels
-LIBJPEG=$(python3 -c "from qgac_cli.jpeg import LIBJPEG_VERSION; print(LIBJPEG_VERSION)")
+LIBJPEG=$(python3 -c "from qgac_cli.codec.jpeg import LIBJPEG_VERSION; print(LIBJPEG_VERSION)")
 # its C sources (1 211 files) and the other libjpeg builds are not needed to run
 find .gpu/site/jpeglib/cjpeglib -type f ! -name '*.py' ! -name "cjpeglib_${LIBJPEG}.*" ! -name 'cjpeglib_6b.*' -delete
 find .gpu/site -type d -empty -delete

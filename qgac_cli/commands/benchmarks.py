@@ -87,7 +87,7 @@ def eval_command(**opts):
       qgac eval data/live1 --recompress 30 --quality 90      # saved at q30, then again at q90
     """
     from qgac_cli import api, weights
-    from qgac_cli.evaluate import evaluate, write_csv, write_json
+    from qgac_cli.evaluate.scoring import evaluate, write_csv, write_json
 
     try:
         cfg = _eval_config(opts)
@@ -106,7 +106,7 @@ def eval_command(**opts):
 def _eval_config(opts: dict):
     """The checked evaluation asked for; empty folders and missing references are refused
     here, before any work, and folders of JPEG references are named."""
-    from qgac_cli.evaluate import EvalConfig, jpeg_references, plan
+    from qgac_cli.evaluate.scoring import EvalConfig, jpeg_references, plan
 
     if not opts["datasets"] and not opts["paired"] and not opts["patterns"]:
         raise usage("give at least one dataset folder, --patterns, or --paired JPEG_DIR REF_DIR")
@@ -252,9 +252,9 @@ def equivalent_quality(**opts):
       qgac equivalent-quality data/live1 --quality 10 --quality 20 --plot saved.png
     """
     from qgac_cli import api
-    from qgac_cli.equivalent import EquivalentConfig, plot, summarize
-    from qgac_cli.equivalent import equivalent_quality as run
-    from qgac_cli.evaluate import write_csv, write_json
+    from qgac_cli.evaluate.equivalent import EquivalentConfig, plot, summarize
+    from qgac_cli.evaluate.equivalent import equivalent_quality as run
+    from qgac_cli.evaluate.scoring import write_csv, write_json
 
     try:
         check_outputs(opts["json_path"], opts["csv_path"], opts["plot_path"])

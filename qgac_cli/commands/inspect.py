@@ -42,7 +42,7 @@ def info(files: tuple[str, ...], as_json: bool, headers_only: bool, max_scans: i
       qgac info photos/
       cat photo.jpg | qgac info -
     """
-    from qgac_cli.batch import Report, failure_line
+    from qgac_cli.restore.batch import Report, failure_line
 
     report, records = Report(), []
     for path in _info_inputs(files, report):
@@ -62,7 +62,7 @@ def info(files: tuple[str, ...], as_json: bool, headers_only: bool, max_scans: i
 def _info_inputs(files: tuple[str, ...], report) -> list[str]:
     """The files to describe: each argument, a folder's JPEG files (a folder without any is
     a failure)."""
-    from qgac_cli.batch import FileRecord, inputs_of
+    from qgac_cli.restore.batch import FileRecord, inputs_of
 
     paths: list[str] = []
     for item in files:
@@ -79,9 +79,9 @@ def _info_inputs(files: tuple[str, ...], report) -> list[str]:
 def _describe(path: str, max_scans: int, headers_only: bool, report) -> dict | None:
     """One file's record; a file that cannot be read, or reads with a problem past its header
     (described as far as it reads), is a failure in the report."""
-    from qgac_cli.batch import FileRecord
+    from qgac_cli.codec.jpeg import read_stream
     from qgac_cli.info import describe
-    from qgac_cli.jpeg import read_stream
+    from qgac_cli.restore.batch import FileRecord
 
     try:
         if path == "-":
@@ -175,9 +175,9 @@ def compare(jpeg_file, restored_file, out, size, count, zoom, weights_list, devi
     from PIL import Image
 
     from qgac_cli import api
-    from qgac_cli.compare import side_by_side
-    from qgac_cli.jpeg import read_jpeg
-    from qgac_cli.output import apply_orientation, write_atomic
+    from qgac_cli.codec.jpeg import read_jpeg
+    from qgac_cli.codec.output import apply_orientation, write_atomic
+    from qgac_cli.evaluate.compare import side_by_side
 
     try:
         fmt = _sheet_format(out)
@@ -204,7 +204,7 @@ def _restored_file(restored_file: str, jpeg_file: str, decoded):
     import numpy as np
     from PIL import Image
 
-    from qgac_cli.compare import MIN_PAIR_PSNR, pair_psnr
+    from qgac_cli.evaluate.compare import MIN_PAIR_PSNR, pair_psnr
 
     with Image.open(restored_file) as im:
         restored = np.asarray(im.convert("L" if decoded.ndim == 2 else "RGB"))
@@ -225,8 +225,8 @@ def _restored_file(restored_file: str, jpeg_file: str, decoded):
 def _sheet_format(out: str) -> str:
     """The sheet's format from -o's extension; a usage error that names -o otherwise."""
     from qgac_cli.choices import FORMATS
+    from qgac_cli.codec.output import format_for
     from qgac_cli.errors import UsageError
-    from qgac_cli.output import format_for
 
     try:
         fmt = format_for(out, None)

@@ -179,7 +179,7 @@ def restore(**opts):
     """
     jobs, model = _prepare(opts)
     _terminate_cleanly()
-    from qgac_cli.batch import Report
+    from qgac_cli.restore.batch import Report
 
     report = Report(planned=len(jobs))
     try:
@@ -200,7 +200,8 @@ def restore(**opts):
 def _prepare(opts: dict):
     """The checked jobs and the loaded model; a usage error or a refusal ends here, before any
     work (and --dry-run ends here, after saying what it would do)."""
-    from qgac_cli import api, batch
+    from qgac_cli import api
+    from qgac_cli.restore import batch
 
     request = batch.Request(
         tuple(opts["inputs"]), opts["output_dir"], opts["suffix"], opts["fmt"], opts["glob"], opts["shard"],
@@ -234,7 +235,7 @@ def _check_streams(jobs, opts: dict) -> None:
 
 
 def _dry_run(jobs, overwrite: bool) -> None:
-    from qgac_cli import batch
+    from qgac_cli.restore import batch
 
     plan = batch.dry_run(jobs, overwrite)
     for job, what, _ in plan:
@@ -249,7 +250,7 @@ def _precision(opts: dict) -> str:
 def _options(opts: dict):
     """The restoring and the writing options asked for."""
     from qgac_cli import api
-    from qgac_cli.output import OutputOptions
+    from qgac_cli.codec.output import OutputOptions
 
     restoring = api.RestoreOptions(
         tile=opts["tile"],
@@ -278,7 +279,7 @@ def _write_summary(report, json_path: str | None) -> None:
     if json_path is None:
         return
 
-    from qgac_cli.output import write_atomic
+    from qgac_cli.codec.output import write_atomic
 
     text = json.dumps(report.summary(), indent=2) + "\n"
     try:
@@ -322,8 +323,8 @@ def _run_with_progress(jobs, model, opts: dict, report) -> None:
     """Run the batch with what the user sees as it goes: failures (and with -v every file) as
     they happen; on a terminal a bar over the files and, for an image of several tiles, one
     over its tiles."""
-    from qgac_cli import batch
-    from qgac_cli.jpeg import max_file_bytes, read_stream
+    from qgac_cli.codec.jpeg import max_file_bytes, read_stream
+    from qgac_cli.restore import batch
 
     options, output = _options(opts)
     quiet, verbose = opts["quiet"], opts["verbose"]

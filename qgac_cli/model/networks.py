@@ -170,7 +170,7 @@ def build_net(role: str, cfg: NetConfig) -> nn.Module:
 class QGAC(nn.Module):
     """Restores dequantized coefficients: Y first, then Cb and Cr guided by the restored Y.
     The path through its parts, for restoring and training alike, is
-    `qgac_cli.restoration.restore_planes`.
+    `qgac_cli.restore.restoration.restore_planes`.
 
     Buffers `mean` and `std` (2, 64) hold the per-frequency statistics of luma (row 0) and
     chroma (row 1) coefficients; inputs are normalized with them and outputs mapped back.

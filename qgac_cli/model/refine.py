@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qgac_cli import dct
+from qgac_cli.restore import dct
 
 RADII = (1, 2)  # guided-filter windows (2r+1)² at the chroma's resolution
 EPSILON = 8.0  # the guided filter's regularization, in squared levels

@@ -16,7 +16,7 @@ The package: `likelihood` (the model), `finding` (what is found, the thresholds)
 `regrid` (the JPEG as its first compression left it).
 
 Conventions: coefficients are a component's quantized values (blocks_y, blocks_x, 8, 8)
-int, tables 8×8 natural order, as `qgac_cli.jpeg` reads them. Pure numpy; no torch.
+int, tables 8×8 natural order, as `qgac_cli.codec.jpeg` reads them. Pure numpy; no torch.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from qgac_cli.jpeg import JpegData
+from qgac_cli.codec.jpeg import JpegData
 from qgac_cli.recompression.aligned import chroma_agrees, on_file_grid
 from qgac_cli.recompression.finding import (
     EVIDENCE,

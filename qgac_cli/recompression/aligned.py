@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qgac_cli.jpeg import JpegData
+from qgac_cli.codec.jpeg import JpegData
 from qgac_cli.recompression.finding import (
     CHROMA_TABLES,
     EVIDENCE,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qgac_cli.quality import CHROMA_TABLE, LUMA_TABLE, scaled_table
+from qgac_cli.codec.quality import CHROMA_TABLE, LUMA_TABLE, scaled_table
 
 MAX_BLOCKS = 20_000  # blocks sampled (evenly) from a larger image: the evidence is a rate
 MIN_BLOCKS = 64  # fewer blocks than this (a picture under ~64×64) say too little to go by

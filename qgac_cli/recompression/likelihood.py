@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qgac_cli.quality import ZIGZAG
+from qgac_cli.codec.quality import ZIGZAG
 
 # The frequencies scored: the first AC coefficients in zig-zag order, where photos put
 # enough non-zero values to see a period (the DC is no Laplacian, the highest are mostly 0).

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from qgac_cli.jpeg import Component, JpegData
+from qgac_cli.codec.jpeg import Component, JpegData
 from qgac_cli.recompression.finding import MARGIN, FirstCompression
 from qgac_cli.recompression.pixels import block_coefficients, samples
 

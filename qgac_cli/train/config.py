@@ -25,7 +25,7 @@ class TrainConfig:
     overwrite: bool = False  # start afresh in an --out that holds an earlier run
     validation: tuple[str, ...] = ()
     holdout_every: int = 25  # without --validation: every N-th training image is held out
-    patterns: int = 0  # generated pattern images (qgac_cli.patterns.random_pattern) added to the training images
+    patterns: int = 0  # generated pattern images (evaluate.patterns.random_pattern) added to the training images
     steps: int = 10_000
     batch: int = 32
     patch: int = 128

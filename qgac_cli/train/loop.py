@@ -12,14 +12,15 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from qgac_cli import dct, weights
+from qgac_cli import weights
 from qgac_cli.data import PatchBank, PatchConfig, list_images, load_rgb
 from qgac_cli.devices import pick_device, pick_dtype
 from qgac_cli.errors import UsageError
+from qgac_cli.evaluate.patterns import random_pattern
 from qgac_cli.model import QGAC, preset
 from qgac_cli.model.growth import grow, growth_target
 from qgac_cli.model.presets import PRESETS
-from qgac_cli.patterns import random_pattern
+from qgac_cli.restore import dct
 from qgac_cli.train.checkpoint import Checkpoints, resume, run_metadata
 from qgac_cli.train.config import TrainConfig, check, due
 from qgac_cli.train.log import Progress, TrainLog, patch_rate, plot_curve

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from qgac_cli.choices import LOSSES
-from qgac_cli.metrics import ssim
+from qgac_cli.evaluate.metrics import ssim
 from qgac_cli.model.discriminator import gram
 
 

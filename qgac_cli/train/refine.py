@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import torch
 
-from qgac_cli import dct
-from qgac_cli.coefficients import chroma_at_luma_grid, color_samples, project_coefficients, samples
 from qgac_cli.data import PatchBank, compress, tables_at
 from qgac_cli.model import QGAC
 from qgac_cli.model.refine import ChromaRefine, candidates
+from qgac_cli.restore import dct
+from qgac_cli.restore.coefficients import chroma_at_luma_grid, color_samples, project_coefficients, samples
 from qgac_cli.weights import Checkpoint
 
 

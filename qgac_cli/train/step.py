@@ -13,12 +13,12 @@ import torch
 from torch import nn
 from torch.profiler import record_function
 
-from qgac_cli import dct
-from qgac_cli.coefficients import Planes
 from qgac_cli.data import PatchBank, compress, tables_at
 from qgac_cli.model import QGAC
 from qgac_cli.model.discriminator import Discriminator
-from qgac_cli.restoration import restore_planes
+from qgac_cli.restore import dct
+from qgac_cli.restore.coefficients import Planes
+from qgac_cli.restore.restoration import restore_planes
 from qgac_cli.train.config import TrainConfig, lr_factor
 from qgac_cli.train.losses import pixel_loss, relativistic_losses, texture_loss
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qgac_cli.coefficients import Planes, to_pixels
 from qgac_cli.data import compress, load_rgb, tables_for
-from qgac_cli.metrics import psnr
+from qgac_cli.evaluate.metrics import psnr
 from qgac_cli.model import QGAC
-from qgac_cli.restoration import restore_planes
+from qgac_cli.restore.coefficients import Planes, to_pixels
+from qgac_cli.restore.restoration import restore_planes
 
 Item = tuple[int, Planes, torch.Tensor]  # (quality, compressed planes, target pixels (1, 3, s, s))
 

@@ -13,12 +13,12 @@ from functools import partial
 
 import torch
 
-from qgac_cli.coefficients import colourfulness, from_jpeg, mcu_grid
-from qgac_cli.jpeg import JpegData
+from qgac_cli.codec.jpeg import JpegData
 from qgac_cli.model import QGAC
 from qgac_cli.model.networks import NETWORKS, ModelConfig
 from qgac_cli.model.refine import ChromaRefine
-from qgac_cli.restoration import guard_floor, restore_planes
+from qgac_cli.restore.coefficients import colourfulness, from_jpeg, mcu_grid
+from qgac_cli.restore.restoration import guard_floor, restore_planes
 
 
 def context_blocks(config: ModelConfig) -> int:

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from qgac_cli.metadata import exif_payload
+from qgac_cli.codec.metadata import exif_payload
 
 try:  # ISA-L's deflate: the same streams as zlib's, several times faster at its low levels
     from isal import isal_zlib as _deflate

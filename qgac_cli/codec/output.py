@@ -16,7 +16,6 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
-from qgac_cli import metadata
 from qgac_cli.choices import (
     BIT_DEPTHS,
     DEFAULT_JPEG_QUALITY,
@@ -25,9 +24,10 @@ from qgac_cli.choices import (
     OUTPUT_SUBSAMPLINGS,
     SUBSAMPLING_CODES,
 )
+from qgac_cli.codec import metadata
+from qgac_cli.codec.metadata import Segment
+from qgac_cli.codec.png import write_png
 from qgac_cli.errors import OutputAppearedError, OutputTooLargeError, UsageError
-from qgac_cli.metadata import Segment
-from qgac_cli.png import write_png
 from qgac_cli.recompression import FirstCompression
 
 PNG_LEVEL = 1  # deflate level of PNG outputs (png.deflater): chosen for throughput

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from qgac_cli.codec.jpeg import codec
+from qgac_cli.codec.jpeg.data import Component, JpegData, JpegInfo
+from qgac_cli.codec.jpeg.files import file_bytes, max_file_bytes
+from qgac_cli.codec.jpeg.header import DEFAULT_MAX_PIXELS, JpegHeader, check_supported, read_header
+from qgac_cli.codec.jpeg.markers import kept_segments
+from qgac_cli.codec.jpeg.tables import DEFAULT_MAX_SCANS, TableUse, read_tables
 from qgac_cli.errors import JpegError, UnsupportedJpegError
-from qgac_cli.jpeg import codec
-from qgac_cli.jpeg.data import Component, JpegData, JpegInfo
-from qgac_cli.jpeg.files import file_bytes, max_file_bytes
-from qgac_cli.jpeg.header import DEFAULT_MAX_PIXELS, JpegHeader, check_supported, read_header
-from qgac_cli.jpeg.markers import kept_segments
-from qgac_cli.jpeg.tables import DEFAULT_MAX_SCANS, TableUse, read_tables
 
 KeepDecoded = bool | Callable[[JpegHeader, TableUse], bool]
 

@@ -3,7 +3,7 @@ format (`plan`), the checks made before any work, running them with one report w
 failure is recorded and the batch goes on (`run`), and the report that says what happened
 (`report`)."""
 
-from qgac_cli.batch.plan import (
+from qgac_cli.restore.batch.plan import (
     JPEG_SUFFIXES,
     STDIN_NAME,
     Job,
@@ -23,8 +23,8 @@ from qgac_cli.batch.plan import (
     real,
     shard,
 )
-from qgac_cli.batch.report import FileRecord, Report, failure_line, lines, verbose_line
-from qgac_cli.batch.run import dry_run, run_batch
+from qgac_cli.restore.batch.report import FileRecord, Report, failure_line, lines, verbose_line
+from qgac_cli.restore.batch.run import dry_run, run_batch
 
 __all__ = [
     "JPEG_SUFFIXES",

@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qgac_cli.jpeg.header import JpegHeader, chroma_factor, subsampling_name
-from qgac_cli.jpeg.tables import TableUse
-from qgac_cli.metadata import Segment
-from qgac_cli.quality import QualityEstimate, estimate_quality
+from qgac_cli.codec.jpeg.header import JpegHeader, chroma_factor, subsampling_name
+from qgac_cli.codec.jpeg.tables import TableUse
+from qgac_cli.codec.metadata import Segment
+from qgac_cli.codec.quality import QualityEstimate, estimate_quality
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ import numpy as np
 from PIL import Image, JpegImagePlugin
 
 from qgac_cli.choices import EVAL_SUBSAMPLINGS, SUBSAMPLING_CODES
+from qgac_cli.codec.jpeg.header import JpegHeader
+from qgac_cli.codec.jpeg.markers import without_metadata_segments
 from qgac_cli.errors import JpegError
-from qgac_cli.jpeg.header import JpegHeader
-from qgac_cli.jpeg.markers import without_metadata_segments
 
 LIBJPEG_VERSION = "turbo210"
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from qgac_cli.choices import DEFAULT_MAX_SCANS
+from qgac_cli.codec.jpeg.header import SOF_KINDS
+from qgac_cli.codec.jpeg.markers import DQT, EOI, SOS, walk
+from qgac_cli.codec.quality import ZIGZAG
 from qgac_cli.errors import JpegError
-from qgac_cli.jpeg.header import SOF_KINDS
-from qgac_cli.jpeg.markers import DQT, EOI, SOS, walk
-from qgac_cli.quality import ZIGZAG
 
 
 @dataclass(frozen=True)

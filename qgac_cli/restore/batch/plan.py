@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qgac_cli.choices import EXTENSIONS, FORMATS
+from qgac_cli.codec.output import check_bit_depth, format_for
 from qgac_cli.errors import OutputExistsError, UsageError
-from qgac_cli.output import check_bit_depth, format_for
 
 JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
 

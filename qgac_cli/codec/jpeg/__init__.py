@@ -12,7 +12,7 @@ tables are (8, 8) integer arrays in natural order; sampling factors are (vertica
 horizontal); pixels are uint8 (H, W, 3) RGB or (H, W) grey.
 """
 
-from qgac_cli.jpeg.codec import (
+from qgac_cli.codec.jpeg.codec import (
     LIBJPEG_VERSION,
     SUBSAMPLING_CODES,
     decode_strict,
@@ -21,8 +21,8 @@ from qgac_cli.jpeg.codec import (
     pillow_metadata,
     read_coefficients,
 )
-from qgac_cli.jpeg.data import Component, JpegData, JpegInfo, with_coefficients
-from qgac_cli.jpeg.files import (
+from qgac_cli.codec.jpeg.data import Component, JpegData, JpegInfo, with_coefficients
+from qgac_cli.codec.jpeg.files import (
     BYTES_PER_PIXEL,
     METADATA_ALLOWANCE,
     file_bytes,
@@ -30,7 +30,7 @@ from qgac_cli.jpeg.files import (
     read_regular_file,
     read_stream,
 )
-from qgac_cli.jpeg.header import (
+from qgac_cli.codec.jpeg.header import (
     BOMB_MIN_PIXELS,
     BOMB_PIXELS_PER_BYTE,
     DEFAULT_MAX_PIXELS,
@@ -39,9 +39,9 @@ from qgac_cli.jpeg.header import (
     read_header,
     subsampling_name,
 )
-from qgac_cli.jpeg.markers import Marker, carried_segments, walk, without_metadata_segments
-from qgac_cli.jpeg.reading import read_info, read_jpeg, write_coefficients
-from qgac_cli.jpeg.tables import DEFAULT_MAX_SCANS, TableUse, read_tables
+from qgac_cli.codec.jpeg.markers import Marker, carried_segments, walk, without_metadata_segments
+from qgac_cli.codec.jpeg.reading import read_info, read_jpeg, write_coefficients
+from qgac_cli.codec.jpeg.tables import DEFAULT_MAX_SCANS, TableUse, read_tables
 
 __all__ = [
     "BOMB_MIN_PIXELS",

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from qgac_cli.coefficients import (
+from qgac_cli.model import QGAC
+from qgac_cli.restore.coefficients import (
     Planes,
     chroma_at_luma_grid,
     chroma_samples,
@@ -18,7 +19,6 @@ from qgac_cli.coefficients import (
     samples,
     to_pixels,
 )
-from qgac_cli.model import QGAC
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """JPEG coefficients as tensors, and the pure maths between them and pixels.
 
-A `Planes` holds dequantized coefficients as block channels (see `qgac_cli.dct`): Y on a grid
+A `Planes` holds dequantized coefficients as block channels (see `qgac_cli.restore.dct`): Y on a grid
 padded to whole MCUs, chroma (Cb, Cr stacked) at its stored resolution, the tables as
 (B, 1, 8, 8) and how to get back to the visible image (chroma factor, size).
 """
@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from qgac_cli import dct
-from qgac_cli.jpeg import JpegData
+from qgac_cli.codec.jpeg import JpegData
+from qgac_cli.restore import dct
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import struct
 from dataclasses import dataclass
 
 from qgac_cli.choices import DEFAULT_MAX_PIXELS
+from qgac_cli.codec.jpeg.markers import DRI, before_first_scan
 from qgac_cli.errors import ImageTooLargeError, JpegError, UnsupportedJpegError
-from qgac_cli.jpeg.markers import DRI, before_first_scan
 
 # A file this many times smaller than its pixel count, above BOMB_MIN_PIXELS, holds no photo:
 # optimized Huffman coding needs ≈ 5 900 bytes per megapixel even for one flat colour, and

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import stat
 
+from qgac_cli.codec.jpeg.header import DEFAULT_MAX_PIXELS
 from qgac_cli.errors import ImageTooLargeError, JpegError
-from qgac_cli.jpeg.header import DEFAULT_MAX_PIXELS
 
 # The largest file worth reading for a pixel limit: noise at quality 100, 4:4:4, takes 4.1
 # bytes a pixel; twice that, plus room for metadata. Anything larger is refused unread (a

@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from qgac_cli.codec.metadata import Segment, is_carried, reading_notes
 from qgac_cli.errors import JpegError
-from qgac_cli.metadata import Segment, is_carried, reading_notes
 
 SOI = b"\xff\xd8"
 EOI = 0xD9

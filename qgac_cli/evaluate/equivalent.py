@@ -12,9 +12,9 @@ import torch
 
 from qgac_cli.api import RestoreOptions, restore_jpeg
 from qgac_cli.choices import EVAL_SUBSAMPLINGS
+from qgac_cli.codec.jpeg import decode_with_pillow, encode, read_jpeg
 from qgac_cli.errors import UsageError
-from qgac_cli.evaluate import _dataset_images, load_reference, score
-from qgac_cli.jpeg import decode_with_pillow, encode, read_jpeg
+from qgac_cli.evaluate.scoring import _dataset_images, load_reference, score
 
 
 @dataclass(frozen=True)

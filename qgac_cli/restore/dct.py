@@ -19,7 +19,7 @@ import operator
 import torch
 import torch.nn.functional as F
 
-from qgac_cli.quality import ZIGZAG
+from qgac_cli.codec.quality import ZIGZAG
 
 BLOCK = 8
 

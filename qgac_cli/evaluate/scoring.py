@@ -17,19 +17,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from qgac_cli import dct
 from qgac_cli.api import RestoreOptions, restore_jpeg
 from qgac_cli.choices import EVAL_SUBSAMPLINGS
+from qgac_cli.codec.jpeg import decode_with_pillow, encode, read_jpeg
 from qgac_cli.data import list_images
 from qgac_cli.errors import UsageError
-from qgac_cli.jpeg import decode_with_pillow, encode, read_jpeg
-from qgac_cli.metrics import psnr, psnrb, ssim
-from qgac_cli.patterns import pattern_set
+from qgac_cli.evaluate.metrics import psnr, psnrb, ssim
+from qgac_cli.evaluate.patterns import pattern_set
+from qgac_cli.restore import dct
 
 Progress = Callable[[int, int, str], None]
 METRICS = ("psnr", "psnrb", "ssim", "psnr_y")
 CHROMA_METRICS = ("psnr_cb", "psnr_cr")  # colour images only
-PATTERNS = "patterns"  # the name of the generated set (qgac_cli.patterns) in the records
+PATTERNS = "patterns"  # the name of the generated set (qgac_cli.evaluate.patterns) in the records
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class EvalConfig:
     limit: int | None = None
     precision: str = "auto"  # the networks' arithmetic (RestoreOptions.precision)
     grey_guard: bool = True  # RestoreOptions.grey_guard
-    patterns: bool = False  # also score the generated set of fine regular patterns (qgac_cli.patterns)
+    patterns: bool = False  # also score the generated set of fine regular patterns (qgac_cli.evaluate.patterns)
     # each test JPEG saved first at each of these qualities, decoded and saved again at the
     # quality scored (labelled "Q1>Q2"): a set of recompressed photos
     recompress: tuple[int, ...] = ()
