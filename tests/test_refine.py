@@ -123,3 +123,19 @@ def test_fitting_lowers_the_chroma_error_and_leaves_the_networks_alone():
     assert both.config.refine and both.metadata["name"] == "tiny" and both.metadata["refine"]["steps"] == 150
     rebuilt = weights.build(both)
     assert all(torch.equal(rebuilt.state_dict()[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("factor", [(2, 2), (1, 2), (1, 1)])
+def test_the_refinement_sums_its_candidates_with_its_weights(factor):
+    """The forward pass forms the weighted sum at the chroma's resolution; it must equal the
+    candidates (as the fit sees them) weighed by the MLP, with and without autograd."""
+    refine = refined_tiny().refine
+    torch.manual_seed(3)
+    colour, luma = 60 + 120 * torch.rand(2, 2, 48, 64), edges(48, 64).expand(2, 1, 48, 64)
+    y_table, c_table = tables_at(torch.tensor([30, 95]))
+    w = refine.mix(y_table, c_table, factor).detach()
+    with torch.no_grad():
+        explicit = colour + torch.einsum("bk,bkchw->bchw", w, candidates(colour, luma, factor))
+        summed = refine(colour, luma, y_table, c_table, factor)
+    assert (explicit - colour).abs().max() > 1 and torch.allclose(summed, explicit, atol=1e-3)
+    assert torch.equal(refine(colour, luma, y_table, c_table, factor).detach(), summed)

@@ -133,15 +133,35 @@ class ChromaRefine(nn.Module):
         c_table: torch.Tensor,
         factor: tuple[int, int],
     ) -> torch.Tensor:
-        """Refined colour samples; the corrections are added one by one (a tile never holds
-        all of them at once)."""
-        w = self.mix(y_table, c_table, factor).view(colour.shape[0], CANDIDATES, 1, 1, 1)
-        if torch.is_grad_enabled():
-            out = colour
-            for k, correction in enumerate(_corrections(colour, luma, factor)):
-                out = out + w[:, k] * correction
-            return out
-        out = colour.clone()
-        for k, correction in enumerate(_corrections(colour, luma, factor)):
-            out.add_(correction.mul_(w[:, k]))  # the same sums as above, in place
-        return out
+        """Refined colour samples: colour + Σ w_k · candidate_k (`candidates`), summed where it
+        is cheap. Every candidate but the last is linear in the fits' a and b, and upsampling
+        is linear: their weighted sums are formed at the chroma's resolution and upsampled
+        once each (5 upsamplings and a dozen full-resolution passes instead of 10 and 30)."""
+        w = self.mix(y_table, c_table, factor).to(colour.dtype)
+        return weighted_sum(colour, luma, factor, w)
+
+
+def weighted_sum(colour: torch.Tensor, luma: torch.Tensor, factor: tuple[int, int], w: torch.Tensor) -> torch.Tensor:
+    """colour + Σ_k w[:, k] · candidate_k for weights w (B, CANDIDATES), without making the
+    candidates (equal to the sum of `candidates` up to float rounding)."""
+    height, width = colour.shape[-2:]
+
+    def up(plane: torch.Tensor) -> torch.Tensor:
+        full = dct.upsample(plane, factor)
+        pad = (0, width - full.shape[-1], 0, height - full.shape[-2])
+        return F.pad(full, pad, mode="replicate") if any(pad) else full
+
+    def weight(k: int) -> torch.Tensor:
+        return w[:, k].view(-1, 1, 1, 1)
+
+    low_luma, low_colour = dct.downsample(luma, factor), dct.downsample(colour, factor)
+    smooth_luma = up(low_luma)
+    blurred = dct.downsample(smooth_luma, factor)
+    fits = [linear_fit(low_luma, low_colour, r) for r in RADII] + [linear_fit(blurred, low_colour, r) for r in RADII]
+    guided = [(fits[0], weight(0)), (fits[1], weight(2)), (fits[2], weight(4)), (fits[3], weight(5))]
+    slope = sum(wk * a for (a, _), wk in guided)
+    offset = sum(wk * b for (_, b), wk in guided)
+    detail_slope = weight(1) * fits[0][0] + weight(3) * fits[1][0]
+    keep = 1 - sum(wk for _, wk in guided) + weight(6)
+    out = colour * keep + luma * up(slope) + up(offset) - weight(6) * up(low_colour)
+    return out + (luma - smooth_luma) * up(detail_slope)
