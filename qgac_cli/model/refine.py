@@ -40,12 +40,22 @@ FEATURES = 2 * 64 + 2  # log2 of the luma and chroma tables, and which axes are 
 
 def _box(x: torch.Tensor, r: int) -> torch.Tensor:
     """Mean over a (2r+1)² window, edges replicated: sums of shifted views, rows then columns
-    (4x faster on a CPU than avg_pool2d, whose stride-1 windows are not vectorized)."""
+    (4x faster on a CPU than avg_pool2d, whose stride-1 windows are not vectorized), summed in
+    place where autograd does not watch."""
     height, width, k = x.shape[-2], x.shape[-1], 2 * r + 1
     padded = F.pad(x, (r, r, r, r), mode="replicate")
-    rows = functools.reduce(operator.add, (padded[..., i : i + height, :] for i in range(k)))
-    total = functools.reduce(operator.add, (rows[..., j : j + width] for j in range(k)))
-    return total / (k * k)
+    rows = _sum(padded[..., i : i + height, :] for i in range(k))
+    return _sum(rows[..., j : j + width] for j in range(k)).div_(k * k)
+
+
+def _sum(views: Iterator[torch.Tensor]) -> torch.Tensor:
+    first = next(views)
+    if first.requires_grad:
+        return functools.reduce(operator.add, views, first) + 0.0
+    total = first.clone(memory_format=torch.contiguous_format)
+    for view in views:
+        total.add_(view)
+    return total
 
 
 def linear_fit(guide: torch.Tensor, target: torch.Tensor, r: int, eps: float = EPSILON):
