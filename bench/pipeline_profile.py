@@ -43,7 +43,6 @@ def profile(data: bytes, model, repeats: int = 1, precision: str = "fp32") -> di
 
     from qgac_cli import api
     from qgac_cli.codec import jpeg as J
-    from qgac_cli.codec.output import quantize
     from qgac_cli.codec.png import write_png
     from qgac_cli.restore.coefficients import (
         chroma_at_luma_grid,
@@ -53,6 +52,7 @@ def profile(data: bytes, model, repeats: int = 1, precision: str = "fp32") -> di
         project_coefficients,
         to_pixels,
     )
+    from qgac_cli.restore.restored import quantize
 
     best: dict[str, float] = {}
     dtype = api.pick_dtype(precision, torch.device("cpu"))

@@ -22,7 +22,6 @@ import numpy as np
 from qgac_cli import weights as weights_mod
 from qgac_cli.choices import DEFAULT_TILE
 from qgac_cli.codec.jpeg import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SCANS, JpegData, JpegHeader, TableUse, read_jpeg
-from qgac_cli.codec.output import RestoredImage, quantize
 from qgac_cli.devices import pick_device, pick_dtype
 from qgac_cli.errors import UnusableWeightsError, WeightsError
 from qgac_cli.recompression import (
@@ -31,6 +30,7 @@ from qgac_cli.recompression import (
     find_first_compression,
     given_first_compression,
 )
+from qgac_cli.restore.restored import RestoredImage, quantize
 
 # Tiles hold at most DEFAULT_TILE² pixels, shaped to the image (tiling.tile_layout), in windows
 # of one size (tiling._spans). In windows of one size 1024 keeps a 24 MP `base` restore near

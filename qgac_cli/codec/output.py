@@ -28,7 +28,7 @@ from qgac_cli.codec import metadata
 from qgac_cli.codec.metadata import Segment
 from qgac_cli.codec.png import write_png
 from qgac_cli.errors import OutputAppearedError, OutputTooLargeError, UsageError
-from qgac_cli.recompression import FirstCompression
+from qgac_cli.restore.restored import RestoredImage, quantize
 
 PNG_LEVEL = 1  # deflate level of PNG outputs (png.deflater): chosen for throughput
 
@@ -41,18 +41,6 @@ class OutputOptions:
     jpeg_subsampling: str = OUTPUT_SUBSAMPLINGS[0]  # choices.OUTPUT_SUBSAMPLINGS
     keep_orientation: bool = False
     strip_metadata: bool = False  # drop EXIF, XMP, IPTC and comments; the ICC profile is always kept
-
-
-@dataclass(frozen=True)
-class RestoredImage:
-    pixels: np.ndarray  # (H, W, 3) or (H, W): float32 in [0, 1], or uint8/uint16; stored orientation
-    icc_profile: bytes | None
-    exif: bytes | None
-    orientation: int
-    subsampling: str | None = None  # the input file's chroma subsampling ("4:2:0", "gray", ...)
-    segments: tuple[Segment, ...] = ()  # XMP, IPTC, comments as the input held them
-    first: FirstCompression | None = None  # the earlier compression it was restored for
-    notes: tuple[str, ...] = ()  # what of the input no output holds (JpegData.notes)
 
 
 def check_size(fmt: str, width: int, height: int, source: str | None = None) -> None:
@@ -113,16 +101,6 @@ def format_for(path: str | os.PathLike | None, explicit: str | None) -> str:
             f"({', '.join(sorted(EXTENSIONS))}) or --format"
         )
     return EXTENSIONS[suffix]
-
-
-def quantize(pixels: np.ndarray, bits: int) -> np.ndarray:
-    """float [0, 1], uint8 or uint16 pixels -> `bits`-bit integers."""
-    if pixels.dtype == np.uint8:
-        return pixels if bits == 8 else pixels.astype(np.uint16) * 257
-    if pixels.dtype == np.uint16:
-        return pixels if bits == 16 else np.round(pixels / 257.0).astype(np.uint8)
-    top = (1 << bits) - 1
-    return np.round(np.clip(pixels, 0, 1) * top).astype(np.uint8 if bits == 8 else np.uint16)
 
 
 def _jpeg_subsampling(choice: str, input_subsampling: str | None) -> int:

@@ -14,10 +14,11 @@ from PIL import Image
 from qgac_cli import api
 from qgac_cli.choices import FORMATS
 from qgac_cli.codec.jpeg import JpegData, file_bytes, read_header
-from qgac_cli.codec.output import OutputOptions, RestoredImage, check_size, encode_image, write_atomic, write_image
+from qgac_cli.codec.output import OutputOptions, check_size, encode_image, write_atomic, write_image
 from qgac_cli.errors import OutputAppearedError, OutputExistsError, QgacError
 from qgac_cli.restore.batch.plan import Job, check_target, clashes
 from qgac_cli.restore.batch.report import FileRecord, Report
+from qgac_cli.restore.restored import RestoredImage
 
 
 def dry_run(jobs: list[Job], overwrite: bool) -> list[tuple[Job, str, bool]]:
