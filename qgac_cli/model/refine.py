@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -69,41 +70,48 @@ def linear_fit(guide: torch.Tensor, target: torch.Tensor, r: int, eps: float = E
     return _box(torch.cat([a, b], dim=1), r).split(a.shape[1], dim=1)
 
 
-def _corrections(colour: torch.Tensor, luma: torch.Tensor, factor: tuple[int, int]) -> Iterator[torch.Tensor]:
-    """The candidate corrections one at a time (each (B, 2, H, W)), in `CANDIDATES` order.
-    Without autograd each is made in place of its temporaries (a tile holds fewer planes); the
-    values are the same either way."""
+@dataclass(frozen=True)
+class _Fits:
+    """What the candidates are made of, and their weighted sum too: the guided filter's a and b
+    at each window, fitted to the luma (`luma_fits`) and to a luma blurred as the decoded colour
+    is (`blurred_fits`), at the chroma's resolution; and the decoder's upsampling to the grid."""
+
+    up: Callable[[torch.Tensor], torch.Tensor]
+    low_colour: torch.Tensor
+    smooth_luma: torch.Tensor  # the luma box-averaged and upsampled back: what 4:2:0 keeps of it
+    luma_fits: list[tuple[torch.Tensor, torch.Tensor]]
+    blurred_fits: list[tuple[torch.Tensor, torch.Tensor]]
+
+
+def _fit(colour: torch.Tensor, luma: torch.Tensor, factor: tuple[int, int]) -> _Fits:
     height, width = colour.shape[-2:]
-    low_luma = dct.downsample(luma, factor)  # as the encoder saw it
-    low_colour = dct.downsample(colour, factor)
-    inplace = not torch.is_grad_enabled()
 
     def up(plane: torch.Tensor) -> torch.Tensor:  # the decoder's upsampling, to the whole grid
         full = dct.upsample(plane, factor)
         pad = (0, width - full.shape[-1], 0, height - full.shape[-2])
         return F.pad(full, pad, mode="replicate") if any(pad) else full
 
-    def linear(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # a·Y + b - colour
-        if not inplace:
-            return a * luma + up(b) - colour
-        return (a * luma).add_(up(b)).sub_(colour)
-
+    low_luma, low_colour = dct.downsample(luma, factor), dct.downsample(colour, factor)  # as the encoder saw them
     smooth_luma = up(low_luma)
-    luma_detail = luma - smooth_luma
     # the colour as decoded is the stored chroma upsampled, whose box-down is the stored chroma
     # blurred once more: a luma blurred the same way is its exact guide where colour follows luma
-    blurred_guide = dct.downsample(smooth_luma, factor)
-    del smooth_luma
-    for r in RADII:
-        a, b = linear_fit(low_luma, low_colour, r)
+    blurred = dct.downsample(smooth_luma, factor)
+    luma_fits = [linear_fit(low_luma, low_colour, r) for r in RADII]
+    blurred_fits = [linear_fit(blurred, low_colour, r) for r in RADII]
+    return _Fits(up, low_colour, smooth_luma, luma_fits, blurred_fits)
+
+
+def _corrections(colour: torch.Tensor, luma: torch.Tensor, factor: tuple[int, int]) -> Iterator[torch.Tensor]:
+    """The candidate corrections one at a time (each (B, 2, H, W)), in `CANDIDATES` order."""
+    fits = _fit(colour, luma, factor)
+    up, luma_detail = fits.up, luma - fits.smooth_luma
+    for a, b in fits.luma_fits:
         a = up(a)
-        yield linear(a, b)
-        yield a.mul_(luma_detail) if inplace else a * luma_detail
-    del luma_detail
-    for r in RADII:
-        a, b = linear_fit(blurred_guide, low_colour, r)
-        yield linear(up(a), b)
-    yield colour - up(low_colour)
+        yield a * luma + up(b) - colour
+        yield a * luma_detail
+    for a, b in fits.blurred_fits:
+        yield up(a) * luma + up(b) - colour
+    yield colour - up(fits.low_colour)
 
 
 def candidates(colour: torch.Tensor, luma: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
@@ -154,24 +162,20 @@ class ChromaRefine(nn.Module):
 def weighted_sum(colour: torch.Tensor, luma: torch.Tensor, factor: tuple[int, int], w: torch.Tensor) -> torch.Tensor:
     """colour + Σ_k w[:, k] · candidate_k for weights w (B, CANDIDATES), without making the
     candidates (equal to the sum of `candidates` up to float rounding)."""
-    height, width = colour.shape[-2:]
-
-    def up(plane: torch.Tensor) -> torch.Tensor:
-        full = dct.upsample(plane, factor)
-        pad = (0, width - full.shape[-1], 0, height - full.shape[-2])
-        return F.pad(full, pad, mode="replicate") if any(pad) else full
-
-    def weight(k: int) -> torch.Tensor:
-        return w[:, k].view(-1, 1, 1, 1)
-
-    low_luma, low_colour = dct.downsample(luma, factor), dct.downsample(colour, factor)
-    smooth_luma = up(low_luma)
-    blurred = dct.downsample(smooth_luma, factor)
-    fits = [linear_fit(low_luma, low_colour, r) for r in RADII] + [linear_fit(blurred, low_colour, r) for r in RADII]
-    guided = [(fits[0], weight(0)), (fits[1], weight(2)), (fits[2], weight(4)), (fits[3], weight(5))]
+    fits = _fit(colour, luma, factor)
+    up = fits.up
+    weights = [w[:, k].view(-1, 1, 1, 1) for k in range(CANDIDATES)]
+    # candidate order (`_corrections`): guided and detail at each window, blurred-guide guided
+    # at each window, the colour's own detail
+    guided = [
+        *((fit, weights[2 * i]) for i, fit in enumerate(fits.luma_fits)),
+        *((fit, weights[2 * len(RADII) + i]) for i, fit in enumerate(fits.blurred_fits)),
+    ]
+    detail = [(a, weights[2 * i + 1]) for i, (a, _) in enumerate(fits.luma_fits)]
+    own = weights[-1]
     slope = sum(wk * a for (a, _), wk in guided)
     offset = sum(wk * b for (_, b), wk in guided)
-    detail_slope = weight(1) * fits[0][0] + weight(3) * fits[1][0]
-    keep = 1 - sum(wk for _, wk in guided) + weight(6)
-    out = colour * keep + luma * up(slope) + up(offset) - weight(6) * up(low_colour)
-    return out + (luma - smooth_luma) * up(detail_slope)
+    detail_slope = sum(wk * a for a, wk in detail)
+    keep = 1 - sum(wk for _, wk in guided) + own
+    out = colour * keep + luma * up(slope) + up(offset) - own * up(fits.low_colour)
+    return out + (luma - fits.smooth_luma) * up(detail_slope)
