@@ -139,14 +139,20 @@ def chroma_samples(planes: Planes, chroma: torch.Tensor) -> torch.Tensor:
 
 
 def to_pixels(
-    planes: Planes, y: torch.Tensor | None = None, color: torch.Tensor | None = None, clamp: bool = True
+    planes: Planes,
+    y: torch.Tensor | None = None,
+    color: torch.Tensor | None = None,
+    clamp: bool = True,
+    luma: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Pixels (B, C, H, W) in [0, 1] from the planes' coefficients.
 
     `y` replaces the luma coefficients, `color` gives full-resolution chroma samples
-    (B, 2, Hy, Wy) in place of upsampling the stored chroma.
+    (B, 2, Hy, Wy) in place of upsampling the stored chroma; `luma`, the samples of `y`
+    (`samples(y, clamp)`) where the caller has made them already.
     """
-    luma = samples(planes.y if y is None else y, clamp)  # (B, 1, Hy, Wy)
+    if luma is None:
+        luma = samples(planes.y if y is None else y, clamp)  # (B, 1, Hy, Wy)
     if planes.is_color:
         if color is None:
             color = chroma_samples(planes, planes.chroma)

@@ -97,9 +97,11 @@ def restore_planes(
         return Restored(y, stored, to_pixels(planes, y=y, color=stored, clamp=clamp))
     chroma = model.restore_color(chroma_at_luma_grid(planes, stored), y, planes.c_table, planes.y_table, dtype)
     color = color_samples(chroma, clamp)
-    if model.refine is not None:
-        color = model.refine_color(color, samples(y, clamp), planes.y_table, planes.c_table, planes.factor)
+    luma = None
+    if model.refine is not None:  # the luma's samples, made once for the refinement and the pixels
+        luma = samples(y, clamp)
+        color = model.refine_color(color, luma, planes.y_table, planes.c_table, planes.factor)
     color = grey_guard(color, stored, grey_floor)
     if project:
         color = project_chroma(color, planes)
-    return Restored(y, color, to_pixels(planes, y=y, color=color, clamp=clamp))
+    return Restored(y, color, to_pixels(planes, y=y, color=color, clamp=clamp, luma=luma))
