@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from qgac_cli.codec import metadata
-from qgac_cli.codec.jpeg import DEFAULT_MAX_SCANS, file_bytes, read_info, read_jpeg, subsampling_name
+from qgac_cli.codec.jpeg import DEFAULT_MAX_SCANS, Markers, file_bytes, read_info, read_jpeg, subsampling_name
 from qgac_cli.codec.quality import estimate_quality
 from qgac_cli.errors import QgacError
 from qgac_cli.pathnames import json_path
@@ -23,7 +23,8 @@ def describe(
     for (`recompression` False, or a file qgac does not restore)."""
     if data is None:
         data, _ = file_bytes(path, str(path))
-    info = read_info(data, str(path), max_scans)
+    markers = Markers(data, str(path))  # walked once, for the description and the coefficients
+    info = read_info(markers, max_scans=max_scans)
     header = info.header
     tables = info.tables
     estimate = estimate_quality(list(tables.tables)) if tables else None
@@ -61,15 +62,15 @@ def describe(
         "iptc": metadata.iptc_record(metadata.photoshop_resources(info.segments)) is not None,
         "comment": (text.decode("utf-8", "replace") if (text := metadata.comment(info.segments)) else None),
         "notes": list(info.notes),  # what no output will hold: further MPO pictures, a second EXIF
-        **(_recompressed(data, str(path), max_scans) if recompression and restorable else {}),
+        **(_recompressed(markers, max_scans) if recompression and restorable else {}),
     }
 
 
-def _recompressed(data: bytes, source: str, max_scans: int) -> dict:
+def _recompressed(markers: Markers, max_scans: int) -> dict:
     """{"recompressed": the first compression found, or None}; {} where the coefficients
     cannot be read (the restore would say why)."""
     try:
-        jpeg = read_jpeg(data, source, keep_decoded=False, max_scans=max_scans)
+        jpeg = read_jpeg(markers, keep_decoded=False, max_scans=max_scans)
     except QgacError:
         return {}
     found = find_first_compression(jpeg)

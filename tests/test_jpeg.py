@@ -289,3 +289,36 @@ def test_info_reads_headers_only_and_takes_stdin_and_folders(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert CliRunner().invoke(main, ["info", str(empty)]).exit_code == 1
+
+
+def test_each_reader_walks_a_file_once(monkeypatch):
+    """read_jpeg and info's description (with its look at the coefficients) share one walk of
+    the markers: the header, the tables, the kept segments and the coefficient reader's copy."""
+    from qgac_cli import info
+    from qgac_cli.codec.jpeg import markers
+
+    walks = []
+    real = markers.walk
+
+    def counted(data, source="<bytes>"):
+        walks.append(source)
+        return real(data, source)
+
+    monkeypatch.setattr(markers, "walk", counted)
+    data = pillow_jpeg(photo(64, 96), quality=50, progressive=True, comment=b"kept")
+    jpeg = J.read_jpeg(data, "a.jpg")
+    assert walks == ["a.jpg"] and jpeg.segments and jpeg.components[0].coefficients.any()
+    walks.clear()
+    described = info.describe("b.jpg", data)
+    assert walks == ["b.jpg"] and described["comment"] == "kept" and described["recompressed"] is None
+
+
+def test_a_problem_found_by_one_reader_is_raised_to_the_next():
+    cut = pillow_jpeg(photo(64, 96), quality=50)[:-200]
+    shared = J.Markers(cut, "cut.jpg")
+    assert J.read_header(shared).width == 96  # the frame header lies before the cut
+    for _ in range(2):
+        with pytest.raises(JpegError, match="truncated"):
+            J.read_tables(shared)
+    with pytest.raises(JpegError, match="truncated"):
+        J.read_jpeg(shared)

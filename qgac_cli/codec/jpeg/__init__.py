@@ -39,7 +39,7 @@ from qgac_cli.codec.jpeg.header import (
     read_header,
     subsampling_name,
 )
-from qgac_cli.codec.jpeg.markers import Marker, carried_segments, walk, without_metadata_segments
+from qgac_cli.codec.jpeg.markers import Marker, Markers, carried_segments, walk, without_metadata_segments
 from qgac_cli.codec.jpeg.reading import read_info, read_jpeg, write_coefficients
 from qgac_cli.codec.jpeg.tables import DEFAULT_MAX_SCANS, TableUse, read_tables
 
@@ -58,6 +58,7 @@ __all__ = [
     "JpegInfo",
     "Marker",
     "TableUse",
+    "Markers",
     "carried_segments",
     "check_supported",
     "decode_strict",

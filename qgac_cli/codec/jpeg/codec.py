@@ -15,7 +15,7 @@ from PIL import Image, JpegImagePlugin
 
 from qgac_cli.choices import EVAL_SUBSAMPLINGS, SUBSAMPLING_CODES
 from qgac_cli.codec.jpeg.header import JpegHeader
-from qgac_cli.codec.jpeg.markers import without_metadata_segments
+from qgac_cli.codec.jpeg.markers import Markers, without_metadata_segments
 from qgac_cli.errors import JpegError
 
 LIBJPEG_VERSION = "turbo210"
@@ -78,9 +78,10 @@ def pillow_metadata(data: bytes) -> tuple[bytes | None, bytes | None, int]:
     return icc, exif, orientation if 1 <= orientation <= 8 else 1
 
 
-def read_coefficients(data: bytes, components: int, source: str) -> list[np.ndarray]:
+def read_coefficients(data: bytes | Markers, components: int, source: str) -> list[np.ndarray]:
     """Each component's quantized coefficients, (blocks_y, blocks_x, 8, 8) int16 in natural
-    order per block, read by jpeglib from the file without its metadata segments."""
+    order per block, read by jpeglib from the file without its metadata segments (from its
+    `Markers` where the reader has them: no second walk)."""
     jpeglib = _jpeglib()
     with _as_file(without_metadata_segments(data)) as name:
         try:

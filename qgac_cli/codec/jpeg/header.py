@@ -7,7 +7,7 @@ import struct
 from dataclasses import dataclass
 
 from qgac_cli.choices import DEFAULT_MAX_PIXELS
-from qgac_cli.codec.jpeg.markers import DRI, before_first_scan
+from qgac_cli.codec.jpeg.markers import DRI, Markers, before_first_scan
 from qgac_cli.errors import ImageTooLargeError, JpegError, UnsupportedJpegError
 
 # A file this many times smaller than its pixel count, above BOMB_MIN_PIXELS, holds no photo:
@@ -96,7 +96,7 @@ class JpegHeader:
         return self.component_ids == (82, 71, 66)
 
 
-def read_header(data: bytes, source: str = "<bytes>") -> JpegHeader:
+def read_header(data: bytes | Markers, source: str = "<bytes>") -> JpegHeader:
     """Parse the frame header without decoding; raises JpegError for non-JPEG data."""
     sof: tuple[int, bytes] | None = None
     adobe: int | None = None

@@ -5,7 +5,9 @@ between segments is skipped, a run of 0xFF fill bytes belongs to the marker it p
 the entropy-coded data after a scan header (SOS) is skipped to the next marker (not a stuffed
 0xFF00, not a restart marker). Anything libjpeg would stop at, or fill with grey, is a
 JpegError naming the problem. Readers: the frame header (`header`), the tables in use
-(`tables`), the segments an output carries and the copy the coefficient reader gets.
+(`tables`), the segments an output carries and the copy the coefficient reader gets; reading
+a file, they share one `Markers`, so the file is walked once (the entropy-coded data of a
+24 MP photo takes ~0.08 s to step over).
 """
 
 from __future__ import annotations
@@ -96,9 +98,49 @@ def walk(data: bytes, source: str = "<bytes>") -> Iterator[Marker]:
         yield Marker(code, start, pos, payload)
 
 
-def before_first_scan(data: bytes, source: str = "<bytes>") -> Iterator[Marker]:
+class Markers:
+    """A file's markers (`walk`), walked at most once however many readers ask: each reader
+    iterates from the start, the walk goes only as far as the farthest reader has gone, and a
+    problem found on the way is raised again to every reader that reaches it. A reader that
+    stops early (the frame header, a scan limit) leaves the rest of the file unwalked."""
+
+    def __init__(self, data: bytes, source: str = "<bytes>") -> None:
+        self.data, self.source = data, source
+        self._walk = walk(data, source)
+        self._seen: list[Marker] = []
+        self._done = False
+        self._problem: JpegError | None = None
+
+    def __iter__(self) -> Iterator[Marker]:
+        i = 0
+        while i < len(self._seen) or self._advance():
+            yield self._seen[i]
+            i += 1
+
+    def _advance(self) -> bool:
+        if self._problem is not None:
+            raise self._problem.with_traceback(None)
+        if self._done:
+            return False
+        try:
+            self._seen.append(next(self._walk))
+        except StopIteration:
+            self._done = True
+            return False
+        except JpegError as e:
+            self._problem = e
+            raise
+        return True
+
+
+def markers_of(data: bytes | Markers, source: str = "<bytes>") -> Markers:
+    """The markers of a file's bytes, or the same `Markers` where a reader already has them."""
+    return data if isinstance(data, Markers) else Markers(data, source)
+
+
+def before_first_scan(data: bytes | Markers, source: str = "<bytes>") -> Iterator[Marker]:
     """The segments up to and including the first scan header (standalone markers left out)."""
-    for marker in walk(data, source):
+    for marker in markers_of(data, source):
         if marker.code == EOI:
             raise JpegError("no image data (end of image before any scan)", source)
         if marker.code not in STANDALONE:
@@ -107,19 +149,19 @@ def before_first_scan(data: bytes, source: str = "<bytes>") -> Iterator[Marker]:
             return
 
 
-def kept_segments(data: bytes, source: str = "<bytes>") -> tuple[tuple[Segment, ...], tuple[str, ...]]:
+def kept_segments(data: bytes | Markers, source: str = "<bytes>") -> tuple[tuple[Segment, ...], tuple[str, ...]]:
     """From the segments before the first scan: those an output carries (XMP, Photoshop/IPTC,
     comments, `metadata.is_carried`), and what no output will hold (`metadata.reading_notes`)."""
     segments = [(m.code, m.payload) for m in before_first_scan(data, source)]
     return tuple(Segment(m, p) for m, p in segments if is_carried(m, p)), reading_notes(segments)
 
 
-def carried_segments(data: bytes, source: str = "<bytes>") -> tuple[Segment, ...]:
+def carried_segments(data: bytes | Markers, source: str = "<bytes>") -> tuple[Segment, ...]:
     """The XMP, Photoshop/IPTC and comment segments before the first scan, in file order."""
     return kept_segments(data, source)[0]
 
 
-def without_metadata_segments(data: bytes) -> bytes:
+def without_metadata_segments(data: bytes | Markers) -> bytes:
     """The JPEG with every APPn and COM segment removed, before and between scans; everything
     else (tables, frame, scans, entropy-coded data, garbage between segments) byte for byte.
 
@@ -128,9 +170,11 @@ def without_metadata_segments(data: bytes) -> bytes:
     a crash on a valid file. The reader needs none of them: ICC and EXIF are read separately.
     From the first malformed structure on, the rest is copied unchanged, for the reader to report.
     """
+    markers = markers_of(data)
+    data = markers.data
     out, pos = bytearray(data[:2]), 2
     try:
-        for marker in walk(data):
+        for marker in markers:
             out += data[pos : marker.start]
             if marker.code not in METADATA:
                 out += data[marker.start : marker.end]

@@ -10,7 +10,7 @@ from qgac_cli.codec.jpeg import codec
 from qgac_cli.codec.jpeg.data import Component, JpegData, JpegInfo
 from qgac_cli.codec.jpeg.files import file_bytes, max_file_bytes
 from qgac_cli.codec.jpeg.header import DEFAULT_MAX_PIXELS, JpegHeader, check_supported, read_header
-from qgac_cli.codec.jpeg.markers import kept_segments
+from qgac_cli.codec.jpeg.markers import Markers, kept_segments, markers_of
 from qgac_cli.codec.jpeg.tables import DEFAULT_MAX_SCANS, TableUse, read_tables
 from qgac_cli.errors import JpegError, UnsupportedJpegError
 
@@ -18,7 +18,7 @@ KeepDecoded = bool | Callable[[JpegHeader, TableUse], bool]
 
 
 def read_jpeg(
-    data: bytes | str | os.PathLike,
+    data: bytes | str | os.PathLike | Markers,
     source: str | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     keep_decoded: KeepDecoded = True,
@@ -31,20 +31,22 @@ def read_jpeg(
     wanted (`keep_decoded` True, or a function of the header and tables that says so) it is
     made at full size and kept as `decoded`; where not, it is made at 1/8 scale, which checks
     every scan as well, and dropped before the coefficients are read."""
-    data, source = file_bytes(data, source, max_file_bytes(max_pixels))
-    header = read_header(data, source)
+    if not isinstance(data, Markers):  # else a reader's, who may have walked some of them
+        data = Markers(*file_bytes(data, source, max_file_bytes(max_pixels)))
+    markers, data, source = data, data.data, data.source  # the markers walked once, by every reader below
+    header = read_header(markers)
     check_supported(header, source, max_pixels, len(data))
-    tables = read_tables(data, source, max_scans)  # before the decode: a scan bomb costs nothing
+    tables = read_tables(markers, max_scans=max_scans)  # before the decode: a scan bomb costs nothing
     keep = keep_decoded(header, tables) if callable(keep_decoded) else keep_decoded
     decoded = codec.decode_strict(data, header, source, scaled=not keep)
     if not keep:
         decoded = None  # checked, not kept
-    planes = codec.read_coefficients(data, header.components, source)
+    planes = codec.read_coefficients(markers, header.components, source)
     components = tuple(
         Component(plane, tables.component_tables[i], header.sampling[i]) for i, plane in enumerate(planes)
     )
     icc, exif, orientation = codec.pillow_metadata(data)
-    carried, notes = kept_segments(data, source)
+    carried, notes = kept_segments(markers)
     return JpegData(
         width=header.width,
         height=header.height,
@@ -64,11 +66,12 @@ def read_jpeg(
     )
 
 
-def read_info(data: bytes, source: str = "<bytes>", max_scans: int = DEFAULT_MAX_SCANS) -> JpegInfo:
+def read_info(data: bytes | Markers, source: str = "<bytes>", max_scans: int = DEFAULT_MAX_SCANS) -> JpegInfo:
     """Header, quantization tables and metadata, read from the markers alone: fast at any
     size (nothing is decoded, so no pixel limit applies), and the same reading of the tables
-    as `read_jpeg`'s."""
-    header = read_header(data, source)
+    as `read_jpeg`'s. Given a file's `Markers`, walks them once for `read_jpeg` too."""
+    markers = markers_of(data, source)
+    header = read_header(markers)
     try:
         check_supported(header, source, max_pixels=2**62)
         unsupported = None
@@ -77,11 +80,11 @@ def read_info(data: bytes, source: str = "<bytes>", max_scans: int = DEFAULT_MAX
     tables, problem = None, None
     if header.supported_coding:
         try:
-            tables = read_tables(data, source, max_scans)
+            tables = read_tables(markers, max_scans=max_scans)
         except JpegError as e:  # the header and metadata are described all the same
             problem = e.args[0]
-    icc, exif, orientation = codec.pillow_metadata(data)
-    carried, notes = kept_segments(data, source)
+    icc, exif, orientation = codec.pillow_metadata(markers.data)
+    carried, notes = kept_segments(markers)
     return JpegInfo(header, tables, icc, exif, orientation, carried, notes, unsupported, problem)
 
 

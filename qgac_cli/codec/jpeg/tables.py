@@ -8,7 +8,7 @@ import numpy as np
 
 from qgac_cli.choices import DEFAULT_MAX_SCANS
 from qgac_cli.codec.jpeg.header import SOF_KINDS
-from qgac_cli.codec.jpeg.markers import DQT, EOI, SOS, walk
+from qgac_cli.codec.jpeg.markers import DQT, EOI, SOS, Markers, markers_of
 from qgac_cli.codec.quality import ZIGZAG
 from qgac_cli.errors import JpegError
 
@@ -61,7 +61,7 @@ def _distinct(tables: list[np.ndarray]) -> tuple[tuple[np.ndarray, ...], tuple[i
     return tuple(unique), tuple(indices)
 
 
-def read_tables(data: bytes, source: str = "<bytes>", max_scans: int = DEFAULT_MAX_SCANS) -> TableUse:
+def read_tables(data: bytes | Markers, source: str = "<bytes>", max_scans: int = DEFAULT_MAX_SCANS) -> TableUse:
     """Walk every marker of the file and latch each component's quantization table as libjpeg
     does. Raises JpegError for a table used but not defined, a zero table entry, more than
     `max_scans` scans, or a file that ends before its end-of-image marker (cut short: libjpeg
@@ -71,7 +71,7 @@ def read_tables(data: bytes, source: str = "<bytes>", max_scans: int = DEFAULT_M
     slots: list[int] = []
     latched: dict[int, np.ndarray] = {}
     scans = 0
-    for marker in walk(data, source):
+    for marker in markers_of(data, source):
         if marker.code == DQT:
             defined.update(_quantization_tables(marker.payload, source))
         elif marker.code in SOF_KINDS and not ids:
