@@ -139,3 +139,16 @@ def test_the_refinement_sums_its_candidates_with_its_weights(factor):
         summed = refine(colour, luma, y_table, c_table, factor)
     assert (explicit - colour).abs().max() > 1 and torch.allclose(summed, explicit, atol=1e-3)
     assert torch.equal(refine(colour, luma, y_table, c_table, factor).detach(), summed)
+
+
+@pytest.mark.parametrize("factor", [(2, 2), (1, 2), (1, 1)])
+def test_the_refinement_leaves_its_inputs_as_they_were(factor):
+    """Inference adds into buffers of its own: with nothing to upsample (4:4:4) those must be
+    copies, not the caller's colour and luma, which the pixels are made of afterwards."""
+    refine = refined_tiny().refine
+    colour, luma = 60 + 120 * torch.rand(1, 2, 32, 48), edges(32, 48)
+    before = colour.clone(), luma.clone()
+    y_table, c_table = tables_at(torch.tensor([50]))
+    with torch.no_grad():
+        refine(colour, luma, y_table, c_table, factor)
+    assert torch.equal(colour, before[0]) and torch.equal(luma, before[1])

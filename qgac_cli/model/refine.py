@@ -86,10 +86,13 @@ class _Fits:
 def _fit(colour: torch.Tensor, luma: torch.Tensor, factor: tuple[int, int]) -> _Fits:
     height, width = colour.shape[-2:]
 
-    def up(plane: torch.Tensor) -> torch.Tensor:  # the decoder's upsampling, to the whole grid
+    def up(plane: torch.Tensor) -> torch.Tensor:
+        """The decoder's upsampling, to the whole grid; always a new tensor (the weighted sum
+        works in it in place), a copy where there is nothing to upsample."""
         full = dct.upsample(plane, factor)
         pad = (0, width - full.shape[-1], 0, height - full.shape[-2])
-        return F.pad(full, pad, mode="replicate") if any(pad) else full
+        full = F.pad(full, pad, mode="replicate") if any(pad) else full
+        return full.clone() if full is plane else full
 
     low_luma, low_colour = dct.downsample(luma, factor), dct.downsample(colour, factor)  # as the encoder saw them
     smooth_luma = up(low_luma)
@@ -163,7 +166,6 @@ def weighted_sum(colour: torch.Tensor, luma: torch.Tensor, factor: tuple[int, in
     """colour + Σ_k w[:, k] · candidate_k for weights w (B, CANDIDATES), without making the
     candidates (equal to the sum of `candidates` up to float rounding)."""
     fits = _fit(colour, luma, factor)
-    up = fits.up
     weights = [w[:, k].view(-1, 1, 1, 1) for k in range(CANDIDATES)]
     # candidate order (`_corrections`): guided and detail at each window, blurred-guide guided
     # at each window, the colour's own detail
@@ -173,9 +175,35 @@ def weighted_sum(colour: torch.Tensor, luma: torch.Tensor, factor: tuple[int, in
     ]
     detail = [(a, weights[2 * i + 1]) for i, (a, _) in enumerate(fits.luma_fits)]
     own = weights[-1]
-    slope = sum(wk * a for (a, _), wk in guided)
-    offset = sum(wk * b for (_, b), wk in guided)
-    detail_slope = sum(wk * a for a, wk in detail)
-    keep = 1 - sum(wk for _, wk in guided) + own
-    out = colour * keep + luma * up(slope) + up(offset) - own * up(fits.low_colour)
-    return out + (luma - fits.smooth_luma) * up(detail_slope)
+    terms = _Terms(
+        keep=1 - sum(wk for _, wk in guided) + own,
+        slope=sum(wk * a for (a, _), wk in guided),
+        offset=sum(wk * b for (_, b), wk in guided),
+        detail_slope=sum(wk * a for a, wk in detail),
+        own=own,
+        low_colour=fits.low_colour,
+    )
+    up, smooth_luma = fits.up, fits.smooth_luma
+    del fits, guided, detail  # the fits at chroma resolution, freed before the full-resolution passes
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (colour, luma, w)):
+        out = colour * terms.keep + luma * up(terms.slope) + up(terms.offset) - terms.own * up(terms.low_colour)
+        return out + (luma - smooth_luma) * up(terms.detail_slope)
+    # inference: the same operations in the same order (the same result to the bit), each
+    # upsampled term made in one buffer and added into one result: 3 full-resolution planes live
+    out = colour * terms.keep
+    out.add_(up(terms.slope).mul_(luma)).add_(up(terms.offset))
+    out.sub_(up(terms.low_colour).mul_(terms.own))
+    return out.add_(up(terms.detail_slope).mul_(torch.sub(luma, smooth_luma, out=smooth_luma)))
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """The weighted sum's parts at the chroma's resolution: how much of the colour stays, and
+    the slope and offset of the luma (and of its detail) that are upsampled and added."""
+
+    keep: torch.Tensor
+    slope: torch.Tensor
+    offset: torch.Tensor
+    detail_slope: torch.Tensor
+    own: torch.Tensor  # the weight of the colour's own detail: the colour less its stored part
+    low_colour: torch.Tensor

@@ -57,11 +57,15 @@ def guard_floor(colourfulness: float, guard: GreyGuard = GreyGuard()) -> float:
     return min(1.0, max(0.0, (colourfulness - guard.grey) / (guard.colourful - guard.grey)))
 
 
-def grey_guard(color: torch.Tensor, stored: torch.Tensor, floor: float, guard: GreyGuard = GreyGuard()) -> torch.Tensor:
+def grey_guard(
+    color: torch.Tensor, stored: torch.Tensor | None, floor: float, guard: GreyGuard = GreyGuard()
+) -> torch.Tensor:
     """Scale the correction `color - stored` (chroma samples (B, 2, H, W), 0..255) by the
-    stored colour nearby, never below `floor` (`guard_floor`)."""
+    stored colour nearby, never below `floor` (`guard_floor`; at 1 the colour is returned as it
+    is and `stored` may be None)."""
     if floor >= 1.0:
         return color
+    assert stored is not None
     h, w = stored.shape[-2:]
     distance = (stored - 128.0).abs().amax(1, keepdim=True)  # (B, 1, H, W): the farther of Cb, Cr
     nearby = F.max_pool2d(distance, guard.window, stride=1, padding=guard.window // 2)[..., :h, :w]
@@ -92,11 +96,16 @@ def restore_planes(
         y = project_coefficients(y, planes.y, planes.y_table)
     if not planes.is_color:
         return Restored(y, None, to_pixels(planes, y=y, clamp=clamp))
-    stored = chroma_samples(planes, planes.chroma)  # as libjpeg decodes it, at the luma grid
     if not model.training and not planes.chroma.any():  # a grey picture stored in colour: add no colour
+        stored = chroma_samples(planes, planes.chroma)
         return Restored(y, stored, to_pixels(planes, y=y, color=stored, clamp=clamp))
-    chroma = model.restore_color(chroma_at_luma_grid(planes, stored), y, planes.c_table, planes.y_table, dtype)
-    color = color_samples(chroma, clamp)
+    # the stored colour as libjpeg decodes it, at the luma grid, kept only where the guard will
+    # look at it again (else two planes of the tile freed before the networks run); no tensor
+    # of the colour network outlives the samples made of it
+    stored = chroma_samples(planes, planes.chroma) if grey_floor < 1.0 else None
+    chroma = chroma_at_luma_grid(planes, stored)
+    color = color_samples(model.restore_color(chroma, y, planes.c_table, planes.y_table, dtype), clamp)
+    chroma = None
     luma = None
     if model.refine is not None:  # the luma's samples, made once for the refinement and the pixels
         luma = samples(y, clamp)
