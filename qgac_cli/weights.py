@@ -149,14 +149,15 @@ NORMALIZATION_KEYS = ("mean", "std")
 
 def halved(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The learned floating-point tensors in fp16, for shipping at half the bytes (`read`
-    upcasts them); the coefficient statistics and the chroma refinement (a few thousand
-    numbers that weigh whole corrections) stay fp32. Shipped only where `qgac eval` moves by
+    upcasts them); the coefficient statistics, the chroma refinement and the colour detail
+    network (a few thousand numbers that weigh whole corrections, and a few ten thousand)
+    stay fp32. Shipped only where `qgac eval` moves by
     less than 0.001 dB (weights/README.md)."""
     return {k: v.half() if v.is_floating_point() and not _kept_fp32(k) else v for k, v in state.items()}
 
 
 def _kept_fp32(key: str) -> bool:
-    return key.split(".")[-1] in NORMALIZATION_KEYS or key.startswith("refine.")
+    return key.split(".")[-1] in NORMALIZATION_KEYS or key.startswith(("refine.", "detail."))
 
 
 def implausible(state: dict[str, torch.Tensor]) -> str | None:

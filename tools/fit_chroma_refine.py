@@ -21,22 +21,10 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 from qgac_cli import weights
-from qgac_cli.data import PatchBank, PatchConfig, list_images, load_rgb
-from qgac_cli.train.audit import real_colour_scale, shrink
+from qgac_cli.data import PatchBank
+from qgac_cli.train.colour_data import COLOUR_PATCHES, load_pool
 from qgac_cli.train.refine import draw_samples, fit, mse, with_refine
-
-# what users hold: more high quality and 4:2:0 than the networks' training drew
-PATCHES = PatchConfig(
-    size=128,
-    qualities=(5, 100),
-    low_quality_bias=0.3,
-    subsampling_weights=(((2, 2), 0.7), ((1, 1), 0.15), ((1, 2), 0.15)),
-    grey_share=0.02,
-    faded_share=0.03,
-)
 
 
 def parse() -> argparse.Namespace:
@@ -59,24 +47,6 @@ def parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def load_pool(folders: list[str], scales: dict[str, int], holdout_every: int, auto: bool = False) -> list[np.ndarray]:
-    """The training photos without the hold-out, each shrunk by its folder's scale, or with
-    `auto` by its own least scale to real colour (`qgac_cli.train.audit`; a photo that never
-    reaches it is left out)."""
-    images = []
-    for i, path in enumerate(list_images(folders)):
-        if holdout_every and i % holdout_every == 0:
-            continue
-        rgb = load_rgb(path)
-        if auto:
-            found = real_colour_scale(rgb)
-            if found.real:
-                images.append(shrink(rgb, found.scale))
-        else:
-            images.append(shrink(rgb, scales.get(path.parent.name, 1)))
-    return images
-
-
 def main() -> None:
     args = parse()
     auto = args.scale == ["auto"]
@@ -85,7 +55,7 @@ def main() -> None:
     checkpoint = weights.read(path)
     model = weights.build(checkpoint, str(path))
     pool = load_pool(args.data, scales, args.holdout_every, auto)
-    bank = PatchBank(pool, PATCHES, seed=args.seed)
+    bank = PatchBank(pool, COLOUR_PATCHES, seed=args.seed)
     start = time.time()
     data = draw_samples(model, bank, args.batches, args.batch)
     print(f"{len(pool)} photos; {args.batches} x {args.batch} patches restored in {time.time() - start:.0f} s")

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from qgac_cli.model.detail import ChromaDetail
 from qgac_cli.model.layers import QuantConv, ResidualBlock, TableCode, per_plane, zero_init
 from qgac_cli.model.paper import PaperColorNet, PaperYNet
 from qgac_cli.model.refine import ChromaRefine
@@ -19,6 +20,7 @@ from qgac_cli.model.refine import ChromaRefine
 KINDS = {"paper", "efficient"}
 GENERATORS = {"full", "basis", "concat", "none"}
 LIMITS = {"channels": (1, 512), "blocks": (0, 32), "basis": (1, 64), "freq_channels": (1, 16)}
+DETAIL_LIMITS = {"detail": (0, 256), "detail_layers": (1, 16)}
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,16 @@ class ModelConfig:
     y: NetConfig
     color: NetConfig
     refine: bool = False  # the luma-guided chroma refinement after the colour network (model.refine)
+    detail: int = 0  # channels of the colour detail network after the refinement (model.detail); 0: none
+    detail_layers: int = 2
 
     def __post_init__(self) -> None:
         if not isinstance(self.refine, bool):
             raise ValueError(f"refine must be true or false, got {self.refine!r}")
+        for name, (low, high) in DETAIL_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,8 +69,14 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
         """Raises KeyError, TypeError or ValueError for anything but a valid config. A config
-        written before the refinement existed has none."""
-        return cls(y=NetConfig(**data["y"]), color=NetConfig(**data["color"]), refine=data.get("refine", False))
+        written before the refinement (or the detail network) existed has none."""
+        return cls(
+            y=NetConfig(**data["y"]),
+            color=NetConfig(**data["color"]),
+            refine=data.get("refine", False),
+            detail=data.get("detail", 0),
+            detail_layers=data.get("detail_layers", 2),
+        )
 
 
 # --------------------------------------------------------------------------- efficient networks
@@ -182,6 +196,7 @@ class QGAC(nn.Module):
         self.y_net = build_net("y", config.y)
         self.color_net = build_net("color", config.color)
         self.refine = ChromaRefine() if config.refine else None
+        self.detail = ChromaDetail(config.detail, config.detail_layers) if config.detail else None
         self.register_buffer("mean", torch.zeros(2, 64))
         self.register_buffer("std", torch.ones(2, 64))
         # the networks' feature-map layout: the trainer sets channels_last for cuDNN's bf16
@@ -228,12 +243,14 @@ class QGAC(nn.Module):
         factor: tuple[int, int],
     ) -> torch.Tensor:
         """Restored colour samples (B, 2, H, W) refined by the luma samples (B, 1, H, W) of the
-        restored Y, where the model has a refinement; unchanged where not. Always fp32: a
-        guided filter's variances lose their meaning in bf16."""
-        if self.refine is None:
-            return colour
+        restored Y, where the model has a refinement, then given the detail network's
+        correction, where it has one; unchanged where neither. Always fp32: a guided filter's
+        variances lose their meaning in bf16."""
         with torch.autocast(colour.device.type, enabled=False):
-            return self.refine(colour.float(), luma.float(), y_table, c_table, factor)
+            for stage in (self.refine, self.detail):
+                if stage is not None:
+                    colour = stage(colour.float(), luma.float(), y_table, c_table, factor)
+        return colour
 
 
 def _autocast(like: torch.Tensor, dtype: torch.dtype | None):

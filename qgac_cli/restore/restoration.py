@@ -73,6 +73,22 @@ def grey_guard(
     return stored + share * (color - stored)
 
 
+def network_colour(
+    model: QGAC,
+    planes: Planes,
+    y: torch.Tensor,
+    stored: torch.Tensor | None = None,
+    dtype: torch.dtype | None = None,
+    clamp: bool = True,
+) -> torch.Tensor:
+    """The colour network's chroma samples (B, 2, H, W) at the luma grid, guided by restored
+    Y coefficients `y`: before any refinement, guard or projection (what the refinement and
+    the detail network are fitted to). `stored`: the stored colour's samples (`chroma_samples`)
+    where the caller has them. No tensor of the network outlives the samples made of it."""
+    chroma = chroma_at_luma_grid(planes, stored)
+    return color_samples(model.restore_color(chroma, y, planes.c_table, planes.y_table, dtype), clamp)
+
+
 def restore_planes(
     model: QGAC,
     planes: Planes,
@@ -100,14 +116,11 @@ def restore_planes(
         stored = chroma_samples(planes, planes.chroma)
         return Restored(y, stored, to_pixels(planes, y=y, color=stored, clamp=clamp))
     # the stored colour as libjpeg decodes it, at the luma grid, kept only where the guard will
-    # look at it again (else two planes of the tile freed before the networks run); no tensor
-    # of the colour network outlives the samples made of it
+    # look at it again (else two planes of the tile freed before the networks run)
     stored = chroma_samples(planes, planes.chroma) if grey_floor < 1.0 else None
-    chroma = chroma_at_luma_grid(planes, stored)
-    color = color_samples(model.restore_color(chroma, y, planes.c_table, planes.y_table, dtype), clamp)
-    chroma = None
+    color = network_colour(model, planes, y, stored, dtype, clamp)
     luma = None
-    if model.refine is not None:  # the luma's samples, made once for the refinement and the pixels
+    if model.refine is not None or model.detail is not None:  # the luma's samples, made once for them and the pixels
         luma = samples(y, clamp)
         color = model.refine_color(color, luma, planes.y_table, planes.c_table, planes.factor)
     color = grey_guard(color, stored, grey_floor)

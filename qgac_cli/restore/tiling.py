@@ -15,6 +15,7 @@ import torch
 
 from qgac_cli.codec.jpeg import JpegData
 from qgac_cli.model import QGAC
+from qgac_cli.model.detail import reach as detail_reach
 from qgac_cli.model.networks import NETWORKS, ModelConfig
 from qgac_cli.model.refine import ChromaRefine
 from qgac_cli.restore.coefficients import colourfulness, from_jpeg, mcu_grid
@@ -24,10 +25,12 @@ from qgac_cli.restore.restoration import guard_floor, restore_planes
 def context_blocks(config: ModelConfig) -> int:
     """How many blocks of context (on the luma grid) one output block depends on, each side:
     the Y network's reach and the colour network's (it reads the restored Y) add up; +1 for
-    chroma upsampling, and the refinement's windows where the model has one."""
+    chroma upsampling, and the refinement's windows and the detail network's where the model
+    has them."""
     refine = ChromaRefine.reach_blocks if config.refine else 0
+    detail = detail_reach(config.detail_layers) if config.detail else 0
     y, color = (NETWORKS[(role, cfg.kind)].reach(cfg) for role, cfg in (("y", config.y), ("color", config.color)))
-    return y + color + 1 + refine
+    return y + color + 1 + refine + detail
 
 
 @dataclass(frozen=True)

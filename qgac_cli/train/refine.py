@@ -20,7 +20,8 @@ from qgac_cli.data import PatchBank, compress, tables_at
 from qgac_cli.model import QGAC
 from qgac_cli.model.refine import ChromaRefine, candidates
 from qgac_cli.restore import dct
-from qgac_cli.restore.coefficients import chroma_at_luma_grid, color_samples, project_coefficients, samples
+from qgac_cli.restore.coefficients import project_coefficients, samples
+from qgac_cli.restore.restoration import network_colour
 from qgac_cli.weights import Checkpoint
 
 
@@ -43,7 +44,7 @@ def restore_batch(model: QGAC, rgb: torch.Tensor, qualities: torch.Tensor, facto
     y_table, c_table = tables_at(qualities)
     planes = compress(rgb, y_table, c_table, factor)
     y = project_coefficients(model.restore_y(planes.y, y_table), planes.y, y_table)
-    colour = color_samples(model.restore_color(chroma_at_luma_grid(planes), y, c_table, y_table))
+    colour = network_colour(model, planes, y)
     truth = dct.rgb_to_ycbcr(rgb)[:, 1:]
     corrections = candidates(colour, samples(y), factor).half()
     return RefineSample(colour, corrections, truth, y_table, c_table, factor)
