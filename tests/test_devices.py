@@ -93,3 +93,39 @@ def test_a_small_picture_is_restored_on_one_lane_and_the_threads_come_back(tiny,
         assert abs(small - one.pixels).max() < 1e-5  # the same picture, whatever the threads
     finally:
         torch.set_num_threads(before)
+
+
+def test_tiles_in_lanes_are_cut_smaller_and_give_the_same_picture(tiny, monkeypatch):
+    """Where a picture takes several tiles and two are restored at once, they are the tiles of
+    `lane_tile` of the side asked for (memory); with the whole reach as context the picture is
+    the one-lane picture."""
+    from conftest import photo, pillow_jpeg
+
+    from qgac_cli import api
+    from qgac_cli.codec.jpeg import read_jpeg
+    from qgac_cli.restore import tiling
+
+    windows = []
+    real = tiling.restore_tile
+
+    def watch(model, jpeg, window, *args, **kwargs):
+        windows.append(window)
+        return real(model, jpeg, window, *args, **kwargs)
+
+    data = pillow_jpeg(photo(256, 256, seed=4), quality=40, subsampling=0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    monkeypatch.setattr(tiling, "restore_tile", watch)
+    pictures, cut = [], []
+    try:
+        for lanes in (1, 2):
+            options = api.RestoreOptions(precision="fp32", tile=128, halo=None, lanes=lanes)
+            pictures.append(api.restore(data, tiny, options).pixels)
+            cut.append(sorted(windows))
+            windows.clear()
+    finally:
+        torch.set_num_threads(before)
+    assert tiling.lane_tile(128) == 112 and tiling.lane_tile(8) == 8
+    assert [len(tiles) for tiles in cut] == [4, 6]
+    assert cut == [sorted(tiling.tile_windows(tiny, read_jpeg(data), side)) for side in (128, 112)]
+    assert abs(pictures[0] - pictures[1]).max() < 1e-5

@@ -151,8 +151,11 @@ def restore_jpeg_tiles(
     `halo` (blocks) caps the context each tile is given (None: the network's whole reach,
     exactly the untiled result). `guard` applies the `GreyGuard`, decided once for the whole
     photo. `lanes` > 1 restores that many tiles at once, each on its share of torch's threads
-    (`lanes_of_threads`): at most `lanes` tiles are in work, beside the one the caller holds."""
+    (`lanes_of_threads`): at most `lanes` tiles are in work, beside the one the caller holds,
+    each of at most `lane_tile(tile_pixels)`² pixels where the image takes several."""
     windows = tile_windows(model, jpeg, tile_pixels, halo)
+    if lanes > 1 and len(windows) > 1 and tile_pixels:
+        windows = tile_windows(model, jpeg, lane_tile(tile_pixels), halo)
     floor = guard_floor(colourfulness(jpeg)) if guard and len(jpeg.components) == 3 else 1.0
     run = partial(
         restore_tile, model, jpeg, project=project, dtype=dtype, device=device, floor=floor, count=len(windows)
@@ -164,6 +167,18 @@ def restore_jpeg_tiles(
     else:
         tiles = map(run, windows)
     yield from (tile for tile in tiles if tile is not None)
+
+
+# Tiles in lanes are cut at 7/8 of the side asked for: two 1024² tiles in work at once took a
+# 24 MP `large` restore to 755-782 MiB (2-core AVX2, fp32), two of 896² to 662-678, for 3-4 %
+# more time (more overlap); a picture of one tile is restored whole, as before
+# (bench/restore_speed.py; the peaks also depend on how glibc's heap fragments)
+LANE_TILE_EIGHTHS = 7
+
+
+def lane_tile(tile_pixels: int) -> int:
+    """The side of the tiles that are restored two or more at once."""
+    return max(8, tile_pixels * LANE_TILE_EIGHTHS // 8)
 
 
 # A picture this small (256², a thumbnail or an icon) is restored on one lane's share of the
