@@ -16,8 +16,9 @@ from qgac_cli.model.detail import ChromaDetail
 from qgac_cli.model.layers import QuantConv, ResidualBlock, TableCode, per_plane, zero_init
 from qgac_cli.model.paper import PaperColorNet, PaperYNet
 from qgac_cli.model.refine import ChromaRefine
+from qgac_cli.model.stored import StoredColorNet
 
-KINDS = {"paper", "efficient"}
+KINDS = {"paper", "efficient", "stored"}  # stored: colour only (model.stored)
 GENERATORS = {"full", "basis", "concat", "none"}
 LIMITS = {"channels": (1, 512), "blocks": (0, 32), "basis": (1, 64), "freq_channels": (1, 16)}
 DETAIL_LIMITS = {"detail": (0, 256), "detail_layers": (1, 16)}
@@ -25,7 +26,8 @@ DETAIL_LIMITS = {"detail": (0, 256), "detail_layers": (1, 16)}
 
 @dataclass(frozen=True)
 class NetConfig:
-    """One network's shape. kind "paper" is the published structure, "efficient" ours."""
+    """One network's shape. kind "paper" is the published structure, "efficient" ours,
+    "stored" our colour network on the stored chroma grid."""
 
     kind: str
     channels: int
@@ -167,6 +169,7 @@ NETWORKS = {
     ("y", "efficient"): EfficientYNet,
     ("color", "paper"): PaperColorNet,
     ("color", "efficient"): EfficientColorNet,
+    ("color", "stored"): StoredColorNet,
 }
 
 
@@ -217,6 +220,11 @@ class QGAC(nn.Module):
             out = self.y_net(self._norm(y, 0), y_table)
         return self._denorm(out.float(), 0)
 
+    @property
+    def stored_grid(self) -> bool:
+        """Whether the colour network restores the chroma on its stored grid (model.stored)."""
+        return getattr(self.color_net, "stored_grid", False)
+
     def restore_color(
         self,
         chroma: torch.Tensor,
@@ -224,14 +232,18 @@ class QGAC(nn.Module):
         c_table: torch.Tensor,
         y_table: torch.Tensor,
         dtype: torch.dtype | None = None,
+        factor: tuple[int, int] = (1, 1),
     ) -> torch.Tensor:
-        """Raw chroma coefficients at the luma grid (B, 2, 64, h, w) and the restored raw Y
-        (B, 64, h, w) -> restored raw chroma coefficients (B, 2, 64, h, w)."""
+        """Raw chroma coefficients (B, 2, 64, h, w) and the restored raw Y (B, 64, H, W) ->
+        restored raw chroma coefficients (B, 2, 64, h, w): the chroma at the luma grid, or
+        where the network works on the stored grid (`stored_grid`), as stored, `factor` the
+        subsampling."""
         b = chroma.shape[0]
         c = self._norm(chroma.flatten(0, 1), 1)  # (2B, 64, h, w): Cb and Cr share weights
-        g = self._norm(y, 0)  # (B, 64, h, w): its features are shared by Cb and Cr
+        g = self._norm(y, 0)  # (B, 64, H, W): its features are shared by Cb and Cr
+        grid = (factor,) if self.stored_grid else ()
         with _autocast(c, dtype):
-            out = self.color_net(c, g, c_table.repeat_interleave(2, dim=0), y_table)
+            out = self.color_net(c, g, c_table.repeat_interleave(2, dim=0), y_table, *grid)
         return self._denorm(out.float(), 1).view(b, 2, *out.shape[1:])
 
     def refine_color(

@@ -122,15 +122,15 @@ def _inplace(t: torch.Tensor, in_place, out_of_place, *args) -> torch.Tensor:
     return out_of_place(t, *args) if t.requires_grad else in_place(t, *args)
 
 
-def chroma_samples(planes: Planes, chroma: torch.Tensor) -> torch.Tensor:
+def chroma_samples(planes: Planes, chroma: torch.Tensor, clamp: bool = True) -> torch.Tensor:
     """Chroma block channels (B, 2, 64, hc, wc) -> upsampled samples (B, 2, Hy, Wy).
 
     As libjpeg does, the filter sees only the chroma samples inside the image (the edge
-    replicated beyond); the result is padded out to the luma grid.
+    replicated beyond); the result is padded out to the luma grid. `clamp` as for `samples`.
     """
     b = chroma.shape[0]
     fy, fx = planes.factor
-    flat = samples(chroma.flatten(0, 1))  # (2B, 1, 8hc, 8wc)
+    flat = samples(chroma.flatten(0, 1), clamp)  # (2B, 1, 8hc, 8wc)
     inside = flat[..., : -(-planes.height // fy), : -(-planes.width // fx)]
     up = dct.upsample(inside, planes.factor)
     pad = (0, flat.shape[-1] * fx - up.shape[-1], 0, flat.shape[-2] * fy - up.shape[-2])

@@ -85,6 +85,9 @@ def network_colour(
     Y coefficients `y`: before any refinement, guard or projection (what the refinement and
     the detail network are fitted to). `stored`: the stored colour's samples (`chroma_samples`)
     where the caller has them. No tensor of the network outlives the samples made of it."""
+    if model.stored_grid:  # restored where it is stored, then upsampled as the decoder does
+        restored = model.restore_color(planes.chroma, y, planes.c_table, planes.y_table, dtype, planes.factor)
+        return chroma_samples(planes, restored, clamp)
     chroma = chroma_at_luma_grid(planes, stored)
     return color_samples(model.restore_color(chroma, y, planes.c_table, planes.y_table, dtype), clamp)
 

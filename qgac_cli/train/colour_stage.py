@@ -1,0 +1,152 @@
+"""The colour stage at a CPU's cost (issue #31): the colour network trained behind a frozen Y.
+
+In the colour stage the Y network does not learn, yet it is ≈ 85 % of the arithmetic of a
+step (`large`). Its restored (and projected) Y is a function of the patch and its quality
+alone, so it is computed once per patch and kept with the patch's stored chroma; a step is
+then the colour network's forward and backward pass alone. The kept batches are a fixed set
+(draw as many as the time allows to use); the qualities and subsamplings are the colour
+fits' (`colour_data.COLOUR_PATCHES`: what users hold). Trained on the chroma samples after
+the decoder's upsampling, unclamped, by L2, before any refinement or projection.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+
+from qgac_cli.data import PatchBank, compress, tables_at
+from qgac_cli.model import QGAC
+from qgac_cli.model.networks import NetConfig
+from qgac_cli.restore import dct
+from qgac_cli.restore.coefficients import Planes, chroma_samples, project_coefficients
+from qgac_cli.restore.restoration import network_colour
+from qgac_cli.train.detail import BANDS
+
+
+@dataclass(frozen=True)
+class ColourSample:
+    """One batch of compressed patches with its restored Y, as the colour network sees them."""
+
+    planes: Planes  # y: the frozen network's restored, projected Y; chroma: as stored
+    truth: torch.Tensor  # (B, 2, H, W) the patches' own chroma samples, fp16
+    qualities: torch.Tensor
+
+
+@torch.no_grad()
+def restore_batch(model: QGAC, rgb: torch.Tensor, qualities: torch.Tensor, factor: tuple[int, int]) -> ColourSample:
+    """Compress RGB patches (B, 3, P, P) in [0, 1] at `qualities` and restore their Y."""
+    y_table, c_table = tables_at(qualities)
+    planes = compress(rgb, y_table, c_table, factor)
+    y = project_coefficients(model.restore_y(planes.y, y_table), planes.y, y_table)
+    return ColourSample(replace(planes, y=y), dct.rgb_to_ycbcr(rgb)[:, 1:].half(), qualities)
+
+
+def draw_samples(model: QGAC, bank: PatchBank, batches: int, batch: int, report: Callable | None = None):
+    """`batches` batches of the bank's patches at its qualities and subsamplings, Y restored."""
+    out = []
+    for i in range(batches):
+        rgb = bank.patches(batch).float() / 255.0
+        out.append(restore_batch(model, rgb, bank.qualities(batch), bank.factor()))
+        if report:
+            report(i + 1, batches)
+    return out
+
+
+def colour(model: QGAC, sample: ColourSample, clamp: bool = False) -> torch.Tensor:
+    """The colour network's chroma samples (B, 2, H, W) for a kept batch."""
+    return network_colour(model, sample.planes, sample.planes.y, clamp=clamp)
+
+
+@torch.no_grad()
+def gains(model: QGAC, data: list[ColourSample]) -> dict[str, float]:
+    """Chroma PSNR gained over the file's own colour (dB), per band of qualities (`BANDS`)
+    and in all ("all": the ratio of the summed squared errors)."""
+    sums: dict[str, list[float]] = {}
+    for s in data:
+        truth = s.truth.float()
+        before = chroma_samples(s.planes, s.planes.chroma)
+        after = colour(model, s, clamp=True)
+        errors = zip(((before - truth) ** 2).mean((1, 2, 3)).tolist(), ((after - truth) ** 2).mean((1, 2, 3)).tolist())
+        for q, (b, a) in zip(s.qualities.tolist(), errors):
+            for key in (next(name for low, high, name in BANDS if low <= q < high), "all"):
+                pair = sums.setdefault(key, [0.0, 0.0])
+                pair[0], pair[1] = pair[0] + b, pair[1] + a
+    return {k: 10 * math.log10(b / max(a, 1e-12)) for k, (b, a) in sums.items()}
+
+
+@dataclass(frozen=True)
+class ColourFit:
+    """How the colour network is trained: Adam on a cosine over a time budget (CPU time is
+    what a session has) or a number of steps, whichever ends first; an EMA of the weights is
+    what comes out."""
+
+    lr: float = 3e-4
+    minutes: float = 45.0
+    steps: int = 1_000_000
+    ema: float = 0.999
+    seed: int = 0
+
+
+def fit(
+    model: QGAC,
+    data: list[ColourSample],
+    config: ColourFit = ColourFit(),
+    report: Callable[[int, float, QGAC], None] | None = None,
+) -> QGAC:
+    """Train `model.color_net` on the kept batches (everything else untouched); the model
+    comes back with the EMA of its colour network, in eval mode. `report(step, loss, model)`
+    every 500 steps, the model then holding the EMA."""
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    net = model.color_net
+    average = copy.deepcopy(net).requires_grad_(False)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    begun, budget, step, smooth = time.monotonic(), config.minutes * 60.0, 0, 0.0
+    model.train()
+    while step < config.steps and (done := (time.monotonic() - begun) / budget) < 1.0:
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * max(done, step / config.steps))))
+        sample = rng.choice(data)
+        loss = ((colour(model, sample) - sample.truth.float()) ** 2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        _follow(average, net, config.ema if step > 100 else 0.0)
+        step, smooth = step + 1, 0.99 * smooth + 0.01 * float(loss.detach())
+        if report and step % 500 == 0:
+            _report(model, average, report, step, smooth)
+    model.color_net = average
+    return model.eval()
+
+
+@torch.no_grad()
+def _follow(average: torch.nn.Module, net: torch.nn.Module, decay: float) -> None:
+    for a, p in zip(average.parameters(), net.parameters()):
+        a.lerp_(p, 1.0 - decay)
+
+
+def _report(model: QGAC, average: torch.nn.Module, report: Callable, step: int, loss: float) -> None:
+    training = model.color_net
+    model.color_net = average
+    model.eval()
+    report(step, loss, model)
+    model.color_net = training
+    model.train()
+
+
+def with_new_colour(model: QGAC, color: NetConfig, seed: int = 0) -> QGAC:
+    """The model with a fresh colour network of that shape (seeded), its Y network and
+    statistics kept, and no refinement or detail network (they were fitted to the old colour)."""
+    config = dataclasses.replace(model.config, color=color, refine=False, detail=0)
+    torch.manual_seed(seed)
+    fresh = QGAC(config)
+    kept = {k: v for k, v in model.state_dict().items() if k.startswith("y_net.") or k in ("mean", "std")}
+    fresh.load_state_dict(kept, strict=False)
+    return fresh.eval()
