@@ -28,6 +28,9 @@ BIT_DEPTHS = tuple(sorted({d for f in FORMATS.values() for d in f.bit_depths}))
 PRECISIONS = ("auto", "bf16", "fp32")  # the networks' arithmetic; auto: bf16 where native
 STAGES = ("y", "color", "joint", "gan")  # training stages, in their order
 LOSSES = ("l1", "l2", "psnr")  # regression losses: the paper's, L2, each patch's dB alike
+# the qualities a training run is validated at (its best checkpoint: their mean gain): low
+# quality, and the q90 / q100 where most photos are and most of the error is colour (#31)
+VALIDATION_QUALITIES = (10, 50, 90, 100)
 # chroma subsamplings of JPEGs the tool writes (Pillow's codes): the eval sets, JPEG outputs
 SUBSAMPLING_CODES = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 EVAL_SUBSAMPLINGS = tuple(sorted(SUBSAMPLING_CODES, key=SUBSAMPLING_CODES.get, reverse=True))  # 4:2:0 first

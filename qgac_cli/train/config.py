@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from qgac_cli.choices import LOSSES, STAGES
+from qgac_cli.choices import LOSSES, STAGES, VALIDATION_QUALITIES
 from qgac_cli.errors import UsageError
 
 
@@ -45,7 +45,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None
     seed: int = 0
-    val_qualities: tuple[int, ...] = (10, 50, 90)  # validation crops' qualities; best = their mean gain
+    val_qualities: tuple[int, ...] = VALIDATION_QUALITIES  # validation crops' qualities; best = their mean gain
 
 
 def check(cfg: TrainConfig) -> None:

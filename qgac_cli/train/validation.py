@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qgac_cli.choices import VALIDATION_QUALITIES
 from qgac_cli.data import compress, load_rgb, tables_for
 from qgac_cli.evaluate.metrics import psnr
 from qgac_cli.model import QGAC
@@ -17,7 +18,7 @@ from qgac_cli.restore.restoration import restore_planes
 Item = tuple[int, Planes, torch.Tensor]  # (quality, compressed planes, target pixels (1, 3, s, s))
 
 
-def validation_set(paths: list[Path], qualities: tuple[int, ...] = (10, 50, 90), size: int = 256) -> list[Item]:
+def validation_set(paths: list[Path], qualities: tuple[int, ...] = VALIDATION_QUALITIES, size: int = 256) -> list[Item]:
     """Centre crops of held-out images, 4:2:0-compressed in torch: (quality, planes, target).
 
     Compressed with the training pipeline's own encoder so training needs no codec library;
