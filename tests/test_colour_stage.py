@@ -99,3 +99,21 @@ def test_the_colour_stage_trains_the_colour_network_alone_on_kept_batches(kind):
     assert all(torch.equal(a, s.planes.y) for a, s in zip(kept, data))
     with torch.no_grad():
         assert colour(model, data[0], clamp=True).shape == data[0].truth.shape
+
+
+def test_the_colour_stage_can_learn_through_the_frozen_refinement():
+    images = [photo(160, 160, seed=s) for s in range(3)]
+    config = PatchConfig(size=64, qualities=(30, 90), grey_share=0, faded_share=0)
+    model = QGAC(dataclasses.replace(TINY, refine=True))
+    model.load_state_dict(tiny_model().state_dict(), strict=False)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in model.refine.weights[-1].parameters():
+            p.uniform_(-0.2, 0.2)
+    data = draw_samples(model.eval(), PatchBank(images, config, seed=0), batches=4, batch=4)
+    refine = {k: v.clone() for k, v in model.refine.state_dict().items()}
+    before = gains(model, data, refined=True)["all"]
+    assert before != gains(model, data)["all"]  # the refinement is in what is scored
+    fit(model, data, ColourFit(lr=3e-3, steps=100, minutes=5, ema=0.9, refined=True))
+    assert gains(model, data, refined=True)["all"] > before + 0.05
+    assert all(torch.equal(v, model.refine.state_dict()[k]) for k, v in refine.items())

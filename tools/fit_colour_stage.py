@@ -49,6 +49,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0, help="torch's threads (0: as it chooses)")
     parser.add_argument("--holdout-every", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--through-refine", action="store_true", help="the loss after the weights' refinement")
     return parser.parse_args()
 
 
@@ -80,13 +81,15 @@ def main() -> None:
     if args.kind:
         model = with_new_colour(model, NetConfig(kind=args.kind, channels=args.channels, blocks=args.blocks), args.seed)
     print(f"colour network: {model.config.color} ({count_parameters(model.color_net)} parameters)", flush=True)
-    print(f"held-out chroma dB at the start: {_line(gains(model, held))}", flush=True)
+    refined = args.through_refine
+    print(f"held-out chroma dB at the start: {_line(gains(model, held, refined))}", flush=True)
 
     def report(step: int, loss: float, net: QGAC) -> None:
-        print(f"step {step}: loss {loss:.3f}; held-out chroma dB {_line(gains(net, held))}", flush=True)
+        print(f"step {step}: loss {loss:.3f}; held-out chroma dB {_line(gains(net, held, refined))}", flush=True)
 
-    model = fit(model, data, ColourFit(args.lr, args.minutes, seed=args.seed), report)
-    found = gains(model, held)
+    config = ColourFit(args.lr, args.minutes, seed=args.seed, refined=refined)
+    model = fit(model, data, config, report)
+    found = gains(model, held, refined)
     print(f"held-out chroma PSNR gained (dB): {_line(found)} ({time.time() - begun:.0f} s in all)")
     note = {
         "colour_stage": {
@@ -95,6 +98,7 @@ def main() -> None:
             "data": [Path(d).name for d in args.data],
             "batches": len(data),
             "minutes": args.minutes,
+            "through_refine": refined,
             "held_out_chroma_db": {k: round(v, 3) for k, v in found.items()},
         }
     }

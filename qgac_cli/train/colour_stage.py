@@ -25,7 +25,7 @@ from qgac_cli.data import PatchBank, compress, tables_at
 from qgac_cli.model import QGAC
 from qgac_cli.model.networks import NetConfig
 from qgac_cli.restore import dct
-from qgac_cli.restore.coefficients import Planes, chroma_samples, project_coefficients
+from qgac_cli.restore.coefficients import Planes, chroma_samples, project_coefficients, samples
 from qgac_cli.restore.restoration import network_colour
 from qgac_cli.train.detail import BANDS
 
@@ -59,20 +59,26 @@ def draw_samples(model: QGAC, bank: PatchBank, batches: int, batch: int, report:
     return out
 
 
-def colour(model: QGAC, sample: ColourSample, clamp: bool = False) -> torch.Tensor:
-    """The colour network's chroma samples (B, 2, H, W) for a kept batch."""
-    return network_colour(model, sample.planes, sample.planes.y, clamp=clamp)
+def colour(model: QGAC, sample: ColourSample, clamp: bool = False, refined: bool = False) -> torch.Tensor:
+    """The colour network's chroma samples (B, 2, H, W) for a kept batch; with `refined`, after
+    the model's refinement (if it has one; its weights are not trained here, the gradient
+    passes through it)."""
+    planes = sample.planes
+    out = network_colour(model, planes, planes.y, clamp=clamp)
+    if refined and model.refine is not None:
+        out = model.refine(out, samples(planes.y, clamp), planes.y_table, planes.c_table, planes.factor)
+    return out
 
 
 @torch.no_grad()
-def gains(model: QGAC, data: list[ColourSample]) -> dict[str, float]:
+def gains(model: QGAC, data: list[ColourSample], refined: bool = False) -> dict[str, float]:
     """Chroma PSNR gained over the file's own colour (dB), per band of qualities (`BANDS`)
-    and in all ("all": the ratio of the summed squared errors)."""
+    and in all ("all": the ratio of the summed squared errors); `refined` as for `colour`."""
     sums: dict[str, list[float]] = {}
     for s in data:
         truth = s.truth.float()
         before = chroma_samples(s.planes, s.planes.chroma)
-        after = colour(model, s, clamp=True)
+        after = colour(model, s, clamp=True, refined=refined)
         errors = zip(((before - truth) ** 2).mean((1, 2, 3)).tolist(), ((after - truth) ** 2).mean((1, 2, 3)).tolist())
         for q, (b, a) in zip(s.qualities.tolist(), errors):
             for key in (next(name for low, high, name in BANDS if low <= q < high), "all"):
@@ -92,6 +98,7 @@ class ColourFit:
     steps: int = 1_000_000
     ema: float = 0.999
     seed: int = 0
+    refined: bool = False  # the loss after the model's (frozen) refinement, as it restores
 
 
 def fit(
@@ -107,6 +114,8 @@ def fit(
     rng = random.Random(config.seed)
     net = model.color_net
     average = copy.deepcopy(net).requires_grad_(False)
+    if model.refine is not None:
+        model.refine.requires_grad_(False)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     begun, budget, step, smooth = time.monotonic(), config.minutes * 60.0, 0, 0.0
     model.train()
@@ -114,7 +123,7 @@ def fit(
         for group in optimizer.param_groups:
             group["lr"] = config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * max(done, step / config.steps))))
         sample = rng.choice(data)
-        loss = ((colour(model, sample) - sample.truth.float()) ** 2).mean()
+        loss = ((colour(model, sample, refined=config.refined) - sample.truth.float()) ** 2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
