@@ -169,11 +169,12 @@ def restore_jpeg_tiles(
     yield from (tile for tile in tiles if tile is not None)
 
 
-# Tiles in lanes are cut at 7/8 of the side asked for: two 1024² tiles in work at once took a
-# 24 MP `large` restore to 755-782 MiB (2-core AVX2, fp32), two of 896² to 662-678, for 3-4 %
-# more time (more overlap); a picture of one tile is restored whole, as before
-# (bench/restore_speed.py; the peaks also depend on how glibc's heap fragments)
-LANE_TILE_EIGHTHS = 7
+# Tiles in lanes are cut at 3/4 of the side asked for: two tiles of 1024² in work at once took
+# a 24 MP `large` restore to 764-784 MiB (2-core AVX2, fp32, each process's VmHWM), two of 896²
+# to 686-711, two of 768² to 607-638, for 5-8 % more time (more overlap); a picture of one tile
+# is restored whole, as before (bench/restore_speed.py; the peaks also depend on how glibc's
+# heap fragments)
+LANE_TILE_EIGHTHS = 6
 
 
 def lane_tile(tile_pixels: int) -> int:
