@@ -18,7 +18,7 @@ from qgac_cli.codec.jpeg import read_jpeg
 from qgac_cli.restore import batch
 from qgac_cli.restore.coefficients import from_jpeg, to_pixels
 from qgac_cli.restore.restoration import restore_planes
-from qgac_cli.restore.tiling import restore_jpeg_tiles
+from qgac_cli.restore.tiling import lane_tile, restore_jpeg_tiles
 
 
 def run(*args, input=None):
@@ -310,8 +310,9 @@ def test_a_short_reaching_network_gets_a_short_halo_and_stays_as_close():
     assert api.halo_for(model, None) is None
     jpeg = read_jpeg(pillow_jpeg(photo(200, 328, seed=9), quality=15))
     whole = api.restore_jpeg(jpeg, model, api.RestoreOptions(tile=0, bits=8, precision="fp32")).astype(int)
-    tiled = api.restore_jpeg(jpeg, model, api.RestoreOptions(tile=128, bits=8, precision="fp32")).astype(int)
-    difference = np.abs(tiled - whole)
+    # one lane: tiles of 128 on every machine (in lanes they are cut smaller: `tiling.lane_tile`)
+    options = api.RestoreOptions(tile=128, bits=8, precision="fp32", lanes=1)
+    difference = np.abs(api.restore_jpeg(jpeg, model, options).astype(int) - whole)
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-3
 
 
@@ -729,15 +730,16 @@ def test_bash_completes_the_shipped_weights_names():
 
 
 def test_tiles_in_lanes_are_the_tiles_one_at_a_time_in_order():
-    """Two tiles at once, each on half of torch's threads, give the tiles of one at a time:
-    the same windows in the same order, values as close as a thread count lets float sums be;
-    torch's thread count is what it was once the tiles are out."""
+    """Two tiles at once, each on half of torch's threads, give the tiles of one at a time
+    (of the side tiles in lanes are cut at, `lane_tile`): the same windows in the same order,
+    values as close as a thread count lets float sums be; torch's thread count is what it was
+    once the tiles are out."""
     model = tiny_model(3)
     jpeg = read_jpeg(pillow_jpeg(photo(203, 301, seed=2), quality=20))
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        alone = list(restore_jpeg_tiles(model, jpeg, tile_pixels=64, lanes=1))
+        alone = list(restore_jpeg_tiles(model, jpeg, tile_pixels=lane_tile(64), lanes=1))
         seen = []
         lanes = restore_jpeg_tiles(model, jpeg, tile_pixels=64, lanes=2)
         for _ in lanes:
