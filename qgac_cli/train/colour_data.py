@@ -1,9 +1,13 @@
-"""The photos and patches the colour stages after the networks (the refinement, the detail
+"""The photos and patches the colour fits (the colour stage, the refinement, the detail
 network) are fitted on: the training pool without the trainer's hold-out, each photo brought
 to the scale at which its colour is real (`qgac_cli.train.audit`), drawn at the qualities and
-subsamplings users hold."""
+subsamplings users hold; and what the fits share around them: batches drawn and kept, the
+chroma gains per band of qualities, the learning rate over a time budget."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -43,3 +47,43 @@ def load_pool(
         else:
             images.append(shrink(rgb, scales.get(path.parent.name, 1)))
     return images
+
+
+def draw_batches(restore: Callable, model, bank, batches: int, batch: int, report: Callable | None = None) -> list:
+    """`batches` batches of the bank's patches at its qualities and subsamplings, each kept as
+    `restore(model, rgb, qualities, factor)` makes it (RGB in [0, 1])."""
+    out = []
+    for i in range(batches):
+        rgb = bank.patches(batch).float() / 255.0
+        out.append(restore(model, rgb, bank.qualities(batch), bank.factor()))
+        if report:
+            report(i + 1, batches)
+    return out
+
+
+BANDS = ((0, 30, "q<30"), (30, 70, "q30-69"), (70, 90, "q70-89"), (90, 101, "q90-100"))
+
+
+class BandedGains:
+    """Squared errors of chroma samples before and after a correction, summed per band of
+    qualities (`BANDS`) and in all; `db()` the PSNR gained (the ratio of the sums)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, list[float]] = {}
+
+    def add(self, qualities, before, after, truth) -> None:
+        """One batch: qualities (B,), samples (B, 2, H, W) before, after and true."""
+        errors = zip(((before - truth) ** 2).mean((1, 2, 3)).tolist(), ((after - truth) ** 2).mean((1, 2, 3)).tolist())
+        for q, (b, a) in zip(qualities.tolist(), errors):
+            for key in (next(name for low, high, name in BANDS if low <= q < high), "all"):
+                pair = self.sums.setdefault(key, [0.0, 0.0])
+                pair[0], pair[1] = pair[0] + b, pair[1] + a
+
+    def db(self) -> dict[str, float]:
+        return {k: 10 * math.log10(b / max(a, 1e-12)) for k, (b, a) in self.sums.items()}
+
+
+def budget_lr(lr: float, spent: float, step: int, steps: int) -> float:
+    """The learning rate of a fit bounded by time and steps: a cosine in the larger share of
+    either spent (`spent` of the time), from `lr` down to 1 % of it."""
+    return lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * max(spent, step / steps))))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import random
 import time
 from collections.abc import Callable
@@ -27,7 +26,8 @@ from qgac_cli.model.networks import NetConfig
 from qgac_cli.restore import dct
 from qgac_cli.restore.coefficients import Planes, chroma_samples, project_coefficients, samples
 from qgac_cli.restore.restoration import network_colour
-from qgac_cli.train.detail import BANDS
+from qgac_cli.train.colour_data import BandedGains, budget_lr, draw_batches
+from qgac_cli.train.step import EMA
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,7 @@ def restore_batch(model: QGAC, rgb: torch.Tensor, qualities: torch.Tensor, facto
 
 def draw_samples(model: QGAC, bank: PatchBank, batches: int, batch: int, report: Callable | None = None):
     """`batches` batches of the bank's patches at its qualities and subsamplings, Y restored."""
-    out = []
-    for i in range(batches):
-        rgb = bank.patches(batch).float() / 255.0
-        out.append(restore_batch(model, rgb, bank.qualities(batch), bank.factor()))
-        if report:
-            report(i + 1, batches)
-    return out
+    return draw_batches(restore_batch, model, bank, batches, batch, report)
 
 
 def colour(model: QGAC, sample: ColourSample, clamp: bool = False, refined: bool = False) -> torch.Tensor:
@@ -74,17 +68,11 @@ def colour(model: QGAC, sample: ColourSample, clamp: bool = False, refined: bool
 def gains(model: QGAC, data: list[ColourSample], refined: bool = False) -> dict[str, float]:
     """Chroma PSNR gained over the file's own colour (dB), per band of qualities (`BANDS`)
     and in all ("all": the ratio of the summed squared errors); `refined` as for `colour`."""
-    sums: dict[str, list[float]] = {}
+    tally = BandedGains()
     for s in data:
-        truth = s.truth.float()
         before = chroma_samples(s.planes, s.planes.chroma)
-        after = colour(model, s, clamp=True, refined=refined)
-        errors = zip(((before - truth) ** 2).mean((1, 2, 3)).tolist(), ((after - truth) ** 2).mean((1, 2, 3)).tolist())
-        for q, (b, a) in zip(s.qualities.tolist(), errors):
-            for key in (next(name for low, high, name in BANDS if low <= q < high), "all"):
-                pair = sums.setdefault(key, [0.0, 0.0])
-                pair[0], pair[1] = pair[0] + b, pair[1] + a
-    return {k: 10 * math.log10(b / max(a, 1e-12)) for k, (b, a) in sums.items()}
+        tally.add(s.qualities, before, colour(model, s, clamp=True, refined=refined), s.truth.float())
+    return tally.db()
 
 
 @dataclass(frozen=True)
@@ -113,7 +101,7 @@ def fit(
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     net = model.color_net
-    average = copy.deepcopy(net).requires_grad_(False)
+    ema = EMA(net, config.ema)
     if model.refine is not None:
         model.refine.requires_grad_(False)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
@@ -121,24 +109,25 @@ def fit(
     model.train()
     while step < config.steps and (done := (time.monotonic() - begun) / budget) < 1.0:
         for group in optimizer.param_groups:
-            group["lr"] = config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * max(done, step / config.steps))))
+            group["lr"] = budget_lr(config.lr, done, step, config.steps)
         sample = rng.choice(data)
         loss = ((colour(model, sample, refined=config.refined) - sample.truth.float()) ** 2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        _follow(average, net, config.ema if step > 100 else 0.0)
+        ema.update(step)
         step, smooth = step + 1, 0.99 * smooth + 0.01 * float(loss.detach())
         if report and step % 500 == 0:
-            _report(model, average, report, step, smooth)
-    model.color_net = average
+            _report(model, _averaged(net, ema), report, step, smooth)
+    model.color_net = _averaged(net, ema)
     return model.eval()
 
 
-@torch.no_grad()
-def _follow(average: torch.nn.Module, net: torch.nn.Module, decay: float) -> None:
-    for a, p in zip(average.parameters(), net.parameters()):
-        a.lerp_(p, 1.0 - decay)
+def _averaged(net: torch.nn.Module, ema: EMA) -> torch.nn.Module:
+    """A copy of the network holding the EMA's weights."""
+    average = copy.deepcopy(net).requires_grad_(False)
+    average.load_state_dict(ema.state)
+    return average
 
 
 def _report(model: QGAC, average: torch.nn.Module, report: Callable, step: int, loss: float) -> None:

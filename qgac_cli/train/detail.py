@@ -9,7 +9,6 @@ against ~2 s through the whole model). The kept samples take 2.6 MB a batch of 1
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 import time
 from collections.abc import Callable
@@ -23,9 +22,8 @@ from qgac_cli.model.detail import ChromaDetail
 from qgac_cli.restore import dct
 from qgac_cli.restore.coefficients import project_coefficients, samples
 from qgac_cli.restore.restoration import network_colour
+from qgac_cli.train.colour_data import BandedGains, budget_lr, draw_batches
 from qgac_cli.weights import Checkpoint
-
-BANDS = ((0, 30, "q<30"), (30, 70, "q30-69"), (70, 90, "q70-89"), (90, 101, "q90-100"))
 
 
 @dataclass(frozen=True)
@@ -57,13 +55,7 @@ def restore_batch(model: QGAC, rgb: torch.Tensor, qualities: torch.Tensor, facto
 
 def draw_samples(model: QGAC, bank: PatchBank, batches: int, batch: int, report: Callable | None = None):
     """`batches` batches of the bank's patches at its qualities and subsamplings, restored."""
-    out = []
-    for i in range(batches):
-        rgb = bank.patches(batch).float() / 255.0
-        out.append(restore_batch(model, rgb, bank.qualities(batch), bank.factor()))
-        if report:
-            report(i + 1, batches)
-    return out
+    return draw_batches(restore_batch, model, bank, batches, batch, report)
 
 
 def corrected(detail: ChromaDetail, sample: DetailSample) -> torch.Tensor:
@@ -74,16 +66,12 @@ def corrected(detail: ChromaDetail, sample: DetailSample) -> torch.Tensor:
 def gains(detail: ChromaDetail | None, data: list[DetailSample]) -> dict[str, float]:
     """Chroma PSNR gained over the refined colour (dB), per band of qualities (`BANDS`), and
     in all ("all": the ratio of the summed squared errors)."""
-    sums: dict[str, list[float]] = {}
+    tally = BandedGains()
     for s in data:
         truth, before = s.truth.float(), s.colour.float().clamp(0, 255)
         after = before if detail is None else corrected(detail, s).clamp(0, 255)
-        errors = zip(((before - truth) ** 2).mean((1, 2, 3)).tolist(), ((after - truth) ** 2).mean((1, 2, 3)).tolist())
-        for q, (b, a) in zip(s.qualities.tolist(), errors):
-            for key in (next(name for low, high, name in BANDS if low <= q < high), "all"):
-                pair = sums.setdefault(key, [0.0, 0.0])
-                pair[0], pair[1] = pair[0] + b, pair[1] + a
-    return {k: 10 * math.log10(b / max(a, 1e-12)) for k, (b, a) in sums.items()}
+        tally.add(s.qualities, before, after, truth)
+    return tally.db()
 
 
 @dataclass(frozen=True)
@@ -114,8 +102,8 @@ def fit(
     optimizer = torch.optim.Adam(detail.parameters(), lr=config.lr)
     begun, budget, step, average = time.monotonic(), config.minutes * 60.0, 0, 0.0
     while step < config.steps and (done := (time.monotonic() - begun) / budget) < 1.0:
-        for group in optimizer.param_groups:  # cosine in the share of the budget spent
-            group["lr"] = config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * max(done, step / config.steps))))
+        for group in optimizer.param_groups:
+            group["lr"] = budget_lr(config.lr, done, step, config.steps)
         sample = rng.choice(data)
         loss = ((corrected(detail, sample) - sample.truth.float()) ** 2).mean()
         optimizer.zero_grad(set_to_none=True)

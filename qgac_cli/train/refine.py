@@ -22,6 +22,7 @@ from qgac_cli.model.refine import ChromaRefine, candidates
 from qgac_cli.restore import dct
 from qgac_cli.restore.coefficients import project_coefficients, samples
 from qgac_cli.restore.restoration import network_colour
+from qgac_cli.train.colour_data import draw_batches
 from qgac_cli.weights import Checkpoint
 
 
@@ -52,13 +53,7 @@ def restore_batch(model: QGAC, rgb: torch.Tensor, qualities: torch.Tensor, facto
 
 def draw_samples(model: QGAC, bank: PatchBank, batches: int, batch: int, report: Callable | None = None):
     """`batches` batches of the bank's patches at its qualities and subsamplings, restored."""
-    out = []
-    for i in range(batches):
-        rgb = bank.patches(batch).float() / 255.0
-        out.append(restore_batch(model, rgb, bank.qualities(batch), bank.factor()))
-        if report:
-            report(i + 1, batches)
-    return out
+    return draw_batches(restore_batch, model, bank, batches, batch, report)
 
 
 def refined(refine: ChromaRefine, sample: RefineSample) -> torch.Tensor:
