@@ -7,7 +7,9 @@ threads, and beside an earlier version of qgac when one is given.
 For each image size (a Live-1 photo mirrored out to the size when the shared data is there,
 q20 4:2:0), each thread count and each set of weights, in a fresh process: the strict libjpeg
 decode (corruption check), the coefficient read (jpeglib), metadata (Pillow), conversion to
-tensors, the Y and colour networks, projection and the inverse DCT to pixels, conversion to 8
+tensors, the Y and colour networks (the latter with its way to samples at the luma grid: the
+stored chroma brought there first, or restored where it is stored and upsampled after), the
+chroma refinement where the weights have one, projection and the inverse DCT to pixels, conversion to 8
 bits, and PNG encoding with Pillow at level 1 and 6 (this table showed level 6 at 0.33-0.42
 s/MP) and with qgac's own streamed writer (the default: 1.4-2x faster than Pillow's level 1,
 and it holds no second copy). The stages run untiled, so each is seen whole, the networks in fp32
@@ -43,15 +45,10 @@ def profile(data: bytes, model, repeats: int = 1, precision: str = "fp32") -> di
 
     from qgac_cli import api
     from qgac_cli.codec import jpeg as J
+    from qgac_cli.codec.jpeg.codec import pillow_metadata, read_coefficients
     from qgac_cli.codec.png import write_png
-    from qgac_cli.restore.coefficients import (
-        chroma_at_luma_grid,
-        color_samples,
-        from_jpeg,
-        project_chroma,
-        project_coefficients,
-        to_pixels,
-    )
+    from qgac_cli.restore.coefficients import from_jpeg, project_chroma, project_coefficients, samples, to_pixels
+    from qgac_cli.restore.restoration import network_colour
     from qgac_cli.restore.restored import quantize
 
     best: dict[str, float] = {}
@@ -67,18 +64,18 @@ def profile(data: bytes, model, repeats: int = 1, precision: str = "fp32") -> di
     for _ in range(repeats):
         header = J.read_header(data)
         timed("strict decode (corruption check)", J.decode_strict, data, header, "x")
-        timed("coefficient read (jpeglib)", _read_coefficients, J, data, header)
-        timed("metadata (Pillow)", J._metadata, data)
+        timed("coefficient read (jpeglib)", read_coefficients, data, header.components, "x")
+        timed("metadata (Pillow)", pillow_metadata, data)
         jpeg = J.read_jpeg(data)
         planes = timed("to tensors", from_jpeg, jpeg)
         with torch.no_grad():
             y = timed("Y network", model.restore_y, planes.y, planes.y_table, dtype)
             y = timed("projection (Y)", project_coefficients, y, planes.y, planes.y_table)
-            up = timed("chroma to the luma grid", chroma_at_luma_grid, planes)
-            chroma = timed("colour network", model.restore_color, up, y, planes.c_table, planes.y_table, dtype)
-            color = timed(
-                "chroma samples + projection", _samples_projected, chroma, planes, color_samples, project_chroma
-            )
+            color = timed("colour network, to samples at the luma grid", network_colour, model, planes, y, None, dtype)
+            if model.refine is not None:
+                tables = (planes.y_table, planes.c_table, planes.factor)
+                color = timed("chroma refinement", model.refine_color, color, samples(y), *tables)
+            color = timed("projection (chroma)", project_chroma, color, planes)
             pixels = timed("IDCT + colour conversion", to_pixels, planes, y=y, color=color)
         array = timed("to 8 bits", quantize, pixels[0].numpy().transpose(1, 2, 0), 8)
         image = Image.fromarray(array)
@@ -88,17 +85,6 @@ def profile(data: bytes, model, repeats: int = 1, precision: str = "fp32") -> di
         options = api.RestoreOptions(bits=8, precision=precision)
         timed("restore_jpeg, tiles of 1024 (as qgac restore)", api.restore_jpeg, jpeg, model, options)
     return best
-
-
-def _samples_projected(chroma, planes, color_samples, project_chroma):
-    return project_chroma(color_samples(chroma), planes)
-
-
-def _read_coefficients(J, data: bytes, header) -> None:
-    jpeglib = J._jpeglib()
-    with J._as_file(J.without_metadata_segments(data)) as name:
-        raw = jpeglib.read_dct(name)
-        raw.load()
 
 
 def measure(mp: float, names: list[str], threads: int, precision: str) -> dict[str, dict[str, float]]:

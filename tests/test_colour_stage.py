@@ -48,9 +48,25 @@ def test_each_luma_block_of_a_chroma_block_has_channels_of_its_own(factor):
                 assert not group.any()
 
 
+@pytest.mark.parametrize("factor", [(1, 4), (2, 4)])
+def test_four_luma_blocks_across_a_chroma_block_share_two_groups_as_pairs(factor):
+    """4:1:1 and 4:1:0: a chroma block covers four luma blocks across; each of the two
+    groups across holds the mean of a neighbouring pair."""
+    fy, fx = factor
+    features = torch.randn(1, 3, 2 * fy, 3 * fx)
+    out = unshuffled(features, factor)
+    assert out.shape == (1, 12, 2, 3)
+    for i in range(fy):
+        for j in range(2):
+            pair = (features[:, :, i::fy, 2 * j :: fx] + features[:, :, i::fy, 2 * j + 1 :: fx]) / 2
+            assert torch.allclose(out[:, 3 * (2 * i + j) : 3 * (2 * i + j + 1)], pair, atol=1e-6)
+    if fy == 1:
+        assert not out[:, 6:].any()
+
+
 @pytest.mark.parametrize("subsampling", ["4:2:0", "4:2:2", "4:4:4"])
 def test_a_new_stored_grid_network_restores_the_stored_colour_and_tiles_equal_the_whole(subsampling):
-    data = jpeg.encode(photo(272, 400, seed=3), 50, subsampling)
+    data = jpeg.encode(photo(320, 480, seed=3), 50, subsampling)
     planes = from_jpeg(jpeg.read_jpeg(data))
     efficient, new, trained = tiny_model(), stored_tiny(randomize_output=False), stored_tiny()
     with torch.no_grad():
@@ -66,6 +82,26 @@ def test_a_new_stored_grid_network_restores_the_stored_colour_and_tiles_equal_th
     assert len(tiles) > 2 and torch.allclose(tiled, c.pixels, atol=1e-5), float((tiled - c.pixels).abs().max())
 
 
+@pytest.mark.parametrize("sampling", [[[2, 1], [1, 1], [1, 1]], [[1, 4], [1, 1], [1, 1]]])
+def test_the_stored_grid_network_in_tiles_equals_the_whole_in_rarer_subsamplings(tmp_path, sampling):
+    """4:4:0, and 4:1:1, whose chroma blocks cover four luma blocks across: tiles cut with
+    the network's reach give the untiled restoration."""
+    from conftest import jpeglib_jpeg
+
+    data = jpeglib_jpeg(photo(400, 640, seed=4), tmp_path, 30, sampling=sampling)
+    model = with_new_colour(tiny_model(2), dataclasses.replace(STORED, blocks=3), 2).eval()
+    with torch.no_grad():
+        for p in model.color_net.out.parameters():
+            p.normal_(0, 0.05)
+        whole = restore_planes(model, from_jpeg(jpeg.read_jpeg(data))).pixels
+        tiles = list(restore_jpeg_tiles(model, jpeg.read_jpeg(data), tile_pixels=64))
+    tiled = torch.full_like(whole, float("nan"))
+    for tile in tiles:
+        h, w = tile.pixels.shape[-2:]
+        tiled[..., tile.top : tile.top + h, tile.left : tile.left + w] = tile.pixels
+    assert len(tiles) > 1 and torch.allclose(tiled, whole, atol=1e-5), float((tiled - whole).abs().max())
+
+
 def from_jpeg_colour(planes) -> torch.Tensor:
     from qgac_cli.restore.coefficients import chroma_samples
 
@@ -76,7 +112,7 @@ def test_the_stored_kind_is_a_colour_network_with_its_reach_and_round_trips(tmp_
     with pytest.raises(ValueError, match="unknown network kind"):
         QGAC(dataclasses.replace(TINY, y=STORED))
     config = dataclasses.replace(TINY, color=STORED)
-    assert context_blocks(config) - context_blocks(TINY) == 4 * STORED.blocks - 2 * TINY.color.blocks
+    assert context_blocks(config) - context_blocks(TINY) == 8 * STORED.blocks - 2 * TINY.color.blocks
     model = stored_tiny()
     weights.save(model, tmp_path / "s.pt")
     loaded = weights.load(tmp_path / "s.pt")

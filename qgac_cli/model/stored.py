@@ -18,16 +18,32 @@ from qgac_cli.model.layers import QuantConv, ResidualBlock, TableCode, per_plane
 
 # the largest chroma subsampling (vertical, horizontal) a JPEG of ours has: 4:2:0
 MOST = (2, 2)
+WIDEST = 4  # the most luma blocks a chroma block covers along an axis (JPEG's factors are 1-4)
+
+
+def _at_most_two(blocks: torch.Tensor, axis: int) -> torch.Tensor:
+    """Fold an axis of luma blocks inside a chroma block down to the two positions the
+    network has channels for: 4 (4:1:1's horizontal) as two pairs, each pair's mean; an odd
+    count (no camera writes one) as its mean."""
+    n = blocks.shape[axis]
+    if n <= 2:
+        return blocks
+    groups = 2 if n % 2 == 0 else 1
+    shape = (*blocks.shape[:axis], groups, n // groups, *blocks.shape[axis + 1 :])
+    return blocks.reshape(shape).mean(dim=axis + 1)
 
 
 def unshuffled(features: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
     """Luma-grid features (B, c, fy·h, fx·w) -> (B, c·4, h, w): the features of the luma block
     at (i, j) inside each chroma block in channel group i·2 + j, the groups a subsampling
-    lacks (4:2:2, 4:4:4) zero."""
+    lacks (4:2:2, 4:4:4) zero. Where a chroma block covers more than two luma blocks along an
+    axis (4:1:1, 4:1:0), neighbouring luma blocks share a group, their features averaged."""
     fy, fx = factor
     b, c, hy, wy = features.shape
     h, w = hy // fy, wy // fx
     blocks = features.reshape(b, c, h, fy, w, fx).permute(0, 3, 5, 1, 2, 4)  # (B, fy, fx, c, h, w)
+    blocks = _at_most_two(_at_most_two(blocks, 1), 2)
+    fy, fx = blocks.shape[1:3]
     if (fy, fx) != MOST:
         full = features.new_zeros(b, *MOST, c, h, w)
         full[:, :fy, :fx] = blocks
@@ -56,8 +72,8 @@ class StoredColorNet(nn.Module):
     @staticmethod
     def reach(cfg) -> int:
         """Luma blocks of context each side: two 3x3 convolutions per residual block, each a
-        stored block, which covers up to two luma blocks."""
-        return 2 * cfg.blocks * max(MOST)
+        stored block, which covers up to `WIDEST` luma blocks (4:1:1's across)."""
+        return 2 * cfg.blocks * WIDEST
 
     def forward(
         self,

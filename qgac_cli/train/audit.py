@@ -43,13 +43,18 @@ def _up_axis(planes: np.ndarray, axis: int) -> np.ndarray:
     return np.stack([even, odd], axis=axis + 1).reshape(*planes.shape[:axis], -1, *planes.shape[axis + 1 :])
 
 
+def round_trip(planes: np.ndarray) -> np.ndarray:
+    """Planes (C, H, W) boxed down 2× as encoders subsample and brought back up by the
+    decoder's triangle filter (an odd last row or column dropped): what 4:2:0 keeps of them."""
+    return _up_axis(_up_axis(_down(planes), 1), 2)
+
+
 def colour_test(rgb: np.ndarray) -> float:
     """PSNR (dB) of an image's chroma against its 2×-down-then-up round trip; inf for colour
     that no subsampling changes (flat, or grey)."""
     planes = chroma(rgb)
     h, w = planes.shape[-2] // 2 * 2, planes.shape[-1] // 2 * 2
-    trip = _up_axis(_up_axis(_down(planes), 1), 2)
-    mse = float(np.mean((planes[:, :h, :w] - trip) ** 2))
+    mse = float(np.mean((planes[:, :h, :w] - round_trip(planes)) ** 2))
     return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
 
 
