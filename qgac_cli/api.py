@@ -43,10 +43,15 @@ from qgac_cli.restore.restored import RestoredImage, quantize
 # 0.2-1 at q50/q90), by one level, and PSNR not at all (4 decimals); halo 4 changed 1 in 200.
 # Against 16 it saves a fifth of a 24 MP restore's time; against the exact overlap (None) half.
 DEFAULT_HALO = 8
-# A network that reaches little needs less: `fast` (13 blocks) at halo 4 changed 1 pixel in
+# A network that reaches little needs less: the former `fast` (13 blocks) at halo 4 changed 1 pixel in
 # 10^4 by one level (8 MP, tiles of 1024; base at 4: 3.6 in 10^4, at 8: 7 in 10^7), and a
 # tile's windows hold 9 % more than its share where halo 8 holds 18 %: 8 % faster.
 SHORT_REACH, SHORT_HALO = 16, 4
+# Between the two: today's `fast`, its colour network on the stored grid, with the refinement
+# (21 blocks; weights/README.md, #31), changed 5.6 samples in 10^4 by one level at halo 4, 2.6 in
+# 10^5 at 6 and 5 in 10^6 at 8 (8 MP, q20; at q90 4.6e-5, 1.8e-6, 1.2e-6): 6 holds it closer
+# than the former `fast` at 4, for 7 % less work than 8 in tiles of 768.
+MIDDLE_REACH, MIDDLE_HALO = 24, 6
 # On the CPU two tiles at a time, each on half of torch's threads, restore a folder of 8 MP
 # photos 1.4-1.6x faster than one tile on all of them (2 cores; bench/restore_speed.py); more
 # lanes would hold more tiles at once for little more.
@@ -171,12 +176,14 @@ def restore_as(
 
 def halo_for(model, halo: int | str | None = "auto") -> int | None:
     """The blocks of context each tile is given: as asked, or (auto) `SHORT_HALO` for a
-    network that reaches at most `SHORT_REACH` blocks, `DEFAULT_HALO` for others."""
+    network that reaches at most `SHORT_REACH` blocks, `MIDDLE_HALO` for one that reaches at
+    most `MIDDLE_REACH`, `DEFAULT_HALO` for others."""
     from qgac_cli.restore.tiling import context_blocks
 
     if halo != "auto":
         return halo  # type: ignore[return-value]
-    return SHORT_HALO if context_blocks(model.config) <= SHORT_REACH else DEFAULT_HALO
+    reach = context_blocks(model.config)
+    return SHORT_HALO if reach <= SHORT_REACH else MIDDLE_HALO if reach <= MIDDLE_REACH else DEFAULT_HALO
 
 
 def lanes_for(lanes: int, device) -> int:

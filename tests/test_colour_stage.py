@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import TINY, photo, tiny_model
 
-from qgac_cli import weights
+from qgac_cli import api, weights
 from qgac_cli.codec import jpeg
 from qgac_cli.data import PatchBank, PatchConfig
 from qgac_cli.model import QGAC, NetConfig
@@ -113,6 +113,9 @@ def test_the_stored_kind_is_a_colour_network_with_its_reach_and_round_trips(tmp_
         QGAC(dataclasses.replace(TINY, y=STORED))
     config = dataclasses.replace(TINY, color=STORED)
     assert context_blocks(config) - context_blocks(TINY) == 8 * STORED.blocks - 2 * TINY.color.blocks
+    deeper = with_new_colour(tiny_model(), dataclasses.replace(STORED, blocks=2))
+    assert api.SHORT_REACH < context_blocks(deeper.config) <= api.MIDDLE_REACH  # 23 blocks: a halo of 6
+    assert api.halo_for(deeper) == api.MIDDLE_HALO == 6 and api.halo_for(tiny_model()) == api.SHORT_HALO
     model = stored_tiny()
     weights.save(model, tmp_path / "s.pt")
     loaded = weights.load(tmp_path / "s.pt")
