@@ -29,7 +29,7 @@ import numpy as np
 from common import print_table
 from PIL import Image
 
-from qgac_cli.train.audit import chroma, round_trip
+from qgac_cli.train.audit import box_down, chroma, round_trip
 
 BLOCKS = (8, 4)  # the oracle's block sides, in luma pixels
 
@@ -41,7 +41,7 @@ def _even(planes: np.ndarray) -> np.ndarray:
 def split(restored: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
     """(stored-grid, finer) chroma MSE of uint8 RGB `restored` against `reference`."""
     error = _even(chroma(restored) - chroma(reference))
-    low = (error[:, 0::2, 0::2] + error[:, 1::2, 0::2] + error[:, 0::2, 1::2] + error[:, 1::2, 1::2]) / 4.0
+    low = box_down(error)
     replicated = np.repeat(np.repeat(low, 2, axis=1), 2, axis=2)
     return float(np.mean(replicated**2)), float(np.mean((error - replicated) ** 2))
 

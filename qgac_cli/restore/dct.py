@@ -186,12 +186,11 @@ def triangle(x: torch.Tensor, dim: int) -> torch.Tensor:
     F.interpolate's bilinear kernel (the same numbers up to float rounding); with it, the same
     arithmetic stacked."""
     n, base = x.shape[dim], x * 0.75
-    before = torch.cat([x.narrow(dim, 0, 1), x.narrow(dim, 0, n - 1)], dim) if n > 1 else x
     if torch.is_grad_enabled() and x.requires_grad:
+        before = torch.cat([x.narrow(dim, 0, 1), x.narrow(dim, 0, n - 1)], dim) if n > 1 else x
         after = torch.cat([x.narrow(dim, 1, n - 1), x.narrow(dim, n - 1, 1)], dim) if n > 1 else x
         halves = [torch.add(base, before, alpha=0.25), torch.add(base, after, alpha=0.25)]
         return torch.stack(halves, dim + 1).flatten(dim, dim + 1)
-    del before
     out = x.new_empty(*x.shape[: dim + 1], 2, *x.shape[dim + 1 :])
     even, odd = out.select(dim + 1, 0), out.select(dim + 1, 1)
     torch.add(base.narrow(dim, 1, n - 1), x.narrow(dim, 0, n - 1), alpha=0.25, out=even.narrow(dim, 1, n - 1))

@@ -29,7 +29,9 @@ def chroma(rgb: np.ndarray) -> np.ndarray:
     return np.stack([cb, cr])
 
 
-def _down(planes: np.ndarray) -> np.ndarray:
+def box_down(planes: np.ndarray) -> np.ndarray:
+    """Planes (C, H, W) averaged over 2×2 boxes, as encoders subsample (an odd last row or
+    column dropped)."""
     h, w = planes.shape[-2] // 2 * 2, planes.shape[-1] // 2 * 2
     p = planes[..., :h, :w]
     return (p[..., 0::2, 0::2] + p[..., 1::2, 0::2] + p[..., 0::2, 1::2] + p[..., 1::2, 1::2]) / 4.0
@@ -46,7 +48,7 @@ def _up_axis(planes: np.ndarray, axis: int) -> np.ndarray:
 def round_trip(planes: np.ndarray) -> np.ndarray:
     """Planes (C, H, W) boxed down 2× as encoders subsample and brought back up by the
     decoder's triangle filter (an odd last row or column dropped): what 4:2:0 keeps of them."""
-    return _up_axis(_up_axis(_down(planes), 1), 2)
+    return _up_axis(_up_axis(box_down(planes), 1), 2)
 
 
 def colour_test(rgb: np.ndarray) -> float:
