@@ -15,10 +15,10 @@ from qgac_cli.data import PatchBank, PatchConfig, tables_at
 from qgac_cli.model import QGAC, ModelConfig
 from qgac_cli.model.refine import CANDIDATES, ChromaRefine, candidates
 from qgac_cli.restore import dct
-from qgac_cli.restore.coefficients import from_jpeg
+from qgac_cli.restore.coefficients import Planes, from_jpeg, project_chroma
 from qgac_cli.restore.restoration import restore_planes
 from qgac_cli.restore.tiling import context_blocks, restore_jpeg_tiles
-from qgac_cli.train.refine import draw_samples, fit, mse, with_refine
+from qgac_cli.train.refine import draw_samples, fit, mse, refined, with_refine
 
 REFINED = dataclasses.replace(TINY, refine=True)
 
@@ -123,6 +123,20 @@ def test_fitting_lowers_the_chroma_error_and_leaves_the_networks_alone():
     assert both.config.refine and both.metadata["name"] == "tiny" and both.metadata["refine"]["steps"] == 150
     rebuilt = weights.build(both)
     assert all(torch.equal(rebuilt.state_dict()[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_projected_fit_counts_the_error_as_restoring_returns_it():
+    images = [photo(160, 160, seed=s) for s in range(3)]
+    bank = PatchBank(images, PatchConfig(size=64, qualities=(60, 95), grey_share=0, faded_share=0), seed=0)
+    data = draw_samples(tiny_model().eval(), bank, batches=4, batch=4)
+    refine = fit(data, steps=150, lr=1e-2, projected=True)
+    assert mse(refine, data, projected=True) < 0.97 * mse(None, data, projected=True)
+    # a sample's projection is restoring's: from the stored coefficients, their table and factor
+    s = data[0]
+    colour = refined(refine, s).detach()
+    planes = Planes(torch.zeros(1), s.y_table, s.stored, s.c_table, s.factor, *colour.shape[-2:])
+    assert torch.equal(s.project(colour), project_chroma(colour, planes))
+    assert not torch.equal(s.project(colour), colour)
 
 
 @pytest.mark.parametrize("factor", [(2, 2), (1, 2), (1, 1)])

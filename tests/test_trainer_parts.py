@@ -70,6 +70,18 @@ def test_qualities_cover_the_range_with_the_low_half_favoured():
     assert 0.70 < float((q <= 50).float().mean()) < 0.80  # half from 5..50, half from all of it
 
 
+def test_a_run_draws_its_qualities_with_its_own_low_quality_share(images):
+    from qgac_cli.errors import UsageError
+    from qgac_cli.train.config import check
+
+    ctx = prepare(config(images, "unused"))
+    for share, expected in ((0.5, 0.75), (0.1, 0.55)):  # P(q in the low half) = share + (1 - share) / 2
+        q = ctx.bank(16, share).qualities(6000)
+        assert abs(float((q <= 52).float().mean()) - expected) < 0.03
+    with pytest.raises(UsageError, match="low-quality-share"):
+        check(config(images, "unused", low_quality_share=1.5))
+
+
 def test_a_channels_last_quant_conv_agrees_and_stays_channels_last():
     torch.manual_seed(0)
     conv = QuantConv(8, 12)

@@ -1,7 +1,7 @@
 """Fit the luma-guided chroma refinement to trained weights and write them with it.
 
     python tools/fit_chroma_refine.py WEIGHTS OUT DATA_DIR... [--batches 200] [--steps 3000]
-        [--scale NAME=N ...] [--also OTHER=OUT ...] [--seed 0]
+        [--scale NAME=N ...] [--also OTHER=OUT ...] [--projected] [--seed 0]
 
 The networks stay frozen; only the refinement's small MLP is fitted (qgac_cli.train.refine).
 `--also` writes other weights (a GAN fine-tune of the same networks) with the same refinement.
@@ -43,6 +43,11 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument("--also", action="append", default=[], help="OTHER=OUT: OTHER weights with this refinement")
     parser.add_argument("--holdout-every", type=int, default=25)
+    parser.add_argument(
+        "--projected",
+        action="store_true",
+        help="count the error after the exact projection onto the stored chroma (as restoring returns it)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args()
 
@@ -59,8 +64,8 @@ def main() -> None:
     start = time.time()
     data = draw_samples(model, bank, args.batches, args.batch)
     print(f"{len(pool)} photos; {args.batches} x {args.batch} patches restored in {time.time() - start:.0f} s")
-    refine = fit(data, steps=args.steps, seed=args.seed)
-    before, after = mse(None, data), mse(refine, data)
+    refine = fit(data, steps=args.steps, seed=args.seed, projected=args.projected)
+    before, after = mse(None, data, args.projected), mse(refine, data, args.projected)
     print(f"chroma MSE on the fitted patches: {before:.3f} -> {after:.3f} ({time.time() - start:.0f} s in all)")
     note = {
         "refine": {
@@ -69,6 +74,7 @@ def main() -> None:
             "batches": args.batches,
             "batch": args.batch,
             "steps": args.steps,
+            "projected": args.projected,
             "mse_before": round(before, 4),
             "mse_after": round(after, 4),
         }

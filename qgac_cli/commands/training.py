@@ -54,6 +54,14 @@ DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 @click.option(
     "--steps", type=int, default=DEFAULTS["steps"], show_default=True, help="Optimizer steps (the schedule's length)."
 )
+@click.option(
+    "--low-quality-share",
+    type=click.FloatRange(0, 1),
+    default=DEFAULTS["low_quality_share"],
+    show_default=True,
+    help="Share of patches drawn from the lower half of the qualities (the rest from all of them): "
+    "lower it to train where photos live (q70-q100).",
+)
 @click.option("--batch", type=int, default=DEFAULTS["batch"], show_default=True, help="Patches per step.")
 @click.option(
     "--patch", type=int, default=DEFAULTS["patch"], show_default=True, help="Patch side in pixels (a multiple of 16)."

@@ -185,20 +185,28 @@ def project_coefficients(
 
 def project_chroma(restored: torch.Tensor, planes: Planes) -> torch.Tensor:
     """Project full-resolution chroma samples (B, 2, Hy, Wy) onto the set whose downsampled
-    DCT lies in the stored chroma's quantization intervals.
+    DCT lies in the stored chroma's quantization intervals (`project_onto_stored`)."""
+    assert planes.chroma is not None and planes.c_table is not None
+    return project_onto_stored(restored, planes.chroma, planes.c_table, planes.factor)
+
+
+def project_onto_stored(
+    restored: torch.Tensor, chroma: torch.Tensor, c_table: torch.Tensor, factor: tuple[int, int]
+) -> torch.Tensor:
+    """`project_chroma` given the stored chroma coefficients (B, 2, 64, hc, wc), their table
+    (B, 1, 8, 8) and the chroma factor.
 
     The encoder box-averages by the chroma factor; nearest-neighbour replication is the
     pseudo-inverse of that average, so adding the replicated correction is the exact
     orthogonal projection.
     """
-    assert planes.chroma is not None and planes.c_table is not None
     b = restored.shape[0]
-    low = dct.downsample(restored, planes.factor).flatten(0, 1).unsqueeze(1) - 128.0  # (2B, 1, h, w)
+    low = dct.downsample(restored, factor).flatten(0, 1).unsqueeze(1) - 128.0  # (2B, 1, h, w)
     coefficients = dct.block_dct(dct.to_blocks(low))  # (2B, 64, hc, wc)
-    table = planes.c_table.repeat_interleave(2, dim=0)
-    clamped = project_coefficients(coefficients, planes.chroma.flatten(0, 1), table)
+    table = c_table.repeat_interleave(2, dim=0)
+    clamped = project_coefficients(coefficients, chroma.flatten(0, 1), table)
     delta = dct.from_blocks(dct.block_idct(clamped - coefficients))  # (2B, 1, h, w)
-    return dct.add_replicated(restored, delta.reshape(b, 2, *delta.shape[-2:]), planes.factor)
+    return dct.add_replicated(restored, delta.reshape(b, 2, *delta.shape[-2:]), factor)
 
 
 def chroma_at_luma_grid(planes: Planes, stored: torch.Tensor | None = None) -> torch.Tensor:

@@ -29,6 +29,7 @@ class TrainConfig:
     steps: int = 10_000
     batch: int = 32
     patch: int = 128
+    low_quality_share: float = 0.5  # share of patches drawn from the lower half of the qualities (PatchConfig)
     lr: float = 1e-3
     lr_min: float = 1e-6
     warmup: int = 200
@@ -56,6 +57,8 @@ def check(cfg: TrainConfig) -> None:
         raise UsageError(f"unknown loss {cfg.loss!r}; choose one of {', '.join(LOSSES)}")
     if cfg.stage != "y" and not cfg.init:
         raise UsageError(f"stage {cfg.stage} starts from trained weights: give --init")
+    if not 0.0 <= cfg.low_quality_share <= 1.0:
+        raise UsageError(f"--low-quality-share must lie in [0, 1], not {cfg.low_quality_share}")
     if cfg.grow and not cfg.init:
         raise UsageError("--grow needs trained weights to grow: give --init")
 

@@ -93,8 +93,9 @@ class Context:
     images: list[np.ndarray]
     seed: int
 
-    def bank(self, size: int) -> PatchBank:
-        return PatchBank(self.images, PatchConfig(size=size), seed=self.seed + self.rank, device=self.device)
+    def bank(self, size: int, low_quality_share: float = PatchConfig.low_quality_bias) -> PatchBank:
+        config = PatchConfig(size=size, low_quality_bias=low_quality_share)
+        return PatchBank(self.images, config, seed=self.seed + self.rank, device=self.device)
 
 
 def _distributed() -> tuple[int, int]:
@@ -181,7 +182,7 @@ class Chores:
 def start(cfg: TrainConfig, ctx: Context) -> tuple[PatchBank, Parts, dict]:
     """A bank of `cfg`'s patch size, the weights `cfg` starts from (the same on every rank)
     with what trains them, and the metadata those weights came with."""
-    bank = ctx.bank(cfg.patch)
+    bank = ctx.bank(cfg.patch, cfg.low_quality_share)
     model, metadata = initial_model(cfg, bank)
     if ctx.world > 1:  # every rank must start from identical weights and statistics
         for t in model.state_dict().values():

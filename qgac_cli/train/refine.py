@@ -20,7 +20,7 @@ from qgac_cli.data import PatchBank, compress, tables_at
 from qgac_cli.model import QGAC
 from qgac_cli.model.refine import ChromaRefine, candidates
 from qgac_cli.restore import dct
-from qgac_cli.restore.coefficients import project_coefficients, samples
+from qgac_cli.restore.coefficients import project_coefficients, project_onto_stored, samples
 from qgac_cli.restore.restoration import network_colour
 from qgac_cli.train.colour_data import draw_batches
 from qgac_cli.weights import Checkpoint
@@ -36,6 +36,11 @@ class RefineSample:
     y_table: torch.Tensor
     c_table: torch.Tensor
     factor: tuple[int, int]
+    stored: torch.Tensor  # (B, 2, 64, hc, wc) the file's chroma coefficients (for the projection)
+
+    def project(self, colour: torch.Tensor) -> torch.Tensor:
+        """Chroma samples projected onto the stored chroma's intervals, as restoring does."""
+        return project_onto_stored(colour, self.stored, self.c_table, self.factor)
 
 
 @torch.no_grad()
@@ -48,7 +53,7 @@ def restore_batch(model: QGAC, rgb: torch.Tensor, qualities: torch.Tensor, facto
     colour = network_colour(model, planes, y)
     truth = dct.rgb_to_ycbcr(rgb)[:, 1:]
     corrections = candidates(colour, samples(y), factor).half()
-    return RefineSample(colour, corrections, truth, y_table, c_table, factor)
+    return RefineSample(colour, corrections, truth, y_table, c_table, factor, planes.chroma)
 
 
 def draw_samples(model: QGAC, bank: PatchBank, batches: int, batch: int, report: Callable | None = None):
@@ -61,20 +66,33 @@ def refined(refine: ChromaRefine, sample: RefineSample) -> torch.Tensor:
     return sample.colour + torch.einsum("bk,bkchw->bchw", w, sample.corrections.float())
 
 
-def mse(refine: ChromaRefine | None, data: list[RefineSample]) -> float:
-    """Mean squared error of the chroma samples over `data`, refined (or not, with None)."""
+def error(colour: torch.Tensor, sample: RefineSample, projected: bool) -> torch.Tensor:
+    """Mean squared error of chroma samples against the truth (projected first, if asked)."""
+    colour = sample.project(colour) if projected else colour
+    return ((colour.clamp(0, 255) - sample.truth) ** 2).mean()
+
+
+def mse(refine: ChromaRefine | None, data: list[RefineSample], projected: bool = False) -> float:
+    """Mean squared error of the chroma samples over `data`, refined (or not, with None);
+    with `projected`, after the exact projection."""
     total = 0.0
     with torch.no_grad():
         for s in data:
             colour = s.colour if refine is None else refined(refine, s)
-            total += float(((colour.clamp(0, 255) - s.truth) ** 2).mean())
+            total += float(error(colour, s, projected))
     return total / max(1, len(data))
 
 
 def fit(
-    data: list[RefineSample], steps: int = 3000, lr: float = 3e-3, seed: int = 0, report: Callable | None = None
+    data: list[RefineSample],
+    steps: int = 3000,
+    lr: float = 3e-3,
+    seed: int = 0,
+    report: Callable | None = None,
+    projected: bool = False,
 ) -> ChromaRefine:
-    """Fit a refinement (from its identity start) to the kept samples: Adam, cosine schedule."""
+    """Fit a refinement (from its identity start) to the kept samples: Adam, cosine schedule;
+    with `projected`, the error counted after the exact projection (as restoring returns it)."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
     refine = ChromaRefine()
@@ -82,7 +100,7 @@ def fit(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     for step in range(steps):
         sample = rng.choice(data)
-        loss = ((refined(refine, sample).clamp(0, 255) - sample.truth) ** 2).mean()
+        loss = error(refined(refine, sample), sample, projected)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
