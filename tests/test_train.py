@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import subprocess
@@ -93,6 +94,29 @@ def test_psnr_loss_weighs_every_patch_by_its_decibels():
     )
     # whereas L2 barely notices the good patch
     assert float(pixel_loss(better_good, target, 0.0, "l2")) > 0.9 * float(pixel_loss(restored, target, 0.0, "l2"))
+
+
+@pytest.mark.parametrize("stage", ["y", "joint"])
+def test_a_projected_loss_scores_what_restoring_returns(stage):
+    from conftest import tiny_model
+
+    from qgac_cli.data import compress, tables_at
+    from qgac_cli.restore.restoration import restore_planes
+    from qgac_cli.train.step import StageLoss
+
+    torch.manual_seed(0)
+    rgb = torch.rand(2, 3, 32, 32)
+    planes = compress(rgb, *tables_at(torch.tensor([60, 90])), (2, 2))
+    model = tiny_model().train()
+    cfg = TrainConfig(stage=stage, data=(), out="", projected=True, init="tiny")
+    loss, restored = StageLoss(model, stage, cfg)(planes, rgb)
+    wanted = planes if stage != "y" else dataclasses.replace(planes, chroma=None, c_table=None)
+    expected = restore_planes(model, wanted, project=True, clamp=False).pixels
+    assert torch.allclose(restored, expected)
+    unprojected = restore_planes(model, wanted, project=False, clamp=False).pixels
+    assert not torch.allclose(restored, unprojected)
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.y_net.parameters() if p.requires_grad)
 
 
 def test_color_stage_needs_init(images, tmp_path):

@@ -81,6 +81,13 @@ DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     "--ssim-weight", type=float, default=DEFAULTS["ssim_weight"], show_default=True, help="λ of the −λ·SSIM term."
 )
 @click.option(
+    "--projected/--unprojected",
+    default=DEFAULTS["projected"],
+    show_default=True,
+    help="Score the output after the projection into the file's quantization intervals "
+    "(what restoring returns) or before it.",
+)
+@click.option(
     "--adv-weight",
     type=click.FloatRange(min=0),
     default=DEFAULTS["adv_weight"],

@@ -37,6 +37,7 @@ class TrainConfig:
     clip: float = 1.0
     loss: str = LOSSES[0]  # regression loss (choices.LOSSES): l1 (the paper's), l2, or psnr
     ssim_weight: float = 0.05
+    projected: bool = False  # score the output after the projection into the file's intervals, as restoring returns it
     adv_weight: float = 5e-3
     texture_weight: float = 1.0
     val_every: int = 500

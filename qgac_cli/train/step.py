@@ -33,15 +33,22 @@ class StageLoss(nn.Module):
 
     def forward(self, planes: Planes, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The networks run in `dtype` (autocast); normalization, pixels and loss in fp32. The
-        path is the restoring one (`restore_planes`), unclamped and unprojected; the Y stage
-        runs it on the luma alone and scores the luma."""
+        path is the restoring one (`restore_planes`), unclamped, and unprojected unless the
+        config asks for the projection (`projected`: the error of what restoring returns,
+        no gradient where the projection clamps); the Y stage runs it on the luma alone and
+        scores the luma."""
         if self.stage == "y":
             luma = replace(planes, chroma=None, c_table=None)
-            restored = restore_planes(self.model, luma, project=False, dtype=self.dtype, clamp=False).pixels
+            restored = restore_planes(self.model, luma, self.cfg.projected, dtype=self.dtype, clamp=False).pixels
             target = dct.rgb_to_ycbcr(target)[:, :1] / 255.0
         else:
             restored = restore_planes(
-                self.model, planes, project=False, dtype=self.dtype, clamp=False, frozen_y=self.stage == "color"
+                self.model,
+                planes,
+                self.cfg.projected,
+                dtype=self.dtype,
+                clamp=False,
+                frozen_y=self.stage == "color",
             ).pixels
         return self.pixel_loss(restored, target, self.cfg.ssim_weight, self.cfg.loss), restored
 
