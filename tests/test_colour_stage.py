@@ -15,7 +15,7 @@ from qgac_cli.codec import jpeg
 from qgac_cli.data import PatchBank, PatchConfig
 from qgac_cli.model import QGAC, NetConfig
 from qgac_cli.model.stored import unshuffled
-from qgac_cli.restore.coefficients import from_jpeg
+from qgac_cli.restore.coefficients import from_jpeg, project_chroma
 from qgac_cli.restore.restoration import restore_planes
 from qgac_cli.restore.tiling import context_blocks, restore_jpeg_tiles
 from qgac_cli.train.colour_stage import ColourFit, colour, draw_samples, fit, gains, with_new_colour
@@ -156,3 +156,18 @@ def test_the_colour_stage_can_learn_through_the_frozen_refinement():
     fit(model, data, ColourFit(lr=3e-3, steps=100, minutes=5, ema=0.9, refined=True))
     assert gains(model, data, refined=True)["all"] > before + 0.05
     assert all(torch.equal(v, model.refine.state_dict()[k]) for k, v in refine.items())
+
+
+def test_the_colour_stage_can_score_its_colour_after_the_projection():
+    images = [photo(160, 160, seed=s) for s in range(3)]
+    config = PatchConfig(size=64, qualities=(30, 90), grey_share=0, faded_share=0)
+    model = with_new_colour(tiny_model(), STORED)
+    data = draw_samples(model, PatchBank(images, config, seed=0), batches=4, batch=4)
+    with torch.no_grad():
+        wild = colour(model, data[0]) + 20 * torch.randn_like(data[0].truth.float())
+        # the projection returns a colour within the stored chroma's intervals: projecting again moves nothing
+        once = project_chroma(wild, data[0].planes)
+        assert torch.allclose(project_chroma(once, data[0].planes), once, atol=1e-3)
+    fit(model, data, ColourFit(lr=3e-3, steps=150, minutes=5, ema=0.9, projected=True))
+    assert gains(model, data, projected=True)["all"] > 0.1
+    assert gains(model, data, projected=True)["all"] != gains(model, data)["all"]

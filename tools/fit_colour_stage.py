@@ -2,7 +2,7 @@
 
     python tools/fit_colour_stage.py WEIGHTS OUT DATA_DIR... [--kind efficient|stored]
         [--channels C] [--blocks N] [--minutes 45] [--batches 800] [--cache FILE]
-        [--threads T] [--lr 3e-4] [--seed 0]
+        [--threads T] [--lr 3e-4] [--through-refine] [--projected] [--seed 0]
 
 With `--kind` the colour network is new (from scratch, that shape); without it, WEIGHTS' own
 colour network is trained further (a warm restart). The restored Y of `--batches` x 16
@@ -50,6 +50,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--holdout-every", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--through-refine", action="store_true", help="the loss after the weights' refinement")
+    parser.add_argument(
+        "--projected", action="store_true", help="the loss and gains after the exact projection onto the stored chroma"
+    )
     return parser.parse_args()
 
 
@@ -81,15 +84,16 @@ def main() -> None:
     if args.kind:
         model = with_new_colour(model, NetConfig(kind=args.kind, channels=args.channels, blocks=args.blocks), args.seed)
     print(f"colour network: {model.config.color} ({count_parameters(model.color_net)} parameters)", flush=True)
-    refined = args.through_refine
-    print(f"held-out chroma dB at the start: {_line(gains(model, held, refined))}", flush=True)
+    refined, projected = args.through_refine, args.projected
+    print(f"held-out chroma dB at the start: {_line(gains(model, held, refined, projected))}", flush=True)
 
     def report(step: int, loss: float, net: QGAC) -> None:
-        print(f"step {step}: loss {loss:.3f}; held-out chroma dB {_line(gains(net, held, refined))}", flush=True)
+        found = _line(gains(net, held, refined, projected))
+        print(f"step {step}: loss {loss:.3f}; held-out chroma dB {found}", flush=True)
 
-    config = ColourFit(args.lr, args.minutes, seed=args.seed, refined=refined)
+    config = ColourFit(args.lr, args.minutes, seed=args.seed, refined=refined, projected=projected)
     model = fit(model, data, config, report)
-    found = gains(model, held, refined)
+    found = gains(model, held, refined, projected)
     print(f"held-out chroma PSNR gained (dB): {_line(found)} ({time.time() - begun:.0f} s in all)")
     note = {
         "colour_stage": {
@@ -99,6 +103,7 @@ def main() -> None:
             "batches": len(data),
             "minutes": args.minutes,
             "through_refine": refined,
+            "projected": projected,
             "held_out_chroma_db": {k: round(v, 3) for k, v in found.items()},
         }
     }

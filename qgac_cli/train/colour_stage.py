@@ -6,7 +6,9 @@ alone, so it is computed once per patch and kept with the patch's stored chroma;
 then the colour network's forward and backward pass alone. The kept batches are a fixed set
 (draw as many as the time allows to use); the qualities and subsamplings are the colour
 fits' (`colour_data.COLOUR_PATCHES`: what users hold). Trained on the chroma samples after
-the decoder's upsampling, unclamped, by L2, before any refinement or projection.
+the decoder's upsampling, unclamped, by L2; before or after the model's refinement
+(`ColourFit.refined`), and before or after the exact projection onto the stored chroma
+(`ColourFit.projected`: what restoring returns).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from qgac_cli.data import PatchBank, compress, tables_at
 from qgac_cli.model import QGAC
 from qgac_cli.model.networks import NetConfig
 from qgac_cli.restore import dct
-from qgac_cli.restore.coefficients import Planes, chroma_samples, project_coefficients, samples
+from qgac_cli.restore.coefficients import Planes, chroma_samples, project_chroma, project_coefficients, samples
 from qgac_cli.restore.restoration import network_colour
 from qgac_cli.train.colour_data import BandedGains, budget_lr, draw_batches
 from qgac_cli.train.step import EMA
@@ -53,25 +55,29 @@ def draw_samples(model: QGAC, bank: PatchBank, batches: int, batch: int, report:
     return draw_batches(restore_batch, model, bank, batches, batch, report)
 
 
-def colour(model: QGAC, sample: ColourSample, clamp: bool = False, refined: bool = False) -> torch.Tensor:
+def colour(
+    model: QGAC, sample: ColourSample, clamp: bool = False, refined: bool = False, projected: bool = False
+) -> torch.Tensor:
     """The colour network's chroma samples (B, 2, H, W) for a kept batch; with `refined`, after
     the model's refinement (if it has one; its weights are not trained here, the gradient
-    passes through it)."""
+    passes through it); with `projected`, projected onto the stored chroma's intervals."""
     planes = sample.planes
     out = network_colour(model, planes, planes.y, clamp=clamp)
     if refined and model.refine is not None:
         out = model.refine(out, samples(planes.y, clamp), planes.y_table, planes.c_table, planes.factor)
-    return out
+    return project_chroma(out, planes) if projected else out
 
 
 @torch.no_grad()
-def gains(model: QGAC, data: list[ColourSample], refined: bool = False) -> dict[str, float]:
+def gains(model: QGAC, data: list[ColourSample], refined: bool = False, projected: bool = False) -> dict[str, float]:
     """Chroma PSNR gained over the file's own colour (dB), per band of qualities (`BANDS`)
-    and in all ("all": the ratio of the summed squared errors); `refined` as for `colour`."""
+    and in all ("all": the ratio of the summed squared errors); `refined` and `projected`
+    as for `colour`."""
     tally = BandedGains()
     for s in data:
         before = chroma_samples(s.planes, s.planes.chroma)
-        tally.add(s.qualities, before, colour(model, s, clamp=True, refined=refined), s.truth.float())
+        after = colour(model, s, clamp=True, refined=refined, projected=projected)
+        tally.add(s.qualities, before, after, s.truth.float())
     return tally.db()
 
 
@@ -87,6 +93,7 @@ class ColourFit:
     ema: float = 0.999
     seed: int = 0
     refined: bool = False  # the loss after the model's (frozen) refinement, as it restores
+    projected: bool = False  # the loss after the exact projection onto the stored chroma, as it restores
 
 
 def fit(
@@ -111,7 +118,8 @@ def fit(
         for group in optimizer.param_groups:
             group["lr"] = budget_lr(config.lr, done, step, config.steps)
         sample = rng.choice(data)
-        loss = ((colour(model, sample, refined=config.refined) - sample.truth.float()) ** 2).mean()
+        restored = colour(model, sample, refined=config.refined, projected=config.projected)
+        loss = ((restored - sample.truth.float()) ** 2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
