@@ -93,7 +93,7 @@ class Context:
     images: list[np.ndarray]
     seed: int
 
-    def bank(self, size: int, low_quality_share: float = PatchConfig.low_quality_bias) -> PatchBank:
+    def bank(self, size: int, low_quality_share: float) -> PatchBank:
         config = PatchConfig(size=size, low_quality_bias=low_quality_share)
         return PatchBank(self.images, config, seed=self.seed + self.rank, device=self.device)
 

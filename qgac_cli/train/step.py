@@ -39,13 +39,15 @@ class StageLoss(nn.Module):
         scores the luma."""
         if self.stage == "y":
             luma = replace(planes, chroma=None, c_table=None)
-            restored = restore_planes(self.model, luma, self.cfg.projected, dtype=self.dtype, clamp=False).pixels
+            restored = restore_planes(
+                self.model, luma, project=self.cfg.projected, dtype=self.dtype, clamp=False
+            ).pixels
             target = dct.rgb_to_ycbcr(target)[:, :1] / 255.0
         else:
             restored = restore_planes(
                 self.model,
                 planes,
-                self.cfg.projected,
+                project=self.cfg.projected,
                 dtype=self.dtype,
                 clamp=False,
                 frozen_y=self.stage == "color",
