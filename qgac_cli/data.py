@@ -42,7 +42,7 @@ def load_rgb(path: Path) -> np.ndarray:
 class PatchConfig:
     size: int = 128
     qualities: tuple[int, int] = (5, 100)
-    low_quality_bias: float = 0.5  # share of samples drawn from the lower half of the range
+    low_quality_share: float = 0.5  # share of samples drawn from the lower half of the range
     subsampling_weights: tuple[tuple[tuple[int, int], float], ...] = (((2, 2), 0.7), ((1, 1), 0.2), ((1, 2), 0.1))
     # share of patches made grey, and share whose colour is faded toward grey (saturation × U(0, 0.5)):
     # grey and nearly grey photos must not come back with colour the network made up
@@ -151,10 +151,10 @@ class PatchBank:
         return int(count * share + self.rng.random())
 
     def qualities(self, count: int) -> torch.Tensor:
-        """(count,) int64 qualities on the bank's device: a share `low_quality_bias` from the
+        """(count,) int64 qualities on the bank's device: a share `low_quality_share` from the
         lower half of the range, the rest from all of it."""
         lo, hi = self.config.qualities
-        low = self._uniform(count) < self.config.low_quality_bias
+        low = self._uniform(count) < self.config.low_quality_share
         return torch.where(low, self._integers(lo, (lo + hi) // 2, count), self._integers(lo, hi, count))
 
     def factor(self) -> tuple[int, int]:

@@ -54,6 +54,10 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--init", default="large")
     parser.add_argument("--grow", default=None)
     parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument(
+        "--low-quality-share", type=float, default=0.3,
+        help="share of patches from the lower half of the qualities (0.3: where photos live, as `fast` was trained)",
+    )  # fmt: skip
     parser.add_argument("--sweep-seconds", type=float, default=45.0)
     parser.add_argument("--reuse-sweep", type=Path, default=None)
     parser.add_argument("--compile", default="inductor", help="the backend tried on the winner; none: eager only")
@@ -106,7 +110,7 @@ def main() -> None:
     cfg = TrainConfig(
         stage="joint", data=tuple(args.data), out=str(args.out / "run"), init=args.init, grow=args.grow,
         validation=tuple(args.validation), lr=args.lr, warmup=100, loss="l1", ssim_weight=0.05,
-        device=args.device, overwrite=True, patterns=args.patterns,
+        device=args.device, overwrite=True, patterns=args.patterns, low_quality_share=args.low_quality_share,
     )  # fmt: skip
     ctx = prepare(cfg)
     loaded = time.time() - started

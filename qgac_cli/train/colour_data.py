@@ -18,7 +18,7 @@ from qgac_cli.train.audit import real_colour_scale, shrink
 COLOUR_PATCHES = PatchConfig(
     size=128,
     qualities=(5, 100),
-    low_quality_bias=0.3,
+    low_quality_share=0.3,
     subsampling_weights=(((2, 2), 0.7), ((1, 1), 0.15), ((1, 2), 0.15)),
     grey_share=0.02,
     faded_share=0.03,

@@ -94,7 +94,7 @@ class Context:
     seed: int
 
     def bank(self, size: int, low_quality_share: float) -> PatchBank:
-        config = PatchConfig(size=size, low_quality_bias=low_quality_share)
+        config = PatchConfig(size=size, low_quality_share=low_quality_share)
         return PatchBank(self.images, config, seed=self.seed + self.rank, device=self.device)
 
 
