@@ -55,9 +55,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--grow", default=None)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument(
-        "--low-quality-share", type=float, default=0.3,
+        "--low-quality-share",
+        type=float,
+        default=0.3,
         help="share of patches from the lower half of the qualities (0.3: where photos live, as `fast` was trained)",
-    )  # fmt: skip
+    )
     parser.add_argument("--sweep-seconds", type=float, default=45.0)
     parser.add_argument("--reuse-sweep", type=Path, default=None)
     parser.add_argument("--compile", default="inductor", help="the backend tried on the winner; none: eager only")
