@@ -72,6 +72,9 @@ class RestoreOptions:
     # a recompressed file: "auto" finds its first compression and restores for it, "off"
     # restores the file as it is, a quality 1..100 gives the first compression by hand
     first_quality: int | str = "auto"
+    # test-time augmentation: the mean of this many mirror images (1, 2: left-right, 4: and
+    # up-down; `restore.mirror`), each restored in full: that many times the time
+    tta: int = 1
 
 
 # --------------------------------------------------------------------------- model
@@ -161,7 +164,7 @@ def restore_as(
     out = np.empty((jpeg.height, jpeg.width, channels), dtype=kind)  # filled tile by tile
     lanes, halo = lanes_for(options.lanes, device), halo_for(model, options.halo)
     tiles = restore_jpeg_tiles(
-        model, jpeg, options.tile, options.project, dtype, device, halo, options.grey_guard, lanes
+        model, jpeg, options.tile, options.project, dtype, device, halo, options.grey_guard, lanes, options.tta
     )
     for done, tile in enumerate(tiles, 1):
         if not torch.isfinite(tile.pixels.sum()):  # a sum is finite only if every term is; one read

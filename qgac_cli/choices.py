@@ -36,6 +36,8 @@ SUBSAMPLING_CODES = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 EVAL_SUBSAMPLINGS = tuple(sorted(SUBSAMPLING_CODES, key=SUBSAMPLING_CODES.get, reverse=True))  # 4:2:0 first
 OUTPUT_SUBSAMPLINGS = (*SUBSAMPLING_CODES, "input")  # input: the input file's own
 
+# test-time augmentation: how many mirror images a restore may average (qgac_cli.restore.mirror)
+TTA_COUNTS = (1, 2, 4)
 DEFAULT_TILE = 1024  # tiles of at most DEFAULT_TILE² pixels (api: why this size)
 # libjpeg-turbo's own guard against scan bombs is a limit on scans per file (its tools'
 # -maxscans); no encoder writes more than a few dozen, and 300 000 valid scans of one

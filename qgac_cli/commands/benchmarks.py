@@ -18,6 +18,7 @@ from qgac_cli.commands.common import (
     set_threads,
     table_console,
     threads_option,
+    tta_option,
     usage,
     weights_option,
 )
@@ -59,6 +60,7 @@ subsampling_option = click.option(
     "(repeatable; rows labelled Q1>Q2).",
 )
 @first_quality_option
+@tta_option
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write records as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write records as CSV.")
 @click.option("--per-image", is_flag=True, help="Also record every image.")
@@ -130,6 +132,7 @@ def _eval_config(opts: dict):
         patterns=opts["patterns"],
         recompress=tuple(opts["recompress"]),
         first_quality=opts["first_quality"],
+        tta=opts["tta"],
     )
     plan(cfg)
     for folder in jpeg_references(cfg):

@@ -34,6 +34,7 @@ from qgac_cli.commands.common import (
     progress_bars,
     set_threads,
     threads_option,
+    tta_option,
     usage,
     weights_option,
 )
@@ -139,6 +140,7 @@ from qgac_cli.errors import QgacError
     "has colour nearby).",
 )
 @first_quality_option
+@tta_option
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never overwritten).")
 @click.option(
     "--shard", default=None, metavar="I/N", help="Take only share I of N of the inputs (I counts from 0: 0/2 and 1/2)."
@@ -262,6 +264,7 @@ def _options(opts: dict):
         grey_guard=not opts["no_grey_guard"],
         lanes=opts["lanes"],
         first_quality=opts["first_quality"],
+        tta=opts["tta"],
     )
     writing = OutputOptions(
         format=opts["fmt"],

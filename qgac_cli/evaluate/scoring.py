@@ -48,6 +48,7 @@ class EvalConfig:
     # quality scored (labelled "Q1>Q2"): a set of recompressed photos
     recompress: tuple[int, ...] = ()
     first_quality: int | str = "auto"  # RestoreOptions.first_quality
+    tta: int = 1  # RestoreOptions.tta: mirror images averaged
 
 
 def load_reference(path: Path) -> np.ndarray:
@@ -148,6 +149,7 @@ def evaluate(cfg: EvalConfig, methods: dict, progress: Progress | None = None) -
         precision=cfg.precision,
         grey_guard=cfg.grey_guard,
         first_quality=cfg.first_quality,
+        tta=cfg.tta,
     )
     work = plan(cfg)
     rows: list[dict] = []

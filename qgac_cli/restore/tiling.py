@@ -19,6 +19,7 @@ from qgac_cli.model.detail import reach as detail_reach
 from qgac_cli.model.networks import NETWORKS, ModelConfig
 from qgac_cli.model.refine import ChromaRefine
 from qgac_cli.restore.coefficients import colourfulness, from_jpeg, mcu_grid
+from qgac_cli.restore.mirror import mean_of_mirrors
 from qgac_cli.restore.restoration import guard_floor, restore_planes
 
 
@@ -121,8 +122,10 @@ def restore_tile(
     device: torch.device | str,
     floor: float,
     count: int,
+    mirrors: int = 1,
 ) -> Tile | None:
-    """Restore one tile window (`tile_windows`); None where its inner part is empty."""
+    """Restore one tile window (`tile_windows`), as the mean of `mirrors` mirror images of it
+    (`mirror.mean_of_mirrors`); None where its inner part is empty."""
     (fy, fx), ((r0, r1, o0, o1), (c0, c1, p0, p1)) = jpeg.chroma_factor, window
     top, left = r0 * fy * 8, c0 * fx * 8
     bottom, right = min(r1 * fy * 8, jpeg.height), min(c1 * fx * 8, jpeg.width)
@@ -130,7 +133,7 @@ def restore_tile(
         return None
     with torch.no_grad():  # grad mode is per thread: said here, where a lane may run the tile
         planes = from_jpeg(jpeg, (o0, o1), (p0, p1)).to(device)
-        pixels = restore_planes(model, planes, project, dtype, floor).pixels
+        pixels = mean_of_mirrors(lambda p: restore_planes(model, p, project, dtype, floor).pixels, planes, mirrors)
     dy, dx = top - o0 * fy * 8, left - p0 * fx * 8
     return Tile(top, left, pixels[..., dy : dy + bottom - top, dx : dx + right - left], count)
 
@@ -145,6 +148,7 @@ def restore_jpeg_tiles(
     halo: int | None = None,
     guard: bool = True,
     lanes: int = 1,
+    mirrors: int = 1,
 ) -> Iterator[Tile]:
     """Restore a read JPEG tile by tile (`tile_windows`), in order, making each tile's
     coefficients float only when it is its turn: memory is bounded by the tile, not the image.
@@ -152,13 +156,22 @@ def restore_jpeg_tiles(
     exactly the untiled result). `guard` applies the `GreyGuard`, decided once for the whole
     photo. `lanes` > 1 restores that many tiles at once, each on its share of torch's threads
     (`lanes_of_threads`): at most `lanes` tiles are in work, beside the one the caller holds,
-    each of at most `lane_tile(tile_pixels)`² pixels where the image takes several."""
+    each of at most `lane_tile(tile_pixels)`² pixels where the image takes several. `mirrors`
+    > 1 restores each tile that many times, mirrored, and averages (`mirror.mean_of_mirrors`)."""
     windows = tile_windows(model, jpeg, tile_pixels, halo)
     if lanes > 1 and len(windows) > 1 and tile_pixels:
         windows = tile_windows(model, jpeg, lane_tile(tile_pixels), halo)
     floor = guard_floor(colourfulness(jpeg)) if guard and len(jpeg.components) == 3 else 1.0
     run = partial(
-        restore_tile, model, jpeg, project=project, dtype=dtype, device=device, floor=floor, count=len(windows)
+        restore_tile,
+        model,
+        jpeg,
+        project=project,
+        dtype=dtype,
+        device=device,
+        floor=floor,
+        count=len(windows),
+        mirrors=mirrors,
     )
     if lanes > 1 and len(windows) > 1:
         tiles = _in_lanes(run, windows, lanes)
