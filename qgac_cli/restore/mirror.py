@@ -16,6 +16,7 @@ channel 8·v + u for vertical frequency v and horizontal frequency u.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import torch
@@ -65,7 +66,7 @@ def unmirror(pixels: torch.Tensor, horizontal: bool, vertical: bool, height: int
     return pixels[..., :height, :width]
 
 
-def mean_of_mirrors(restore, planes: Planes, count: int) -> torch.Tensor:
+def mean_of_mirrors(restore: Callable[[Planes], torch.Tensor], planes: Planes, count: int) -> torch.Tensor:
     """The mean of `restore(planes)` (pixels (B, C, H, W)) over the first `count` of `MIRRORS`,
     each mirrored back: `count` times the work, one extra picture of memory."""
     if count not in TTA_COUNTS:
