@@ -1,11 +1,13 @@
 """Parameters, forward time per megapixel and peak memory of every preset, on this CPU.
 
-    python bench/model_speed.py [--threads 2]
+    python bench/model_speed.py [--threads 2] [--layouts]
 
 Each measurement runs in a fresh process (so peak memory is its own); the paper preset is
 timed on a small image, the efficient presets on one megapixel in fp32 and, where the CPU has
 AMX or AVX-512 BF16, in bf16 autocast (elsewhere bf16 is emulated at minutes per megapixel and
 skipped unless --bf16 always), all in the same run, with ratios against `base` in fp32.
+`--layouts` adds each efficient preset with its Y network in the contiguous (NCHW) layout
+beside the channels-last one that restoring on a CPU uses (`QGAC.inference_y_layout`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from qgac_cli.model import QGAC, preset, count_parameters
 torch.manual_seed(0)
 model = QGAC(preset({name!r})).eval()
+model.inference_y_layout = torch.{layout}
 side = {side}
 h = w = side // 8
 y, c = torch.randn(1, 64, h, w), torch.randn(1, 2, 64, h, w)
@@ -49,15 +52,23 @@ def main() -> None:
         default="auto",
         help="bf16 rows only where it runs natively (auto); emulated bf16 convolutions take minutes",
     )
+    parser.add_argument("--layouts", action="store_true", help="also time the Y networks in the NCHW layout")
     args = parser.parse_args()
     native = bool(cpu_flags() & set(BF16_CPU_FLAGS))
     precisions = (False, True) if native or args.bf16 == "always" else (False,)
-    plan = [(name, 1024, 3, bf16) for name in ("small", "fast", "base", "large") for bf16 in precisions]
-    plan.append(("paper", 128, 1, False))
+    layouts = ("channels_last", "contiguous_format") if args.layouts else ("channels_last",)
+    plan = [
+        (name, 1024, 3, bf16, layout)
+        for name in ("small", "fast", "base", "large")
+        for bf16 in precisions
+        for layout in layouts
+    ]
+    plan.append(("paper", 128, 1, False, "channels_last"))
     rows = []
-    for name, side, repeats, bf16 in plan:
-        r = run_child(MEASURE.format(name=name, side=side, repeats=repeats, bf16=bf16), args.threads)
-        precision = "bf16" if bf16 else "fp32"
+    for name, side, repeats, bf16, layout in plan:
+        code = MEASURE.format(name=name, side=side, repeats=repeats, bf16=bf16, layout=layout)
+        r = run_child(code, args.threads)
+        precision = ("bf16" if bf16 else "fp32") + (", Y NCHW" if layout == "contiguous_format" else "")
         if "error" in r:
             rows.append([name, precision, "-", f"{side}x{side}", "-", "-", r["error"]])
             continue

@@ -11,7 +11,7 @@ from qgac_cli.codec.quality import standard_tables
 from qgac_cli.errors import WeightsError
 from qgac_cli.model import QGAC, count_parameters, preset
 from qgac_cli.model.discriminator import Discriminator
-from qgac_cli.model.layers import QuantConv, TableCode
+from qgac_cli.model.layers import QuantConv, ResidualBlock, TableCode
 from qgac_cli.model.networks import FrequencyStage
 from qgac_cli.restore.coefficients import from_jpeg, to_pixels
 from qgac_cli.restore.restoration import restore_planes
@@ -171,6 +171,34 @@ def test_frequency_stage_layout_is_invisible():
             out = stage.train(mode)(x)
             assert out.is_contiguous()
             assert torch.allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["fast", "base"])
+def test_the_y_network_runs_channels_last_at_inference_and_restores_the_same(name, monkeypatch):
+    # a speed choice on the CPU: the same coefficients as in the trainer's layout, contiguous out
+    torch.manual_seed(0)
+    model = QGAC(preset(name)).eval()
+    for p in model.y_net.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    y, table = torch.randn(1, 64, 12, 10) * 40, torch.full((1, 1, 8, 8), 12.0)
+    seen = []  # the feature maps the residual blocks are given
+    block = ResidualBlock.forward
+    monkeypatch.setattr(ResidualBlock, "forward", lambda self, x: seen.append(x) or block(self, x))
+    with torch.no_grad():
+        fast_layout = model.restore_y(y, table)
+        assert seen and all(x.is_contiguous(memory_format=torch.channels_last) for x in seen)
+        model.inference_y_layout = torch.contiguous_format
+        seen.clear()
+        plain = model.restore_y(y, table)
+        assert all(x.is_contiguous() for x in seen)
+    assert fast_layout.is_contiguous()
+    assert not torch.equal(plain, y)
+    torch.testing.assert_close(fast_layout, plain, rtol=0, atol=1e-3)
+    model.train()
+    model.inference_y_layout = torch.channels_last
+    seen.clear()
+    model.restore_y(y, table)
+    assert seen and all(x.is_contiguous() for x in seen)  # training keeps the trainer's layout
 
 
 def test_grown_model_restores_exactly_as_the_original():

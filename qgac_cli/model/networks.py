@@ -205,10 +205,21 @@ class QGAC(nn.Module):
         # the networks' feature-map layout: the trainer sets channels_last for cuDNN's bf16
         # kernels (with the weights'); what comes out is always contiguous
         self.layout = torch.contiguous_format
+        # at inference on a CPU the Y network runs channels-last: oneDNN's 3x3 and per-frequency
+        # convolutions are faster in it than its two layout changes cost (`fast`'s Y network
+        # 9 %, `large`'s 6 % faster on 2 AVX2 cores; bench/model_speed.py --layouts). The colour
+        # networks, whose stored-grid and luma-guided parts reshape their features, are slower
+        # in it and keep `layout`.
+        self.inference_y_layout = torch.channels_last
 
-    def _norm(self, x: torch.Tensor, row: int) -> torch.Tensor:
+    def _norm(self, x: torch.Tensor, row: int, layout: torch.memory_format | None = None) -> torch.Tensor:
         x = (x - self.mean[row].view(1, 64, 1, 1)) / self.std[row].view(1, 64, 1, 1)
-        return x.contiguous(memory_format=self.layout)
+        return x.contiguous(memory_format=layout or self.layout)
+
+    def _y_layout(self, y: torch.Tensor) -> torch.memory_format:
+        """The Y network's feature-map layout: the trainer's while training, `inference_y_layout`
+        at inference on a CPU."""
+        return self.inference_y_layout if not self.training and y.device.type == "cpu" else self.layout
 
     def _denorm(self, x: torch.Tensor, row: int) -> torch.Tensor:
         return (x * self.std[row].view(1, 64, 1, 1) + self.mean[row].view(1, 64, 1, 1)).contiguous()
@@ -217,7 +228,7 @@ class QGAC(nn.Module):
         """Raw luma coefficients (B, 64, h, w) -> restored raw coefficients. `dtype` (e.g.
         bfloat16) runs the network, not the normalization, in reduced precision."""
         with _autocast(y, dtype):
-            out = self.y_net(self._norm(y, 0), y_table)
+            out = self.y_net(self._norm(y, 0, self._y_layout(y)), y_table)
         return self._denorm(out.float(), 0)
 
     @property
