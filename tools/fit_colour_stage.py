@@ -3,6 +3,7 @@
     python tools/fit_colour_stage.py WEIGHTS OUT DATA_DIR... [--kind efficient|stored]
         [--channels C] [--blocks N] [--minutes 45] [--batches 800] [--cache FILE]
         [--threads T] [--lr 3e-4] [--through-refine] [--projected] [--seed 0]
+        [--low-quality-share 0.3]
 
 With `--kind` the colour network is new (from scratch, that shape); without it, WEIGHTS' own
 colour network is trained further (a warm restart). The restored Y of `--batches` x 16
@@ -20,6 +21,7 @@ tools/fit_chroma_refine.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -53,6 +55,12 @@ def parse() -> argparse.Namespace:
     parser.add_argument(
         "--projected", action="store_true", help="the loss and gains after the exact projection onto the stored chroma"
     )
+    parser.add_argument(
+        "--low-quality-share",
+        type=float,
+        default=COLOUR_PATCHES.low_quality_share,
+        help="share of patches from the lower half of the qualities (the rest drawn evenly over them all)",
+    )
     return parser.parse_args()
 
 
@@ -60,7 +68,8 @@ def kept_batches(model: QGAC, args: argparse.Namespace):
     if args.cache and Path(args.cache).is_file():
         return torch.load(args.cache, weights_only=False)
     pools = [load_pool(args.data, POOL_SCALES, args.holdout_every, holdout=h) for h in (False, True)]
-    banks = [PatchBank(pool, COLOUR_PATCHES, seed=args.seed + 7 * h) for h, pool in enumerate(pools)]
+    patches = dataclasses.replace(COLOUR_PATCHES, low_quality_share=args.low_quality_share)
+    banks = [PatchBank(pool, patches, seed=args.seed + 7 * h) for h, pool in enumerate(pools)]
     found = tuple(draw_samples(model, bank, n, 16) for bank, n in zip(banks, (args.batches, args.holdout_batches)))
     if args.cache:
         torch.save(found, args.cache)
@@ -104,6 +113,7 @@ def main() -> None:
             "minutes": args.minutes,
             "through_refine": refined,
             "projected": projected,
+            "low_quality_share": args.low_quality_share,
             "held_out_chroma_db": {k: round(v, 3) for k, v in found.items()},
         }
     }
