@@ -1,6 +1,7 @@
 """The trainer's parts on the CPU, in the configurations a lent GPU runs: the patch bank on
 the device, channels-last, bf16, torch.compile, the throughput sweep, fp16 weights on disk."""
 
+import copy
 import json
 from dataclasses import replace
 
@@ -164,3 +165,44 @@ def test_each_run_in_a_shared_context_keeps_its_own_precision(images, tmp_path):
     run(replace(cfg, out=str(tmp_path / "bf16"), precision="bf16"), ctx)
     assert weights.read(tmp_path / "fp32" / "final.pt").metadata["precision"] == "fp32"
     assert weights.read(tmp_path / "bf16" / "final.pt").metadata["precision"] == "bf16"
+
+
+def test_distillation_scores_the_student_against_the_truth_and_the_teacher(images, tmp_path):
+    from qgac_cli.train.step import StageLoss, draw_batch
+
+    torch.manual_seed(0)
+    student, teacher = QGAC(preset("small")), QGAC(preset("small")).eval()
+    for p in teacher.y_net.parameters():
+        torch.nn.init.normal_(p, std=0.02)  # a teacher that restores differently from the student
+    ctx = prepare(config(images, tmp_path / "unused"))
+    planes, rgb = draw_batch(ctx.bank(32, 0.5), 4)
+    cfg = config(images, tmp_path / "unused", loss="l2", ssim_weight=0.0)
+    truth_only = StageLoss(student, "y", cfg)(planes, rgb)[0]
+    same = StageLoss(student, "y", replace(cfg, teacher_weight=0.0), teacher=teacher)(planes, rgb)[0]
+    torch.testing.assert_close(same, truth_only)  # weight 0: the truth alone
+    twin = copy.deepcopy(student).eval()
+    own = StageLoss(student, "y", replace(cfg, teacher_weight=1.0), teacher=twin)(planes, rgb)[0]
+    assert float(own.detach()) < 1e-10  # its own teacher, wholly: nothing to learn (the layouts may round apart)
+    half = StageLoss(student, "y", cfg, teacher=teacher)
+    taught = StageLoss(student, "y", replace(cfg, teacher_weight=1.0), teacher=teacher)(planes, rgb)[0]
+    torch.testing.assert_close(half(planes, rgb)[0], 0.5 * truth_only + 0.5 * taught)
+    assert float(taught) > 0.0 and not torch.allclose(taught, truth_only)
+    half(planes, rgb)[0].backward()
+    assert all(p.grad is None for p in teacher.parameters())  # the teacher only teaches
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.y_net.parameters())
+
+
+def test_a_y_run_distils_from_saved_weights_and_other_stages_refuse_a_teacher(images, tmp_path):
+    from qgac_cli.errors import UsageError
+    from qgac_cli.train.config import check
+
+    torch.manual_seed(1)
+    teacher = tmp_path / "teacher.pt"
+    weights.save(QGAC(preset("small")), teacher)
+    best = train(config(images, tmp_path / "run", teacher=str(teacher), teacher_weight=0.3))
+    assert weights.read(best).config == preset("small")
+    assert read_log(tmp_path / "run" / "log.jsonl")
+    with pytest.raises(UsageError, match="stage y"):
+        check(config(images, tmp_path / "c", stage="color", init=str(teacher), teacher=str(teacher)))
+    with pytest.raises(UsageError, match="teacher-weight"):
+        check(config(images, tmp_path / "w", teacher=str(teacher), teacher_weight=1.5))

@@ -88,6 +88,19 @@ DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     "(what restoring returns) or before it.",
 )
 @click.option(
+    "--teacher",
+    default=None,
+    metavar="NAME|PATH",
+    help="Stage y: weights whose restored luma is a second target (knowledge distillation).",
+)
+@click.option(
+    "--teacher-weight",
+    type=click.FloatRange(0, 1),
+    default=DEFAULTS["teacher_weight"],
+    show_default=True,
+    help="The teacher's share of the loss (the truth has the rest).",
+)
+@click.option(
     "--adv-weight",
     type=click.FloatRange(min=0),
     default=DEFAULTS["adv_weight"],

@@ -38,6 +38,8 @@ class TrainConfig:
     loss: str = LOSSES[0]  # regression loss (choices.LOSSES): l1 (the paper's), l2, or psnr
     ssim_weight: float = 0.05
     projected: bool = False  # score the output after the projection into the file's intervals, as restoring returns it
+    teacher: str | None = None  # stage y: weights whose restored luma is also a target (distillation)
+    teacher_weight: float = 0.5  # the teacher's share of the loss, the truth's the rest
     adv_weight: float = 5e-3
     texture_weight: float = 1.0
     val_every: int = 500
@@ -60,6 +62,10 @@ def check(cfg: TrainConfig) -> None:
         raise UsageError(f"stage {cfg.stage} starts from trained weights: give --init")
     if not 0.0 <= cfg.low_quality_share <= 1.0:
         raise UsageError(f"--low-quality-share must lie in [0, 1], not {cfg.low_quality_share}")
+    if cfg.teacher and cfg.stage != "y":
+        raise UsageError(f"--teacher distils the Y network: stage y, not {cfg.stage}")
+    if not 0.0 <= cfg.teacher_weight <= 1.0:
+        raise UsageError(f"--teacher-weight must lie in [0, 1], not {cfg.teacher_weight}")
     if cfg.grow and not cfg.init:
         raise UsageError("--grow needs trained weights to grow: give --init")
 

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.profiler import record_function
 
+from qgac_cli import weights
 from qgac_cli.data import PatchBank, compress, tables_at
 from qgac_cli.model import QGAC
 from qgac_cli.model.discriminator import Discriminator
@@ -26,23 +27,34 @@ from qgac_cli.train.losses import pixel_loss, relativistic_losses, texture_loss
 class StageLoss(nn.Module):
     """The generator side of one stage: patches in, (loss, restored pixels) out."""
 
-    def __init__(self, model: QGAC, stage: str, cfg: TrainConfig, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        model: QGAC,
+        stage: str,
+        cfg: TrainConfig,
+        dtype: torch.dtype | None = None,
+        teacher: QGAC | None = None,
+    ) -> None:
         super().__init__()
         self.model, self.stage, self.cfg, self.dtype = model, stage, cfg, dtype
         self.pixel_loss = torch.compile(pixel_loss, backend=cfg.compile) if cfg.compile else pixel_loss
+        self.teacher = teacher  # in eval mode, frozen: it runs without autograd
 
     def forward(self, planes: Planes, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The networks run in `dtype` (autocast); normalization, pixels and loss in fp32. The
         path is the restoring one (`restore_planes`), unclamped, and unprojected unless the
         config asks for the projection (`projected`: the error of what restoring returns,
         no gradient where the projection clamps); the Y stage runs it on the luma alone and
-        scores the luma."""
+        scores the luma; with a teacher, against the truth and the teacher's restored luma,
+        weighted by `teacher_weight` (knowledge distillation)."""
         if self.stage == "y":
             luma = replace(planes, chroma=None, c_table=None)
             restored = restore_planes(
                 self.model, luma, project=self.cfg.projected, dtype=self.dtype, clamp=False
             ).pixels
             target = dct.rgb_to_ycbcr(target)[:, :1] / 255.0
+            if self.teacher is not None:
+                return self._distilled(luma, restored, target), restored
         else:
             restored = restore_planes(
                 self.model,
@@ -53,6 +65,14 @@ class StageLoss(nn.Module):
                 frozen_y=self.stage == "color",
             ).pixels
         return self.pixel_loss(restored, target, self.cfg.ssim_weight, self.cfg.loss), restored
+
+    def _distilled(self, luma: Planes, restored: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            taught = restore_planes(self.teacher, luma, project=self.cfg.projected, dtype=self.dtype, clamp=False)
+        w, cfg = self.cfg.teacher_weight, self.cfg
+        return (1 - w) * self.pixel_loss(restored, truth, cfg.ssim_weight, cfg.loss) + w * self.pixel_loss(
+            restored, taught.pixels, cfg.ssim_weight, cfg.loss
+        )
 
 
 class EMA:
@@ -128,7 +148,8 @@ def build_parts(model: QGAC, cfg: TrainConfig, device: torch.device, dtype: torc
         # subsampling, so one graph serves every batch; the JPEG maths between stays eager
         model.y_net.compile(backend=cfg.compile)
         model.color_net.compile(backend=cfg.compile)
-    loss: nn.Module = StageLoss(model, cfg.stage, cfg, dtype)
+    teacher = weights.load(cfg.teacher).to(device).requires_grad_(False) if cfg.teacher else None
+    loss: nn.Module = StageLoss(model, cfg.stage, cfg, dtype, teacher)
     if world > 1:
         loss = nn.parallel.DistributedDataParallel(loss)
     optimizer = adam(params, cfg.lr, device)
