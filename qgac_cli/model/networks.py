@@ -206,8 +206,9 @@ class QGAC(nn.Module):
         # kernels (with the weights'); what comes out is always contiguous
         self.layout = torch.contiguous_format
         # at inference on a CPU the Y network runs channels-last: oneDNN's 3x3 and per-frequency
-        # convolutions are faster in it than its two layout changes cost (`fast`'s Y network
-        # 9 %, `large`'s 6 % faster on 2 AVX2 cores; bench/model_speed.py --layouts). The colour
+        # convolutions are faster in it than its two layout changes cost (on a 2-core AVX2 CPU,
+        # 8 MP untiled, one or two threads: `fast`'s Y network 12-17 %, `large`'s 17-23 % faster;
+        # bench/pipeline_profile.py --before, bench/model_speed.py --layouts). The colour
         # networks, whose stored-grid and luma-guided parts reshape their features, are slower
         # in it and keep `layout`.
         self.inference_y_layout = torch.channels_last
