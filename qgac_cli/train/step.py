@@ -67,12 +67,12 @@ class StageLoss(nn.Module):
         return self.pixel_loss(restored, target, self.cfg.ssim_weight, self.cfg.loss), restored
 
     def _distilled(self, luma: Planes, restored: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+        """(1 - w) x the loss against the truth + w x the loss against the teacher's luma."""
+        cfg = self.cfg
         with torch.no_grad():
-            taught = restore_planes(self.teacher, luma, project=self.cfg.projected, dtype=self.dtype, clamp=False)
-        w, cfg = self.cfg.teacher_weight, self.cfg
-        return (1 - w) * self.pixel_loss(restored, truth, cfg.ssim_weight, cfg.loss) + w * self.pixel_loss(
-            restored, taught.pixels, cfg.ssim_weight, cfg.loss
-        )
+            taught = restore_planes(self.teacher, luma, project=cfg.projected, dtype=self.dtype, clamp=False).pixels
+        to_truth, to_teacher = (self.pixel_loss(restored, t, cfg.ssim_weight, cfg.loss) for t in (truth, taught))
+        return (1 - cfg.teacher_weight) * to_truth + cfg.teacher_weight * to_teacher
 
 
 class EMA:
